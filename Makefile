@@ -1,0 +1,34 @@
+# The README's two commands are `make local` and `make test`; each sets up what it needs.
+SHELL := /bin/bash
+VENV := .venv/bin
+PORT_BASE ?= 7000
+TLS ?= 0
+
+.PHONY: setup test lint typecheck pytest local local-down local-status clean
+
+setup:
+	@scripts/setup.sh
+
+lint: setup
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+typecheck: setup
+	$(VENV)/mypy
+
+pytest: setup
+	@$(VENV)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+test: lint typecheck pytest
+
+local: setup
+	$(VENV)/aragora-redis local up --port-base $(PORT_BASE) $(if $(filter 1,$(TLS)),--tls,)
+
+local-down: setup
+	$(VENV)/aragora-redis local down
+
+local-status: setup
+	$(VENV)/aragora-redis local status
+
+clean: local-down
+	rm -rf .local .env

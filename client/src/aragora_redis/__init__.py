@@ -1,0 +1,1 @@
+"""aragora_redis: highly available Redis for Aragora."""
