@@ -1,0 +1,148 @@
+"""Read ARAGORA_REDIS_* from a mapping into RedisSettings fields, with Aragora's precedence.
+
+- ``ARAGORA_REDIS_URL`` wins over ``REDIS_URL``; a URL wins over HOST/PORT/DB/SSL.
+- An explicit ``ARAGORA_REDIS_MODE`` is never overridden. Without one, a non-empty
+  SENTINEL_HOSTS means sentinel, else a non-empty CLUSTER_NODES means cluster.
+- Empty values count as unset; malformed values raise :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from . import _parse as p
+from .errors import ConfigError
+
+Getter = Callable[[str], str | None]
+_MODES = ("standalone", "sentinel", "cluster")
+_CERT_REQS = ("required", "optional", "none")
+
+
+def parse_env(env: Mapping[str, str]) -> dict[str, object]:
+    """The keyword arguments of RedisSettings described by ``env``."""
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value is not None and value.strip() != "" else None
+
+    fields: dict[str, object] = {}
+    mode = _mode(get)
+    fields["mode"] = mode
+
+    url_var = next((v for v in ("ARAGORA_REDIS_URL", "REDIS_URL") if get(v)), None)
+    password = get("ARAGORA_REDIS_PASSWORD")
+    username = get("ARAGORA_REDIS_USERNAME")
+    ssl_raw = get("ARAGORA_REDIS_SSL")
+    ssl = p.parse_bool("ARAGORA_REDIS_SSL", ssl_raw) if ssl_raw else None
+    if url_var:
+        url = p.parse_url(url_var, env[url_var])
+        if ssl is not None and ssl != url.ssl:
+            raise ConfigError(
+                "ARAGORA_REDIS_SSL",
+                f"is {p.render_bool(ssl)} but {url_var} uses "
+                f"{'rediss' if url.ssl else 'redis'}://; make them agree",
+            )
+        _same(url_var, "ARAGORA_REDIS_USERNAME", url.username, username)
+        _same(url_var, "ARAGORA_REDIS_PASSWORD", url.password, password, secret=True)
+        fields.update(
+            host=url.host,
+            port=url.port,
+            db=url.db,
+            ssl=url.ssl,
+            username=url.username or username,
+            password=url.password if url.password is not None else password,
+        )
+    else:
+        if host := get("ARAGORA_REDIS_HOST"):
+            fields["host"] = host.strip()
+        if port := get("ARAGORA_REDIS_PORT"):
+            fields["port"] = p.parse_port("ARAGORA_REDIS_PORT", port)
+        if db := get("ARAGORA_REDIS_DB"):
+            fields["db"] = p.parse_int("ARAGORA_REDIS_DB", db, low=0, high=100000)
+        fields.update(ssl=bool(ssl), username=username, password=password)
+
+    if reqs := get("ARAGORA_REDIS_SSL_CERT_REQS"):
+        word = reqs.strip().lower()
+        if word not in _CERT_REQS:
+            raise ConfigError(
+                "ARAGORA_REDIS_SSL_CERT_REQS", f"got {reqs!r}, expected one of {', '.join(_CERT_REQS)}"
+            )
+        fields["ssl_cert_reqs"] = word
+    if ca := get("ARAGORA_REDIS_SSL_CA_CERTS"):
+        if not Path(ca).is_file():
+            raise ConfigError(
+                "ARAGORA_REDIS_SSL_CA_CERTS", f"file {ca!r} does not exist; expected a PEM CA bundle"
+            )
+        fields["ssl_ca_certs"] = ca
+
+    if mode == "sentinel":
+        fields["sentinel_hosts"] = _hosts(get, "ARAGORA_REDIS_SENTINEL_HOSTS", 26379, mode)
+    if mode == "cluster":
+        fields["cluster_nodes"] = _hosts(get, "ARAGORA_REDIS_CLUSTER_NODES", 6379, mode)
+    if master := get("ARAGORA_REDIS_SENTINEL_MASTER"):
+        fields["sentinel_master"] = master.strip()
+    fields["sentinel_password"] = get("ARAGORA_REDIS_SENTINEL_PASSWORD")
+
+    for var, field in (
+        ("ARAGORA_REDIS_CLUSTER_READ_FROM_REPLICAS", "cluster_read_from_replicas"),
+        ("ARAGORA_REDIS_CLUSTER_SKIP_FULL_COVERAGE", "cluster_skip_full_coverage"),
+        ("ARAGORA_RATE_LIMIT_FAIL_OPEN", "rate_limit_fail_open"),
+    ):
+        if raw := get(var):
+            fields[field] = p.parse_bool(var, raw)
+    for var, field in (
+        ("ARAGORA_REDIS_SOCKET_TIMEOUT", "socket_timeout"),
+        ("ARAGORA_REDIS_SOCKET_CONNECT_TIMEOUT", "socket_connect_timeout"),
+    ):
+        if raw := get(var):
+            fields[field] = p.parse_seconds(var, raw)
+    for var, field, low, high in (
+        ("ARAGORA_REDIS_MAX_CONNECTIONS", "max_connections", 1, 10000),
+        ("ARAGORA_REDIS_HEALTH_CHECK_INTERVAL", "health_check_interval", 0, 86400),
+        ("ARAGORA_REDIS_FAILURE_THRESHOLD", "failure_threshold", 1, 1000),
+    ):
+        if raw := get(var):
+            fields[field] = p.parse_int(var, raw, low=low, high=high)
+    return fields
+
+
+def _mode(get: Getter) -> str:
+    sentinels = _has_items(get("ARAGORA_REDIS_SENTINEL_HOSTS"))
+    nodes = _has_items(get("ARAGORA_REDIS_CLUSTER_NODES"))
+    raw = get("ARAGORA_REDIS_MODE")
+    if raw is None:
+        return "sentinel" if sentinels else "cluster" if nodes else "standalone"
+    word = raw.strip().lower()
+    if word not in _MODES:
+        raise ConfigError("ARAGORA_REDIS_MODE", f"got {raw!r}, expected one of {', '.join(_MODES)}")
+    if word == "standalone" and (sentinels or nodes):
+        # Aragora reads standalone + hosts as sentinel/cluster; we never override an
+        # explicit mode, so the two readers would disagree: refuse.
+        other = "SENTINEL_HOSTS" if sentinels else "CLUSTER_NODES"
+        raise ConfigError(
+            "ARAGORA_REDIS_MODE",
+            f"is standalone but ARAGORA_REDIS_{other} is set (Aragora would not use "
+            "standalone); unset one of them",
+        )
+    return word
+
+
+def _has_items(raw: str | None) -> bool:
+    return raw is not None and any(item.strip() for item in raw.split(","))
+
+
+def _hosts(get: Getter, var: str, default_port: int, mode: str) -> tuple[p.HostPort, ...]:
+    raw = get(var)
+    hosts = p.parse_host_list(var, raw or "", default_port)
+    if not hosts:
+        raise ConfigError(var, f"is empty but ARAGORA_REDIS_MODE is {mode}: expected host[:port],...")
+    return hosts
+
+
+def _same(
+    url_var: str, var: str, in_url: str | None, alone: str | None, *, secret: bool = False
+) -> None:
+    if in_url is not None and alone is not None and in_url != alone:
+        shown = "" if secret else f" ({alone!r} vs {in_url!r})"
+        raise ConfigError(var, f"differs from the one inside {url_var}{shown}; make them agree")
