@@ -136,11 +136,18 @@ def parse_url(variable: str, raw: str) -> UrlParts:
     shown = redact_url(raw)
     try:
         parts = urlsplit(raw.strip())
-        port = parts.port
     except ValueError:
         raise ConfigError(
             variable, f"got {shown!r}, expected redis[s]://[user:password@]host:port/db"
         ) from None
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(
+            variable, f"got {shown!r}: bad port, expected redis[s]://[user:password@]host:port/db"
+        )
     if parts.scheme not in ("redis", "rediss"):
         raise ConfigError(
             variable,
@@ -149,11 +156,15 @@ def parse_url(variable: str, raw: str) -> UrlParts:
     if not parts.hostname:
         raise ConfigError(variable, f"got {shown!r}: no host, expected redis[s]://host:port/db")
     path = parts.path.lstrip("/")
-    db = parse_int(f"{variable} (database in the path)", path, low=0, high=100000) if path else 0
+    if path and not (path.isascii() and path.isdigit()):
+        raise ConfigError(
+            variable, f"got {shown!r}: the database {path!r} is not a whole number, e.g. /0"
+        )
+    db = int(path) if path else 0
     return UrlParts(
         ssl=parts.scheme == "rediss",
         host=parts.hostname,
-        port=6379 if port is None else parse_port(f"{variable} (port)", str(port)),
+        port=6379 if port is None else port,
         db=db,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,

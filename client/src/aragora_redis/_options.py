@@ -1,0 +1,88 @@
+"""I/O-free: how RedisSettings become redis-py keyword arguments, and which errors mean
+"the master moved".
+
+The sync and asyncio connection code both build their clients from these
+functions, so timeouts, TLS and credentials are decided once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import BusyLoadingError, MasterDownError, ReadOnlyError, ResponseError
+
+from .settings import RedisSettings
+
+#: Retries after the first attempt, and the backoff between them. With these a
+#: command keeps trying for about 2 s, long enough for Sentinel to finish a planned
+#: failover, short enough that a caller is not held for the 3.8 s of redis-py defaults.
+RETRIES = 5
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 0.5
+
+#: Error codes that a master-bound connection reads as "this node is no longer (or not
+#: yet) the master": disconnect and ask Sentinel again instead of failing on the same node.
+MASTER_MOVED_CODES = ("READONLY", "NOREPLICAS", "MASTERDOWN", "LOADING")
+
+
+def backoff() -> ExponentialWithJitterBackoff:
+    """The backoff shared by the sync and asyncio retries."""
+    return ExponentialWithJitterBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S)
+
+
+def master_moved(exc: BaseException) -> bool:
+    """True when ``exc`` means the node we write to is no longer a usable master."""
+    if isinstance(exc, ReadOnlyError | BusyLoadingError | MasterDownError):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).split(" ", 1)[0] in MASTER_MOVED_CODES
+
+
+def tls_kwargs(s: RedisSettings) -> dict[str, Any]:
+    """TLS options for data nodes and sentinels; empty when TLS is off."""
+    if not s.ssl:
+        return {}
+    return {
+        "ssl_cert_reqs": s.ssl_cert_reqs,
+        "ssl_ca_certs": s.ssl_ca_certs,
+        "ssl_check_hostname": s.ssl_cert_reqs == "required",
+    }
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else str(value.get_secret_value())
+
+
+def node_kwargs(s: RedisSettings) -> dict[str, Any]:
+    """Options of a connection to a data node (no ``ssl`` flag, no retry, no db)."""
+    return {
+        "username": s.username,
+        "password": _secret(s.password),
+        "socket_timeout": s.socket_timeout,
+        "socket_connect_timeout": s.socket_connect_timeout,
+        "health_check_interval": s.health_check_interval,
+        **tls_kwargs(s),
+    }
+
+
+def sentinel_kwargs(s: RedisSettings) -> dict[str, Any]:
+    """Options of a connection to a sentinel: its own password, the same TLS."""
+    kwargs: dict[str, Any] = {
+        "password": _secret(s.sentinel_password),
+        "socket_timeout": s.socket_timeout,
+        "socket_connect_timeout": s.socket_connect_timeout,
+        **tls_kwargs(s),
+    }
+    if s.ssl:
+        kwargs["ssl"] = True
+    return kwargs
+
+
+def sentinel_addresses(s: RedisSettings) -> list[tuple[str, int]]:
+    """The sentinels as redis-py wants them."""
+    return [(h.host, h.port) for h in s.sentinel_hosts]
+
+
+def cluster_addresses(s: RedisSettings) -> list[tuple[str, int]]:
+    """The cluster seed nodes as redis-py wants them."""
+    return [(h.host, h.port) for h in s.cluster_nodes]
