@@ -175,6 +175,13 @@ def test_fail_open_false_words(word: str) -> None:
     assert not RedisSettings.from_env(env).rate_limit_fail_open
 
 
+def test_session_ttl_overrides() -> None:
+    env = {"ARAGORA_SESSION_DEBATE_TTL": "60", "ARAGORA_SESSION_WIDGET_TTL": "5"}
+    s = RedisSettings.from_env(env)
+    assert s.session_ttl_overrides == {"debate": 60, "widget": 5}
+    assert s.to_env()["ARAGORA_SESSION_DEBATE_TTL"] == "60"
+
+
 def test_empty_values_count_as_unset() -> None:
     env = {"ARAGORA_REDIS_URL": "", "ARAGORA_REDIS_PORT": " ", "ARAGORA_REDIS_MODE": ""}
     assert RedisSettings.from_env(env) == RedisSettings()
@@ -271,6 +278,8 @@ BAD = [
     ({"ARAGORA_RATE_LIMIT_FAIL_OPEN": "2"}, "ARAGORA_RATE_LIMIT_FAIL_OPEN", "true or false"),
     ({"ARAGORA_REDIS_SSL_CERT_REQS": "strict"}, "ARAGORA_REDIS_SSL_CERT_REQS", "required"),
     ({"ARAGORA_REDIS_DB": "-1"}, "ARAGORA_REDIS_DB", "whole number"),
+    ({"ARAGORA_SESSION_AUTH_TTL": "0"}, "ARAGORA_SESSION_AUTH_TTL", "whole number"),
+    ({"ARAGORA_SESSION_AUTH_TTL": "1h"}, "ARAGORA_SESSION_AUTH_TTL", "'1h'"),
 ]
 
 
@@ -312,6 +321,7 @@ _hostport = st.builds(HostPort, _host, st.integers(1, 65535))
 _hostlist = st.lists(_hostport, min_size=1, max_size=4).map(tuple)
 _secret = st.text(min_size=1, max_size=30).filter(lambda t: t.strip() != "" and "\x00" not in t)
 _user = st.text(string.ascii_letters + string.digits + "-_.@:", min_size=1, max_size=16)
+_kind = st.text(string.ascii_lowercase + string.digits + "_", min_size=1, max_size=10)
 _seconds = st.floats(min_value=0.001, max_value=3600, allow_nan=False, allow_infinity=False)
 
 
@@ -343,6 +353,7 @@ def valid_settings(draw: st.DrawFn) -> RedisSettings:
         health_check_interval=draw(st.integers(0, 86400)),
         failure_threshold=draw(st.integers(1, 1000)),
         rate_limit_fail_open=draw(st.booleans()),
+        session_ttls=tuple(draw(st.dictionaries(_kind, st.integers(1, 10**8), max_size=3)).items()),
         **extra,
     )
 

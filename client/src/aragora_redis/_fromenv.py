@@ -104,6 +104,12 @@ def parse_env(env: Mapping[str, str]) -> dict[str, object]:
     ):
         if raw := get(var):
             fields[field] = p.parse_int(var, raw, low=low, high=high)
+    ttls = []
+    for var in sorted(env):
+        kind = var.removeprefix("ARAGORA_SESSION_").removesuffix("_TTL")
+        if var.startswith("ARAGORA_SESSION_") and var.endswith("_TTL") and kind and get(var):
+            ttls.append((kind.lower(), p.parse_int(var, env[var], low=1, high=p.MAX_TTL)))
+    fields["session_ttls"] = tuple(ttls)
     return fields
 
 

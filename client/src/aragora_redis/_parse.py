@@ -15,6 +15,8 @@ from .errors import ConfigError
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 MASK = "***"
+#: Ten years: the longest session TTL accepted.
+MAX_TTL = 10 * 365 * 86400
 
 
 class HostPort(NamedTuple):

@@ -34,6 +34,7 @@ SECRET_VARIABLES = frozenset(
     {"ARAGORA_REDIS_PASSWORD", "ARAGORA_REDIS_SENTINEL_PASSWORD"}
 )
 URL_VARIABLES = ("ARAGORA_REDIS_URL", "REDIS_URL")
+MAX_TTL = p.MAX_TTL
 
 
 class RedisSettings(BaseModel):
@@ -68,6 +69,7 @@ class RedisSettings(BaseModel):
     health_check_interval: int = 30
     failure_threshold: int = 3
     rate_limit_fail_open: bool = False
+    session_ttls: tuple[tuple[str, int], ...] = ()
 
     @field_validator("host")
     @classmethod
@@ -93,6 +95,16 @@ class RedisSettings(BaseModel):
             loc = ".".join(str(x) for x in exc.errors()[0]["loc"])
             msg = exc.errors()[0]["msg"]
             raise ConfigError(_variable_for(loc), msg) from None
+
+    @field_validator("session_ttls")
+    @classmethod
+    def _sort_ttls(cls, ttls: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(ttls))
+
+    @property
+    def session_ttl_overrides(self) -> dict[str, int]:
+        """ARAGORA_SESSION_<KIND>_TTL overrides, by session kind."""
+        return dict(self.session_ttls)
 
     @property
     def url(self) -> str:
@@ -156,6 +168,7 @@ class RedisSettings(BaseModel):
             "ARAGORA_REDIS_SSL_CA_CERTS": s.ssl_ca_certs,
         }
         env.update({k: v for k, v in optional.items() if v is not None})
+        env.update({session_ttl_variable(kind): str(ttl) for kind, ttl in s.session_ttls})
         return dict(sorted(env.items()))
 
     def describe(self) -> str:
@@ -173,6 +186,11 @@ class _Invalid(ValueError):
     def __init__(self, error: ConfigError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def session_ttl_variable(kind: str) -> str:
+    """``ARAGORA_SESSION_<KIND>_TTL``."""
+    return f"ARAGORA_SESSION_{kind.upper()}_TTL"
 
 
 def _secret(value: SecretStr | None, mask: bool) -> str | None:
@@ -226,6 +244,15 @@ def _problems(s: RedisSettings) -> list[ConfigError]:
         bad("health_check_interval", f"got {s.health_check_interval}, expected 0 or more seconds")
     if not 1 <= s.failure_threshold <= 1000:
         bad("failure_threshold", f"got {s.failure_threshold}, expected 1 to 1000")
+    for kind, ttl in s.session_ttls:
+        if not kind or not all(c.isascii() and (c.isalnum() or c == "_") for c in kind):
+            bad("session_ttls", f"kind {kind!r}: expected letters, digits and _")
+        elif kind != kind.lower():
+            bad("session_ttls", f"kind {kind!r}: expected lower case")
+        if not 1 <= ttl <= MAX_TTL:
+            out.append(
+                ConfigError(session_ttl_variable(kind), f"got {ttl}, expected 1 to {MAX_TTL}")
+            )
     if s.ssl_ca_certs is not None and not Path(s.ssl_ca_certs).is_file():
         bad("ssl_ca_certs", f"file {s.ssl_ca_certs!r} does not exist; expected a PEM CA bundle")
     return out
