@@ -1,34 +1,53 @@
 """aragora_redis: highly available Redis for Aragora.
 
-Read the ARAGORA_REDIS_* settings with :meth:`RedisSettings.from_env`, then get a
-redis-py client with :func:`connect_redis` / :func:`connect_redis_async`.
+``stores = aragora_redis.connect()`` reads the ARAGORA_REDIS_* settings and gives the
+rate limiter, session store, event bus and debate state (``connect_async`` for
+asyncio). :func:`connect_redis` / :func:`connect_redis_async` give a plain redis-py
+client for the same settings.
 """
 
+from . import keys
+from ._codec import Event
 from ._parse import HostPort, redact_url
 from .connection import connect_redis, connect_redis_async
 from .errors import (
     AragoraRedisError,
     ConfigError,
+    InvalidValue,
     LocalStackError,
+    NotReplicated,
     RateLimiterUnavailable,
     RedisUnavailable,
+    UpdateConflict,
 )
 from .health import HealthReport, NodeHealth, health, health_async
+from .ratelimit import Decision
 from .settings import RedisSettings
+from .stores import AsyncStores, Stores, connect, connect_async
 
 __all__ = [
     "AragoraRedisError",
+    "AsyncStores",
     "ConfigError",
+    "Decision",
+    "Event",
     "HealthReport",
     "HostPort",
+    "InvalidValue",
     "LocalStackError",
     "NodeHealth",
+    "NotReplicated",
     "RateLimiterUnavailable",
     "RedisSettings",
     "RedisUnavailable",
+    "Stores",
+    "UpdateConflict",
+    "connect",
+    "connect_async",
     "connect_redis",
     "connect_redis_async",
     "health",
     "health_async",
+    "keys",
     "redact_url",
 ]

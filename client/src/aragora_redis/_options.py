@@ -86,3 +86,19 @@ def sentinel_addresses(s: RedisSettings) -> list[tuple[str, int]]:
 def cluster_addresses(s: RedisSettings) -> list[tuple[str, int]]:
     """The cluster seed nodes as redis-py wants them."""
     return [(h.host, h.port) for h in s.cluster_nodes]
+
+
+#: Subscriptions use short timeouts: a blocked read on a frozen master must fail fast
+#: so the subscriber can move to the new one. XREAD blocks for 0.5 s, under this.
+SUBSCRIBER_SOCKET_TIMEOUT_S = 1.5
+SUBSCRIBER_CONNECT_TIMEOUT_S = 1.0
+
+
+def subscriber_settings(s: RedisSettings) -> RedisSettings:
+    """``s`` with the short timeouts of the subscription client."""
+    return s.model_copy(
+        update={
+            "socket_timeout": min(s.socket_timeout, SUBSCRIBER_SOCKET_TIMEOUT_S),
+            "socket_connect_timeout": min(s.socket_connect_timeout, SUBSCRIBER_CONNECT_TIMEOUT_S),
+        }
+    )

@@ -1,0 +1,143 @@
+"""WebSocket event bus: ``EventBus`` and ``AsyncEventBus``, side by side.
+
+``publish(channel, type, payload)`` sends Aragora's envelope ``{type, payload,
+instance_id, timestamp}`` with PUBLISH (at-most-once). With ``durable=True`` the
+event is also appended to the channel's stream in the same round trip, and
+``subscribe(..., durable=True)`` reads those streams and replays after reconnects.
+Channels follow Aragora: :func:`aragora_redis.keys.debate_channel`,
+:func:`aragora_redis.keys.broadcast_channel`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from . import _codec, keys
+from ._boundary import redis_errors
+from ._liveness import DEFAULT_DEAD_AFTER_S, DEFAULT_PING_EVERY_S, Liveness
+from .connection import AsyncClient, SyncClient
+from .errors import InvalidValue
+from .streams import AsyncStreamSubscription, StreamSubscription
+from .subscriptions import AsyncSubscription, Subscription, split_targets
+
+#: Approximate cap of each channel's stream (XADD MAXLEN ~).
+DEFAULT_STREAM_MAXLEN = 10_000
+
+
+class _Outbox:
+    """The I/O-free half of publishing: envelope, size check, stream arguments."""
+
+    def __init__(self, instance_id: str | None, max_bytes: int, maxlen: int) -> None:
+        self.instance_id = instance_id or f"aragora-{uuid.uuid4().hex[:12]}"
+        self.max_bytes = max_bytes
+        self.maxlen = maxlen
+
+    def wire(self, type_: str, payload: Any) -> bytes:
+        event = _codec.Event(type_, payload, self.instance_id, time.time())
+        return _codec.encode_event(event, max_bytes=self.max_bytes)
+
+
+def _check_targets(targets: tuple[str, ...], durable: bool) -> None:
+    if not targets:
+        raise InvalidValue("subscribe: name at least one channel or pattern")
+    if durable and split_targets(targets)[1]:
+        raise InvalidValue(f"subscribe: durable subscriptions take channels, not patterns: {targets}")
+
+
+class EventBus:
+    """Publish and subscribe to events (sync). Build it with :func:`aragora_redis.connect`.
+
+    ``subscriber`` is the client subscriptions use: the stores give it short
+    timeouts so that a dead master is noticed quickly.
+    """
+
+    def __init__(
+        self,
+        client: SyncClient,
+        subscriber: SyncClient | None = None,
+        *,
+        instance_id: str | None = None,
+        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
+        stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
+        ping_every_s: float = DEFAULT_PING_EVERY_S,
+        dead_after_s: float = DEFAULT_DEAD_AFTER_S,
+    ) -> None:
+        self._client = client
+        self._subscriber = subscriber or client
+        self._out = _Outbox(instance_id, max_bytes, stream_maxlen)
+        self._liveness = (ping_every_s, dead_after_s)
+
+    @property
+    def instance_id(self) -> str:
+        """The id this process stamps on the events it publishes."""
+        return self._out.instance_id
+
+    def publish(self, channel: str, type: str, payload: Any, *, durable: bool = False) -> int:
+        """Send an event; returns how many live subscribers heard it."""
+        raw = self._out.wire(type, payload)
+        with redis_errors(f"publishing {type!r} on {channel}"):
+            if not durable:
+                return int(self._client.publish(channel, raw))
+            pipe = self._client.pipeline(transaction=False)
+            pipe.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen, approximate=True)
+            pipe.publish(channel, raw)
+            return int(pipe.execute()[1])
+
+    def subscribe(
+        self, *targets: str, durable: bool = False, last_ids: Mapping[str, str] | None = None
+    ) -> Subscription | StreamSubscription:
+        """Events from channels and glob patterns; ``durable`` reads the streams instead."""
+        _check_targets(targets, durable)
+        with redis_errors(f"subscribing to {', '.join(targets)}"):
+            if durable:
+                return StreamSubscription.open(self._subscriber, targets, last_ids or {})
+            return Subscription.open(self._subscriber, targets, Liveness(*self._liveness))
+
+
+class AsyncEventBus:
+    """The asyncio twin of :class:`EventBus`."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        subscriber: AsyncClient | None = None,
+        *,
+        instance_id: str | None = None,
+        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
+        stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
+        ping_every_s: float = DEFAULT_PING_EVERY_S,
+        dead_after_s: float = DEFAULT_DEAD_AFTER_S,
+    ) -> None:
+        self._client = client
+        self._subscriber = subscriber or client
+        self._out = _Outbox(instance_id, max_bytes, stream_maxlen)
+        self._liveness = (ping_every_s, dead_after_s)
+
+    @property
+    def instance_id(self) -> str:
+        """The id this process stamps on the events it publishes."""
+        return self._out.instance_id
+
+    async def publish(self, channel: str, type: str, payload: Any, *, durable: bool = False) -> int:
+        """Send an event; returns how many live subscribers heard it."""
+        raw = self._out.wire(type, payload)
+        with redis_errors(f"publishing {type!r} on {channel}"):
+            if not durable:
+                return int(await self._client.publish(channel, raw))
+            pipe = self._client.pipeline(transaction=False)
+            pipe.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen, approximate=True)
+            pipe.publish(channel, raw)
+            return int((await pipe.execute())[1])
+
+    async def subscribe(
+        self, *targets: str, durable: bool = False, last_ids: Mapping[str, str] | None = None
+    ) -> AsyncSubscription | AsyncStreamSubscription:
+        """Events from channels and glob patterns; ``durable`` reads the streams instead."""
+        _check_targets(targets, durable)
+        with redis_errors(f"subscribing to {', '.join(targets)}"):
+            if durable:
+                return await AsyncStreamSubscription.open(self._subscriber, targets, last_ids or {})
+            return await AsyncSubscription.open(self._subscriber, targets, Liveness(*self._liveness))

@@ -1,0 +1,150 @@
+"""Session store: ``SessionStore`` and ``AsyncSessionStore``, side by side.
+
+Keys ``aragora:session:<kind>:<id>``, JSON values, a TTL per kind (Aragora's
+defaults, overridden by ARAGORA_SESSION_<KIND>_TTL). ``get`` slides the expiry in
+the same round trip (GETEX). ``put(..., durable=True)`` also waits for a replica
+(WAIT) and raises :class:`NotReplicated` when none acknowledged in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import redis
+import redis.asyncio as aredis
+
+from . import _codec, keys
+from ._boundary import redis_errors
+from .connection import AsyncClient, SyncClient
+from .errors import NotReplicated
+
+#: How long a durable write waits for a replica before it reports NotReplicated.
+DEFAULT_REPLICA_TIMEOUT_MS = 1000
+
+
+class _Put(NamedTuple):
+    key: str
+    raw: bytes
+    ttl: int
+
+
+def _prepare_put(
+    kind: str, session_id: str, data: Any, ttl: float | None, ttls: Mapping[str, int], limit: int
+) -> _Put:
+    key = keys.session(kind, session_id)
+    seconds = _codec.check_ttl(ttl) if ttl is not None else _codec.session_ttl(kind, dict(ttls))
+    return _Put(key, _codec.encode(data, max_bytes=limit, what=f"session {kind}/{session_id}"), seconds)
+
+
+def _check_replicated(key: str, acked: int, timeout_ms: int) -> None:
+    if acked < 1:
+        raise NotReplicated(
+            f"{key} is on the master but no replica acknowledged it within {timeout_ms} ms"
+        )
+
+
+class SessionStore:
+    """Sessions on Redis (sync). Build it with :func:`aragora_redis.connect`."""
+
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        ttls: Mapping[str, int] | None = None,
+        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
+        replica_timeout_ms: int = DEFAULT_REPLICA_TIMEOUT_MS,
+    ) -> None:
+        self._client = client
+        self._ttls = dict(ttls or {})
+        self._max_bytes = max_bytes
+        self._replica_timeout_ms = replica_timeout_ms
+
+    def put(
+        self, kind: str, session_id: str, data: Any, *, ttl: float | None = None,
+        durable: bool = False,
+    ) -> None:
+        """Store ``data`` (JSON) for ``ttl`` seconds (default: the kind's TTL)."""
+        put = _prepare_put(kind, session_id, data, ttl, self._ttls, self._max_bytes)
+        with redis_errors(f"writing session {put.key}"):
+            if not durable:
+                self._client.set(put.key, put.raw, ex=put.ttl)
+                return
+            if isinstance(self._client, redis.RedisCluster):
+                self._client.set(put.key, put.raw, ex=put.ttl)
+                node = self._client.get_node_from_key(put.key)
+                acked = self._client.execute_command(
+                    "WAIT", 1, self._replica_timeout_ms, target_nodes=node
+                )
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                pipe.set(put.key, put.raw, ex=put.ttl)
+                pipe.wait(1, self._replica_timeout_ms)
+                acked = pipe.execute()[1]
+        _check_replicated(put.key, int(acked), self._replica_timeout_ms)
+
+    def get(self, kind: str, session_id: str) -> Any:
+        """The session's data, or ``None``; a hit restarts the kind's TTL."""
+        key = keys.session(kind, session_id)
+        with redis_errors(f"reading session {key}"):
+            raw = self._client.getex(key, ex=_codec.session_ttl(kind, self._ttls))
+        return _codec.decode(raw)
+
+    def delete(self, kind: str, session_id: str) -> bool:
+        """Remove the session; ``True`` if it existed."""
+        key = keys.session(kind, session_id)
+        with redis_errors(f"deleting session {key}"):
+            return bool(self._client.delete(key))
+
+
+class AsyncSessionStore:
+    """The asyncio twin of :class:`SessionStore`."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        ttls: Mapping[str, int] | None = None,
+        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
+        replica_timeout_ms: int = DEFAULT_REPLICA_TIMEOUT_MS,
+    ) -> None:
+        self._client = client
+        self._ttls = dict(ttls or {})
+        self._max_bytes = max_bytes
+        self._replica_timeout_ms = replica_timeout_ms
+
+    async def put(
+        self, kind: str, session_id: str, data: Any, *, ttl: float | None = None,
+        durable: bool = False,
+    ) -> None:
+        """Store ``data`` (JSON) for ``ttl`` seconds (default: the kind's TTL)."""
+        put = _prepare_put(kind, session_id, data, ttl, self._ttls, self._max_bytes)
+        with redis_errors(f"writing session {put.key}"):
+            if not durable:
+                await self._client.set(put.key, put.raw, ex=put.ttl)
+                return
+            if isinstance(self._client, aredis.RedisCluster):
+                await self._client.set(put.key, put.raw, ex=put.ttl)
+                node = self._client.get_node_from_key(put.key)
+                acked = await self._client.execute_command(
+                    "WAIT", 1, self._replica_timeout_ms, target_nodes=node
+                )
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                pipe.set(put.key, put.raw, ex=put.ttl)
+                pipe.wait(1, self._replica_timeout_ms)
+                acked = (await pipe.execute())[1]
+        _check_replicated(put.key, int(acked), self._replica_timeout_ms)
+
+    async def get(self, kind: str, session_id: str) -> Any:
+        """The session's data, or ``None``; a hit restarts the kind's TTL."""
+        key = keys.session(kind, session_id)
+        with redis_errors(f"reading session {key}"):
+            raw = await self._client.getex(key, ex=_codec.session_ttl(kind, self._ttls))
+        return _codec.decode(raw)
+
+    async def delete(self, kind: str, session_id: str) -> bool:
+        """Remove the session; ``True`` if it existed."""
+        key = keys.session(kind, session_id)
+        with redis_errors(f"deleting session {key}"):
+            return bool(await self._client.delete(key))

@@ -1,0 +1,199 @@
+"""Debate state: ``DebateStateStore`` and ``AsyncDebateStateStore``, side by side.
+
+Keys ``aragora:debate:<id>`` (JSON, TTL 86400 by default) and the index
+``aragora:debates:active``, a sorted set scored by each state's expiry time, so
+entries leave it when their state expires (pruned on every write and listing) or is
+deleted. ``update`` is an optimistic read-modify-write: GET, the caller's function,
+then a compare-and-set script, retried on conflict until a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import _codec, _lua, keys
+from ._boundary import redis_errors
+from .connection import AsyncClient, SyncClient
+from .errors import UpdateConflict
+
+#: How long ``update`` keeps retrying lost compare-and-set races.
+DEFAULT_UPDATE_DEADLINE_S = 10.0
+
+
+def _backoff(attempt: int) -> float:
+    # Jitter spreads the losers of a race so they do not collide again in lockstep.
+    return random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6)))
+
+
+def _conflict(key: str, attempts: int, deadline: float) -> UpdateConflict:
+    return UpdateConflict(f"{key}: {attempts} compare-and-set attempts lost within {deadline} s")
+
+
+class DebateStateStore:
+    """Debate state on Redis (sync). Build it with :func:`aragora_redis.connect`."""
+
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        ttl: int = _codec.DEBATE_STATE_TTL,
+        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
+    ) -> None:
+        self._client = client
+        self._ttl = _codec.check_ttl(ttl)
+        self._max_bytes = max_bytes
+        self._cas = client.register_script(_lua.source("compare_and_set"))
+
+    def save(self, debate_id: str, state: Any) -> None:
+        """Store the whole state and mark the debate active for the TTL."""
+        key = keys.debate(debate_id)
+        raw = _codec.encode(state, max_bytes=self._max_bytes, what=f"state of {debate_id}")
+        now = time.time()
+        with redis_errors(f"saving {key}"):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(key, raw, ex=self._ttl)
+            pipe.zadd(keys.ACTIVE_DEBATES, {debate_id: now + self._ttl})
+            pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
+            pipe.execute()
+
+    def load(self, debate_id: str) -> Any:
+        """The state, or ``None`` when there is none (never saved, expired or deleted)."""
+        key = keys.debate(debate_id)
+        with redis_errors(f"loading {key}"):
+            return _codec.decode(self._client.get(key))
+
+    def update(
+        self,
+        debate_id: str,
+        fn: Callable[[Any], Any],
+        *,
+        deadline_s: float = DEFAULT_UPDATE_DEADLINE_S,
+    ) -> Any:
+        """Atomically replace the state with ``fn(state)`` (``state`` is ``None`` if absent).
+
+        ``fn`` may run more than once when other writers race; it must not have side
+        effects. Returns the stored new state; raises :class:`UpdateConflict` at the deadline.
+        """
+        key = keys.debate(debate_id)
+        end = time.monotonic() + deadline_s
+        attempt = 0
+        while True:
+            attempt += 1
+            with redis_errors(f"reading {key} for update"):
+                raw = self._client.get(key)
+            new = fn(_codec.decode(raw))
+            new_raw = _codec.encode(new, max_bytes=self._max_bytes, what=f"state of {debate_id}")
+            with redis_errors(f"updating {key}"):
+                written = self._cas(keys=[key], args=[raw or b"", new_raw, self._ttl])
+                if written:
+                    self._client.zadd(keys.ACTIVE_DEBATES, {debate_id: time.time() + self._ttl})
+                    return new
+            if time.monotonic() >= end:
+                raise _conflict(key, attempt, deadline_s)
+            time.sleep(_backoff(attempt))
+
+    def delete(self, debate_id: str) -> bool:
+        """Remove the state and its index entry; ``True`` if the state existed."""
+        key = keys.debate(debate_id)
+        with redis_errors(f"deleting {key}"):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.delete(key)
+            pipe.zrem(keys.ACTIVE_DEBATES, debate_id)
+            return bool(pipe.execute()[0])
+
+    def active(self) -> list[str]:
+        """Ids of debates whose state has not expired or been deleted."""
+        now = time.time()
+        with redis_errors("listing active debates"):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
+            pipe.zrangebyscore(keys.ACTIVE_DEBATES, now, "+inf")
+            members = pipe.execute()[1]
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+
+class AsyncDebateStateStore:
+    """The asyncio twin of :class:`DebateStateStore`."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        ttl: int = _codec.DEBATE_STATE_TTL,
+        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
+    ) -> None:
+        self._client = client
+        self._ttl = _codec.check_ttl(ttl)
+        self._max_bytes = max_bytes
+        self._cas = client.register_script(_lua.source("compare_and_set"))
+
+    async def save(self, debate_id: str, state: Any) -> None:
+        """Store the whole state and mark the debate active for the TTL."""
+        key = keys.debate(debate_id)
+        raw = _codec.encode(state, max_bytes=self._max_bytes, what=f"state of {debate_id}")
+        now = time.time()
+        with redis_errors(f"saving {key}"):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(key, raw, ex=self._ttl)
+            pipe.zadd(keys.ACTIVE_DEBATES, {debate_id: now + self._ttl})
+            pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
+            await pipe.execute()
+
+    async def load(self, debate_id: str) -> Any:
+        """The state, or ``None`` when there is none (never saved, expired or deleted)."""
+        key = keys.debate(debate_id)
+        with redis_errors(f"loading {key}"):
+            return _codec.decode(await self._client.get(key))
+
+    async def update(
+        self,
+        debate_id: str,
+        fn: Callable[[Any], Any | Awaitable[Any]],
+        *,
+        deadline_s: float = DEFAULT_UPDATE_DEADLINE_S,
+    ) -> Any:
+        """Atomically replace the state with ``fn(state)``; ``fn`` may be sync or async."""
+        key = keys.debate(debate_id)
+        end = time.monotonic() + deadline_s
+        attempt = 0
+        while True:
+            attempt += 1
+            with redis_errors(f"reading {key} for update"):
+                raw = await self._client.get(key)
+            new = fn(_codec.decode(raw))
+            if isinstance(new, Awaitable):
+                new = await new
+            new_raw = _codec.encode(new, max_bytes=self._max_bytes, what=f"state of {debate_id}")
+            with redis_errors(f"updating {key}"):
+                written = await self._cas(keys=[key], args=[raw or b"", new_raw, self._ttl])
+                if written:
+                    await self._client.zadd(
+                        keys.ACTIVE_DEBATES, {debate_id: time.time() + self._ttl}
+                    )
+                    return new
+            if time.monotonic() >= end:
+                raise _conflict(key, attempt, deadline_s)
+            await asyncio.sleep(_backoff(attempt))
+
+    async def delete(self, debate_id: str) -> bool:
+        """Remove the state and its index entry; ``True`` if the state existed."""
+        key = keys.debate(debate_id)
+        with redis_errors(f"deleting {key}"):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.delete(key)
+            pipe.zrem(keys.ACTIVE_DEBATES, debate_id)
+            return bool((await pipe.execute())[0])
+
+    async def active(self) -> list[str]:
+        """Ids of debates whose state has not expired or been deleted."""
+        now = time.time()
+        with redis_errors("listing active debates"):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
+            pipe.zrangebyscore(keys.ACTIVE_DEBATES, now, "+inf")
+            members = (await pipe.execute())[1]
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)

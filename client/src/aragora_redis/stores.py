@@ -1,0 +1,128 @@
+"""The four stores a service imports the client for: ``connect`` and ``connect_async``.
+
+::
+
+    stores = aragora_redis.connect()          # reads ARAGORA_REDIS_* from the environment
+    stores.rate_limiter.hit("api:alice", rate=5, burst=10)
+    stores.sessions.put("auth", "s1", {"user": "alice"})
+    stores.events.publish(keys.debate_channel("d1"), "vote", {"agent": "a"})
+    stores.state.update("d1", lambda s: {**(s or {}), "round": 2})
+    stores.close()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+
+from ._options import subscriber_settings
+from .connection import AsyncClient, SyncClient, build_redis, build_redis_async
+from .errors import RedisUnavailable
+from .events import AsyncEventBus, EventBus
+from .ratelimit import AsyncRateLimiter, RateLimiter
+from .sessions import AsyncSessionStore, SessionStore
+from .settings import RedisSettings
+from .state import AsyncDebateStateStore, DebateStateStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The rate limiter, session store, event bus and debate state of one deployment."""
+
+    settings: RedisSettings
+    rate_limiter: RateLimiter
+    sessions: SessionStore
+    events: EventBus
+    state: DebateStateStore
+    client: SyncClient
+    subscriber: SyncClient
+
+    def close(self) -> None:
+        """Close every connection the stores opened."""
+        self.rate_limiter.close()
+        self.client.close()
+        self.subscriber.close()
+
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class AsyncStores:
+    """The asyncio twin of :class:`Stores`."""
+
+    settings: RedisSettings
+    rate_limiter: AsyncRateLimiter
+    sessions: AsyncSessionStore
+    events: AsyncEventBus
+    state: AsyncDebateStateStore
+    client: AsyncClient
+    subscriber: AsyncClient
+
+    async def close(self) -> None:
+        """Close every connection the stores opened."""
+        await self.rate_limiter.aclose()
+        await self.client.aclose()
+        await self.subscriber.aclose()
+
+    async def __aenter__(self) -> AsyncStores:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _unreachable(settings: RedisSettings, exc: RedisError) -> RedisUnavailable:
+    return RedisUnavailable(f"cannot reach {settings.describe()}: {exc}")
+
+
+def connect(settings: RedisSettings | None = None, *, check: bool = True) -> Stores:
+    """Build the stores from ``settings`` (default: ARAGORA_REDIS_* of the environment).
+
+    With ``check`` Redis must answer PING now; pass ``check=False`` to start while
+    Redis is down (a fail-open rate limiter then decides from memory).
+    """
+    s = settings or RedisSettings.from_env()
+    client = build_redis(s)
+    if check:
+        try:
+            client.ping()
+        except RedisError as exc:
+            client.close()
+            raise _unreachable(s, exc) from exc
+    subscriber = build_redis(subscriber_settings(s))
+    return Stores(
+        settings=s,
+        rate_limiter=RateLimiter.from_settings(s),
+        sessions=SessionStore(client, ttls=s.session_ttl_overrides),
+        events=EventBus(client, subscriber),
+        state=DebateStateStore(client),
+        client=client,
+        subscriber=subscriber,
+    )
+
+
+async def connect_async(settings: RedisSettings | None = None, *, check: bool = True) -> AsyncStores:
+    """The asyncio twin of :func:`connect`."""
+    s = settings or RedisSettings.from_env()
+    client = build_redis_async(s)
+    if check:
+        try:
+            await client.ping()
+        except RedisError as exc:
+            await client.aclose()
+            raise _unreachable(s, exc) from exc
+    subscriber = build_redis_async(subscriber_settings(s))
+    return AsyncStores(
+        settings=s,
+        rate_limiter=AsyncRateLimiter.from_settings(s),
+        sessions=AsyncSessionStore(client, ttls=s.session_ttl_overrides),
+        events=AsyncEventBus(client, subscriber),
+        state=AsyncDebateStateStore(client),
+        client=client,
+        subscriber=subscriber,
+    )
