@@ -95,7 +95,8 @@ def test_master_node_has_auth_persistence_and_replica_guards() -> None:
     assert d["min-replicas-max-lag"] == [["min-replicas-max-lag", "10"]]
     assert d["protected-mode"] == [["protected-mode", "yes"]]
     assert d["daemonize"] == [["daemonize", "no"]]
-    for absent in ("replicaof", "masteruser", "tls-port", "cluster-enabled", "save", "user"):
+    absent_keys = ("replicaof", "masteruser", "tls-port", "cluster-enabled", "save", "user")
+    for absent in (*absent_keys, "shutdown-on-sigterm", "repl-diskless-sync-delay"):
         assert absent not in d
 
 
@@ -109,6 +110,7 @@ def test_replica_points_at_its_master_and_announces_itself() -> None:
         bind=("10.0.0.5", "::1"),
         save="",
         repl_diskless_sync_delay=0,
+        shutdown_on_sigterm="force",
     )
     d = directives(render_redis_conf(spec))
     assert d["replicaof"] == [["replicaof", "redis-0.redis", "6379"]]
@@ -119,6 +121,7 @@ def test_replica_points_at_its_master_and_announces_itself() -> None:
     assert d["bind"] == [["bind", "10.0.0.5", "::1"]]
     assert d["save"] == [["save", ""]]
     assert d["repl-diskless-sync-delay"] == [["repl-diskless-sync-delay", "0"]]
+    assert d["shutdown-on-sigterm"] == [["shutdown-on-sigterm", "force"]]
 
 
 def test_tls_node_listens_only_on_the_tls_port() -> None:

@@ -74,6 +74,7 @@ class RedisNodeSpec:
     their master as ``replication_user`` (one of ``users``) when set, else as the
     default user. ``announce_host`` may be a host name (Sentinel resolves it).
     ``save`` None keeps Redis' snapshot schedule; ``""`` turns snapshots off.
+    ``shutdown_on_sigterm`` (e.g. ``force``) None keeps Redis' default.
     """
 
     port: int
@@ -93,6 +94,7 @@ class RedisNodeSpec:
     appendonly: bool = True
     save: str | None = None
     repl_diskless_sync_delay: int | None = None
+    shutdown_on_sigterm: str | None = None
     pidfile: str | None = None
     logfile: str | None = None
 
@@ -174,6 +176,8 @@ def render_redis_conf(spec: RedisNodeSpec) -> str:
     ]
     if spec.repl_diskless_sync_delay is not None:
         lines.append(_line("repl-diskless-sync-delay", spec.repl_diskless_sync_delay))
+    if spec.shutdown_on_sigterm is not None:
+        lines.append(_line("shutdown-on-sigterm", spec.shutdown_on_sigterm))
     if spec.announce_host is not None:
         lines.append(_line("replica-announce-ip", spec.announce_host))
     if spec.announce_port is not None:
