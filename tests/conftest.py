@@ -1,0 +1,96 @@
+"""Real Redis for the tests: each topology starts once per session, on free loopback ports.
+
+Fixtures (session-scoped, never skipped): ``standalone`` (auth), ``standalone_tls``
+(TLS + auth), ``acl`` (a ``limited`` ACL user), ``sentinel`` (1 master, 2
+replicas, 3 Sentinels) and ``cluster`` (3 masters, 3 replicas). Each is a
+:class:`aragora_redis.local.LocalStack` (``acl``: an :class:`AclStack`)
+with ``.settings`` and per-node fault injection: ``stop``/``kill``/``start``/
+``freeze``/``thaw`` by node name (``redis-0`` ... , ``sentinel-0`` ...). After each
+test that used a stack, stopped or frozen nodes are brought back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aragora_redis import RedisSettings
+from aragora_redis.conf import AclUser
+from aragora_redis.local import LocalStack, Topology, pick_free_ports, restore, up_on_free_ports
+
+LIMITED_RULES = ("~aragora:*", "+get", "+set", "+ping")
+
+
+@dataclass(frozen=True)
+class AclStack:
+    """A standalone whose ``settings`` log in as ``limited`` (``LIMITED_RULES`` only)."""
+
+    stack: LocalStack
+    settings: RedisSettings
+    admin_settings: RedisSettings
+    admin_password: str
+    username: str = "limited"
+
+
+STACK_FIXTURES = ("standalone", "standalone_tls", "acl", "sentinel", "cluster")
+
+
+def _running(
+    factory: pytest.TempPathFactory, topology: Topology, **options: Any
+) -> Iterator[LocalStack]:
+    stack = up_on_free_ports(factory.mktemp(topology), topology, **options)
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, "standalone")
+
+
+@pytest.fixture(scope="session")
+def standalone_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, "standalone", tls=True)
+
+
+@pytest.fixture(scope="session")
+def acl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclStack]:
+    password = secrets.token_urlsafe(24)
+    limited = AclUser("limited", password, LIMITED_RULES)
+    for stack in _running(tmp_path_factory, "standalone", extra_users=(limited,)):
+        fields = {**stack.settings.model_dump(), "username": "limited", "password": password}
+        yield AclStack(stack, RedisSettings(**fields), stack.settings, stack.password)
+
+
+@pytest.fixture(scope="session")
+def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, "sentinel")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, "cluster")
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    return pick_free_ports(1)[0]
+
+
+@pytest.fixture(autouse=True)
+def _bring_nodes_back(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test, restart or thaw what it stopped or froze in the stacks it used."""
+    yield
+    for name in STACK_FIXTURES:
+        if name not in request.fixturenames:
+            continue
+        found = request.getfixturevalue(name)
+        stack = found.stack if isinstance(found, AclStack) else found
+        if any(stack.state(node) != "running" for node in stack.nodes):
+            restore(stack, timeout=60.0)
