@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from aragora_redis import ConfigError, keys
 from aragora_redis._codec import (
     SESSION_TTLS,
@@ -91,7 +90,12 @@ def test_event_envelope_round_trip() -> None:
         "timestamp": 1700000000.5,
     }
     back = decode_event(raw, "ch", "1-0")
-    assert (back.type, back.payload, back.instance_id, back.channel) == ("vote", {"agent": "a"}, "inst-1", "ch")
+    assert (back.type, back.payload, back.instance_id, back.channel) == (
+        "vote",
+        {"agent": "a"},
+        "inst-1",
+        "ch",
+    )
     assert back.stream_id == "1-0"
 
 

@@ -6,11 +6,10 @@ import string
 from pathlib import Path
 
 import pytest
+from aragora_redis import ConfigError, HostPort, RedisSettings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
-
-from aragora_redis import ConfigError, HostPort, RedisSettings
 
 # --- from_env: each row of the contract table -------------------------------------------
 
@@ -27,9 +26,7 @@ def test_defaults_match_aragora() -> None:
 
 
 def test_aragora_url_wins_over_redis_url() -> None:
-    s = RedisSettings.from_env(
-        {"ARAGORA_REDIS_URL": "redis://a:1/0", "REDIS_URL": "redis://b:2/0"}
-    )
+    s = RedisSettings.from_env({"ARAGORA_REDIS_URL": "redis://a:1/0", "REDIS_URL": "redis://b:2/0"})
     assert (s.host, s.port) == ("a", 1)
 
 
@@ -70,7 +67,10 @@ def test_password_outside_url_fills_a_url_without_one() -> None:
 
 
 def test_password_contradicting_url_is_refused_without_showing_it() -> None:
-    env = {"ARAGORA_REDIS_URL": "redis://:first-pw-1@h:1/0", "ARAGORA_REDIS_PASSWORD": "second-pw-2"}
+    env = {
+        "ARAGORA_REDIS_URL": "redis://:first-pw-1@h:1/0",
+        "ARAGORA_REDIS_PASSWORD": "second-pw-2",
+    }
     with pytest.raises(ConfigError) as err:
         RedisSettings.from_env(env)
     assert err.value.variable == "ARAGORA_REDIS_PASSWORD"
@@ -231,7 +231,7 @@ def test_to_env_cluster_nodes() -> None:
 
 def test_masked_env_hides_every_secret() -> None:
     s = RedisSettings(password="hunter2-x", sentinel_password="s3cret-y")
-    s = s.model_copy(update={"mode": "sentinel", "sentinel_hosts": (HostPort("s", 1),)})
+    s = s.replace(mode="sentinel", sentinel_hosts=(HostPort("s", 1),))
     text = repr(s.to_env(mask_secrets=True))
     assert "hunter2-x" not in text
     assert "s3cret-y" not in text
@@ -271,7 +271,11 @@ BAD = [
     ({"ARAGORA_REDIS_MAX_CONNECTIONS": "0"}, "ARAGORA_REDIS_MAX_CONNECTIONS", "1 to 10000"),
     ({"ARAGORA_REDIS_MAX_CONNECTIONS": "10001"}, "ARAGORA_REDIS_MAX_CONNECTIONS", "1 to 10000"),
     ({"ARAGORA_REDIS_MAX_CONNECTIONS": "many"}, "ARAGORA_REDIS_MAX_CONNECTIONS", "'many'"),
-    ({"ARAGORA_REDIS_SENTINEL_HOSTS": "s1,:26379"}, "ARAGORA_REDIS_SENTINEL_HOSTS", "host is empty"),
+    (
+        {"ARAGORA_REDIS_SENTINEL_HOSTS": "s1,:26379"},
+        "ARAGORA_REDIS_SENTINEL_HOSTS",
+        "host is empty",
+    ),
     ({"ARAGORA_REDIS_SENTINEL_HOSTS": "s1:x"}, "ARAGORA_REDIS_SENTINEL_HOSTS", "'x'"),
     ({"ARAGORA_REDIS_CLUSTER_NODES": "[::1"}, "ARAGORA_REDIS_CLUSTER_NODES", "[ipv6-address]"),
     ({"ARAGORA_REDIS_SSL": "maybe"}, "ARAGORA_REDIS_SSL", "true or false"),
@@ -369,7 +373,7 @@ def test_round_trip(s: RedisSettings) -> None:
 def test_masked_env_never_contains_a_password(s: RedisSettings, pw: str, spw: str) -> None:
     # The section sign never occurs in generated hosts or names, so a hit is a leak.
     pw, spw = f"\u00a7{pw}", f"\u00a7{spw}"
-    s = s.model_copy(update={"password": SecretStr(pw), "sentinel_password": SecretStr(spw)})
+    s = s.replace(password=SecretStr(pw), sentinel_password=SecretStr(spw))
     text = repr(s.to_env(mask_secrets=True)) + repr(s) + str(s) + s.describe()
     assert pw not in text
     assert spw not in text

@@ -15,9 +15,7 @@ from .errors import RedisUnavailable
 
 
 @contextmanager
-def redis_errors(
-    doing: str, error: type[RedisUnavailable] = RedisUnavailable
-) -> Iterator[None]:
+def redis_errors(doing: str, error: type[RedisUnavailable] = RedisUnavailable) -> Iterator[None]:
     """Re-raise any redis-py error inside the block as ``error`` ("<doing>: <reason>")."""
     try:
         yield

@@ -100,8 +100,14 @@ def decode_event(raw: bytes | str, channel: str, stream_id: str | None = None) -
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        return Event("unknown", raw if isinstance(raw, str) else raw.decode(errors="replace"),
-                     "", 0.0, channel, stream_id)
+        return Event(
+            "unknown",
+            raw if isinstance(raw, str) else raw.decode(errors="replace"),
+            "",
+            0.0,
+            channel,
+            stream_id,
+        )
     return Event(
         type=str(data.get("type", "unknown")),
         payload=data.get("payload"),

@@ -66,13 +66,15 @@ def parse_env(env: Mapping[str, str]) -> dict[str, object]:
         word = reqs.strip().lower()
         if word not in _CERT_REQS:
             raise ConfigError(
-                "ARAGORA_REDIS_SSL_CERT_REQS", f"got {reqs!r}, expected one of {', '.join(_CERT_REQS)}"
+                "ARAGORA_REDIS_SSL_CERT_REQS",
+                f"got {reqs!r}, expected one of {', '.join(_CERT_REQS)}",
             )
         fields["ssl_cert_reqs"] = word
     if ca := get("ARAGORA_REDIS_SSL_CA_CERTS"):
         if not Path(ca).is_file():
             raise ConfigError(
-                "ARAGORA_REDIS_SSL_CA_CERTS", f"file {ca!r} does not exist; expected a PEM CA bundle"
+                "ARAGORA_REDIS_SSL_CA_CERTS",
+                f"file {ca!r} does not exist; expected a PEM CA bundle",
             )
         fields["ssl_ca_certs"] = ca
 
@@ -142,7 +144,9 @@ def _hosts(get: Getter, var: str, default_port: int, mode: str) -> tuple[p.HostP
     raw = get(var)
     hosts = p.parse_host_list(var, raw or "", default_port)
     if not hosts:
-        raise ConfigError(var, f"is empty but ARAGORA_REDIS_MODE is {mode}: expected host[:port],...")
+        raise ConfigError(
+            var, f"is empty but ARAGORA_REDIS_MODE is {mode}: expected host[:port],..."
+        )
     return hosts
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import BusyLoadingError, MasterDownError, ReadOnlyError, ResponseError
 
 from .settings import RedisSettings
@@ -24,6 +24,11 @@ BACKOFF_CAP_S = 0.5
 #: Error codes that a master-bound connection reads as "this node is no longer (or not
 #: yet) the master": disconnect and ask Sentinel again instead of failing on the same node.
 MASTER_MOVED_CODES = ("READONLY", "NOREPLICAS", "MASTERDOWN", "LOADING")
+
+
+def no_backoff() -> NoBackoff:
+    """For retry policies that do not retry."""
+    return NoBackoff()
 
 
 def backoff() -> ExponentialWithJitterBackoff:
@@ -65,9 +70,14 @@ def node_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
-def sentinel_kwargs(s: RedisSettings) -> dict[str, Any]:
-    """Options of a connection to a sentinel: its own password, the same TLS."""
+def sentinel_kwargs(s: RedisSettings, retry: Any) -> dict[str, Any]:
+    """Options of a connection to a sentinel: its own password, the same TLS.
+
+    ``retry`` should be a no-retry policy (:func:`no_retry`): discovery asks each
+    sentinel once and the data-node retry repeats the whole discovery.
+    """
     kwargs: dict[str, Any] = {
+        "retry": retry,
         "password": _secret(s.sentinel_password),
         "socket_timeout": s.socket_timeout,
         "socket_connect_timeout": s.socket_connect_timeout,
@@ -96,9 +106,7 @@ SUBSCRIBER_CONNECT_TIMEOUT_S = 1.0
 
 def subscriber_settings(s: RedisSettings) -> RedisSettings:
     """``s`` with the short timeouts of the subscription client."""
-    return s.model_copy(
-        update={
-            "socket_timeout": min(s.socket_timeout, SUBSCRIBER_SOCKET_TIMEOUT_S),
-            "socket_connect_timeout": min(s.socket_connect_timeout, SUBSCRIBER_CONNECT_TIMEOUT_S),
-        }
+    return s.replace(
+        socket_timeout=min(s.socket_timeout, SUBSCRIBER_SOCKET_TIMEOUT_S),
+        socket_connect_timeout=min(s.socket_connect_timeout, SUBSCRIBER_CONNECT_TIMEOUT_S),
     )

@@ -36,7 +36,30 @@ def _moved(conn_host: str | None, conn_port: int | None, exc: BaseException) -> 
 
 
 class MasterConnection(SentinelManagedConnection):
-    """A Sentinel-managed connection that re-discovers the master on failover errors."""
+    """A Sentinel-managed connection that re-discovers the master on failover errors.
+
+    redis-py 8.1 reconnects a dropped connection inside ``send_packed_command``
+    through ``connect_check_health``, which skips Sentinel and dials the old address
+    again: after a failover a naive client keeps writing to the demoted master.
+    Here every (re)connect of a master-bound connection asks Sentinel first.
+    """
+
+    def _connect_retry(self) -> None:
+        if self._sock or not self.connection_pool.is_master:
+            return super()._connect_retry()  # type: ignore[no-untyped-call,no-any-return]
+        return self.connect_check_health(
+            check_health=self.connection_pool.check_connection, retry_socket_connect=False
+        )
+
+    def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        """Connect (asking Sentinel for the master first) unless already connected."""
+        if not self._sock and self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        super().connect_check_health(
+            check_health=check_health, retry_socket_connect=retry_socket_connect
+        )
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         """Read a reply; on a "master moved" error disconnect and raise ConnectionError."""
@@ -55,6 +78,23 @@ class MasterSSLConnection(MasterConnection, SSLConnection):
 
 class AsyncMasterConnection(AsyncSentinelManagedConnection):
     """The asyncio twin of :class:`MasterConnection`."""
+
+    async def _connect_retry(self) -> None:
+        if self.is_connected or not self.connection_pool.is_master:
+            return await super()._connect_retry()  # type: ignore[no-untyped-call,no-any-return]
+        return await self.connect_check_health(
+            check_health=self.connection_pool.check_connection, retry_socket_connect=False
+        )
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        """Connect (asking Sentinel for the master first) unless already connected."""
+        if not self.is_connected and self.connection_pool.is_master:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        await super().connect_check_health(
+            check_health=check_health, retry_socket_connect=retry_socket_connect
+        )
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         """Read a reply; on a "master moved" error disconnect and raise ConnectionError."""
@@ -90,7 +130,8 @@ def build_redis(s: RedisSettings) -> SyncClient:
     if s.mode == "cluster":
         return redis.RedisCluster(retry=retry, **_cluster_kwargs(s))
     if s.mode == "sentinel":
-        sentinel = Sentinel(o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s))
+        once = Retry(o.no_backoff(), 0)
+        sentinel = Sentinel(o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once))
         client = sentinel.master_for(
             s.sentinel_master,
             connection_class=MasterSSLConnection if s.ssl else MasterConnection,
@@ -112,12 +153,19 @@ def build_redis(s: RedisSettings) -> SyncClient:
 
 
 def build_redis_async(s: RedisSettings) -> AsyncClient:
-    """The asyncio twin of :func:`build_redis`."""
+    """The asyncio twin of :func:`build_redis`.
+
+    redis-py 8.1's asyncio cluster client breaks when many tasks make its first
+    commands at once; :func:`connect_redis_async` initialises it before returning.
+    """
     retry = AsyncRetry(o.backoff(), o.RETRIES)
     if s.mode == "cluster":
         return aredis.RedisCluster(retry=retry, **_cluster_kwargs(s))
     if s.mode == "sentinel":
-        sentinel = AsyncSentinel(o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s))
+        once = AsyncRetry(o.no_backoff(), 0)
+        sentinel = AsyncSentinel(
+            o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once)
+        )
         client = sentinel.master_for(
             s.sentinel_master,
             connection_class=AsyncMasterSSLConnection if s.ssl else AsyncMasterConnection,
@@ -159,6 +207,8 @@ async def connect_redis_async(settings: RedisSettings, *, check: bool = True) ->
     client = build_redis_async(settings)
     if check:
         try:
+            if isinstance(client, aredis.RedisCluster):
+                await client.initialize()
             await client.ping()
         except RedisError as exc:
             await client.aclose()

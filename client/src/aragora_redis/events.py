@@ -15,6 +15,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import redis
+import redis.asyncio as aredis
+
 from . import _codec, keys
 from ._boundary import redis_errors
 from ._liveness import DEFAULT_DEAD_AFTER_S, DEFAULT_PING_EVERY_S, Liveness
@@ -44,7 +47,9 @@ def _check_targets(targets: tuple[str, ...], durable: bool) -> None:
     if not targets:
         raise InvalidValue("subscribe: name at least one channel or pattern")
     if durable and split_targets(targets)[1]:
-        raise InvalidValue(f"subscribe: durable subscriptions take channels, not patterns: {targets}")
+        raise InvalidValue(
+            f"subscribe: durable subscriptions take channels, not patterns: {targets}"
+        )
 
 
 class EventBus:
@@ -80,6 +85,9 @@ class EventBus:
         raw = self._out.wire(type, payload)
         with redis_errors(f"publishing {type!r} on {channel}"):
             if not durable:
+                return int(self._client.publish(channel, raw))
+            if isinstance(self._client, redis.RedisCluster):  # cluster pipelines refuse PUBLISH
+                self._client.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen)
                 return int(self._client.publish(channel, raw))
             pipe = self._client.pipeline(transaction=False)
             pipe.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen, approximate=True)
@@ -127,6 +135,9 @@ class AsyncEventBus:
         with redis_errors(f"publishing {type!r} on {channel}"):
             if not durable:
                 return int(await self._client.publish(channel, raw))
+            if isinstance(self._client, aredis.RedisCluster):
+                await self._client.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen)
+                return int(await self._client.publish(channel, raw))
             pipe = self._client.pipeline(transaction=False)
             pipe.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen, approximate=True)
             pipe.publish(channel, raw)
@@ -140,4 +151,6 @@ class AsyncEventBus:
         with redis_errors(f"subscribing to {', '.join(targets)}"):
             if durable:
                 return await AsyncStreamSubscription.open(self._subscriber, targets, last_ids or {})
-            return await AsyncSubscription.open(self._subscriber, targets, Liveness(*self._liveness))
+            return await AsyncSubscription.open(
+                self._subscriber, targets, Liveness(*self._liveness)
+            )

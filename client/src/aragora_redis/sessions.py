@@ -34,7 +34,9 @@ def _prepare_put(
 ) -> _Put:
     key = keys.session(kind, session_id)
     seconds = _codec.check_ttl(ttl) if ttl is not None else _codec.session_ttl(kind, dict(ttls))
-    return _Put(key, _codec.encode(data, max_bytes=limit, what=f"session {kind}/{session_id}"), seconds)
+    return _Put(
+        key, _codec.encode(data, max_bytes=limit, what=f"session {kind}/{session_id}"), seconds
+    )
 
 
 def _check_replicated(key: str, acked: int, timeout_ms: int) -> None:
@@ -61,7 +63,12 @@ class SessionStore:
         self._replica_timeout_ms = replica_timeout_ms
 
     def put(
-        self, kind: str, session_id: str, data: Any, *, ttl: float | None = None,
+        self,
+        kind: str,
+        session_id: str,
+        data: Any,
+        *,
+        ttl: float | None = None,
         durable: bool = False,
     ) -> None:
         """Store ``data`` (JSON) for ``ttl`` seconds (default: the kind's TTL)."""
@@ -114,7 +121,12 @@ class AsyncSessionStore:
         self._replica_timeout_ms = replica_timeout_ms
 
     async def put(
-        self, kind: str, session_id: str, data: Any, *, ttl: float | None = None,
+        self,
+        kind: str,
+        session_id: str,
+        data: Any,
+        *,
+        ttl: float | None = None,
         durable: bool = False,
     ) -> None:
         """Store ``data`` (JSON) for ``ttl`` seconds (default: the kind's TTL)."""

@@ -30,9 +30,7 @@ CertReqs = Literal["required", "optional", "none"]
 MODES: tuple[Mode, ...] = ("standalone", "sentinel", "cluster")
 CERT_REQS: tuple[CertReqs, ...] = ("required", "optional", "none")
 PREFIX = "ARAGORA_REDIS_"
-SECRET_VARIABLES = frozenset(
-    {"ARAGORA_REDIS_PASSWORD", "ARAGORA_REDIS_SENTINEL_PASSWORD"}
-)
+SECRET_VARIABLES = frozenset({"ARAGORA_REDIS_PASSWORD", "ARAGORA_REDIS_SENTINEL_PASSWORD"})
 URL_VARIABLES = ("ARAGORA_REDIS_URL", "REDIS_URL")
 MAX_TTL = p.MAX_TTL
 
@@ -100,6 +98,11 @@ class RedisSettings(BaseModel):
     @classmethod
     def _sort_ttls(cls, ttls: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
         return tuple(sorted(ttls))
+
+    def replace(self, **changes: object) -> RedisSettings:
+        """A validated copy with ``changes`` applied (unlike ``model_copy``, which skips checks)."""
+        fields: dict[str, object] = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self)(**{**fields, **changes})
 
     @property
     def session_ttl_overrides(self) -> dict[str, int]:
@@ -225,7 +228,10 @@ def _problems(s: RedisSettings) -> list[ConfigError]:
     if s.password is not None and not s.password.get_secret_value():
         bad("password", "is empty; leave it unset for no password")
     if s.mode == "sentinel" and not s.sentinel_hosts:
-        bad("sentinel_hosts", "is empty but ARAGORA_REDIS_MODE is sentinel: expected host[:port],...")
+        bad(
+            "sentinel_hosts",
+            "is empty but ARAGORA_REDIS_MODE is sentinel: expected host[:port],...",
+        )
     if s.mode == "cluster" and not s.cluster_nodes:
         bad("cluster_nodes", "is empty but ARAGORA_REDIS_MODE is cluster: expected host[:port],...")
     if s.mode != "sentinel" and s.sentinel_hosts:

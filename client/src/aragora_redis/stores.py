@@ -106,7 +106,9 @@ def connect(settings: RedisSettings | None = None, *, check: bool = True) -> Sto
     )
 
 
-async def connect_async(settings: RedisSettings | None = None, *, check: bool = True) -> AsyncStores:
+async def connect_async(
+    settings: RedisSettings | None = None, *, check: bool = True
+) -> AsyncStores:
     """The asyncio twin of :func:`connect`."""
     s = settings or RedisSettings.from_env()
     client = build_redis_async(s)

@@ -39,13 +39,14 @@ class _Cursor:
     def __init__(self, channels: tuple[str, ...], last_ids: Mapping[str, str]) -> None:
         self.channel_of = {keys.stream(c): c for c in channels}
         self.last = {keys.stream(c): last_ids.get(c, "") for c in channels}
-        self.buffer: deque[_codec.Event] = deque()
+        self.delivered = dict(self.last)
+        self.buffer: deque[tuple[str, _codec.Event]] = deque()
 
     def unresolved(self) -> list[str]:
         return [s for s, i in self.last.items() if not i]
 
     def resolve(self, stream: str, newest: Any) -> None:
-        self.last[stream] = _text(newest[0][0]) if newest else "0-0"
+        self.last[stream] = self.delivered[stream] = _text(newest[0][0]) if newest else "0-0"
 
     def positions(self) -> dict[Any, Any]:
         return dict(self.last)
@@ -57,11 +58,17 @@ class _Cursor:
                 ident = _text(entry_id)
                 self.last[name] = ident
                 raw = fields.get(FIELD) or fields.get(FIELD.decode(), b"{}")
-                self.buffer.append(_codec.decode_event(raw, self.channel_of[name], ident))
+                event = _codec.decode_event(raw, self.channel_of[name], ident)
+                self.buffer.append((name, event))
+
+    def pop(self) -> _codec.Event:
+        stream, event = self.buffer.popleft()
+        self.delivered[stream] = event.stream_id or self.delivered[stream]
+        return event
 
     @property
     def last_ids(self) -> dict[str, str]:
-        return {self.channel_of[s]: i for s, i in self.last.items()}
+        return {self.channel_of[s]: i for s, i in self.delivered.items()}
 
 
 class StreamSubscription:
@@ -93,14 +100,16 @@ class StreamSubscription:
         deadline = time.monotonic() + timeout if timeout is not None else math.inf
         while not self._closed:
             if self._cursor.buffer:
-                return self._cursor.buffer.popleft()
+                return self._cursor.pop()
             now = time.monotonic()
             if now >= deadline:
                 return None
             block = max(1, int(min(BLOCK_MS / 1000, deadline - now) * 1000))
             try:
                 self._resolve()
-                self._cursor.take(self._client.xread(self._cursor.positions(), count=BATCH, block=block))
+                self._cursor.take(
+                    self._client.xread(self._cursor.positions(), count=BATCH, block=block)
+                )
             except RedisError:
                 time.sleep(RETRY_PAUSE_S)
         return None
@@ -149,7 +158,7 @@ class AsyncStreamSubscription:
         deadline = time.monotonic() + timeout if timeout is not None else math.inf
         while not self._closed:
             if self._cursor.buffer:
-                return self._cursor.buffer.popleft()
+                return self._cursor.pop()
             now = time.monotonic()
             if now >= deadline:
                 return None

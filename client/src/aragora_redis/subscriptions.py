@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import redis.asyncio as aredis
 from redis.asyncio.client import PubSub as AsyncPubSub
 from redis.client import PubSub
 from redis.exceptions import RedisError
@@ -177,6 +178,8 @@ class AsyncSubscription:
         return sub
 
     async def _connect(self) -> None:
+        if isinstance(self._client, aredis.RedisCluster):
+            await self._client.initialize()  # its pubsub needs the slot map
         pubsub = self._client.pubsub()
         try:
             if self._read.channels:

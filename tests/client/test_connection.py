@@ -1,0 +1,150 @@
+"""connect_redis and health against real redis-server topologies (sync)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from aragora_redis import RedisSettings, RedisUnavailable, connect_redis, health
+from redis.exceptions import NoPermissionError
+
+from tests.support import failover_and_wait, make_other_ca, sentinel_master_address
+
+
+def _key() -> str:
+    return f"aragora:test:{uuid.uuid4().hex}"
+
+
+def test_standalone_from_url(standalone: Any) -> None:
+    s = RedisSettings.from_env({"ARAGORA_REDIS_URL": standalone.settings.url})
+    client = connect_redis(s)
+    key = _key()
+    client.set(key, "v")
+    assert client.get(key) == b"v"
+    client.close()
+
+
+def test_standalone_from_host_and_port(standalone: Any) -> None:
+    env = {
+        "ARAGORA_REDIS_HOST": standalone.settings.host,
+        "ARAGORA_REDIS_PORT": str(standalone.settings.port),
+        "ARAGORA_REDIS_PASSWORD": standalone.settings.password.get_secret_value(),
+    }
+    client = connect_redis(RedisSettings.from_env(env))
+    assert client.ping() is True
+    client.close()
+
+
+def test_wrong_password_is_refused_and_not_shown(standalone: Any) -> None:
+    s = standalone.settings.replace(password="wrong-pw-123")
+    with pytest.raises(RedisUnavailable) as err:
+        connect_redis(s)
+    assert isinstance(err.value.__cause__, redis.AuthenticationError)
+    assert "wrong-pw-123" not in str(err.value)
+
+
+def test_tls_verifies_the_server_certificate(standalone_tls: Any) -> None:
+    client = connect_redis(standalone_tls.settings)
+    key = _key()
+    client.set(key, "tls")
+    assert client.get(key) == b"tls"
+    client.close()
+
+
+def test_tls_fails_against_the_wrong_ca(standalone_tls: Any, tmp_path: Path) -> None:
+    other = make_other_ca(tmp_path)
+    s = standalone_tls.settings.replace(ssl_ca_certs=str(other))
+    with pytest.raises(RedisUnavailable) as err:
+        connect_redis(s)
+    assert "certificate verify failed" in str(err.value.__cause__)
+
+
+def test_acl_user_is_limited_to_its_rights(acl: Any) -> None:
+    client = connect_redis(acl.settings)
+    key = _key()
+    client.set(key, "ok")
+    assert client.get(key) == b"ok"
+    with pytest.raises(NoPermissionError):
+        client.config_get("maxmemory")
+    with pytest.raises(NoPermissionError):
+        client.set("not-aragora:key", "x")
+    client.close()
+
+
+def test_sentinel_finds_the_master(sentinel: Any) -> None:
+    client = connect_redis(sentinel.settings)
+    client.set(_key(), "v")
+    assert client.info("replication")["role"] == "master"
+    assert client.info("replication")["connected_slaves"] == 2
+    client.close()
+
+
+def test_sentinel_password_is_required_by_the_sentinels(sentinel: Any) -> None:
+    s = sentinel.settings.replace(sentinel_password=None)
+    with pytest.raises(RedisUnavailable) as err:
+        connect_redis(s)
+    assert "master" in str(err.value.__cause__).lower()
+
+
+def test_writes_follow_a_sentinel_failover(sentinel: Any) -> None:
+    client = connect_redis(sentinel.settings)
+    key = _key()
+    client.set(key, "before")
+    old = sentinel_master_address(sentinel.settings)
+    new = failover_and_wait(sentinel.settings)
+    assert new != old
+    client.set(key, "after")  # the old connection hears READONLY or is closed: ask again
+    assert client.get(key) == b"after"
+    assert client.info("replication")["role"] == "master"
+    client.close()
+
+
+def test_cluster_spreads_keys_over_the_slots(cluster: Any) -> None:
+    client = connect_redis(cluster.settings)
+    keys = [_key() for _ in range(50)]
+    for key in keys:
+        client.set(key, key)
+    assert [client.get(k) for k in keys] == [k.encode() for k in keys]
+    assert len({client.keyslot(k) for k in keys}) > 1
+    client.close()
+
+
+def test_unreachable_redis_fails_with_the_cause(free_port: int) -> None:
+    s = RedisSettings(host="127.0.0.1", port=free_port, socket_connect_timeout=0.2)
+    with pytest.raises(RedisUnavailable) as err:
+        connect_redis(s)
+    assert isinstance(err.value.__cause__, redis.ConnectionError)
+
+
+def test_health_of_a_sentinel_master(sentinel: Any) -> None:
+    report = health(sentinel.settings)
+    (node,) = report.nodes
+    assert report.ok
+    assert node.role == "master"
+    assert node.connected_replicas == 2
+    assert node.address == "{}:{}".format(*sentinel_master_address(sentinel.settings))
+    assert node.latency_ms > 0
+    assert node.used_memory > 0
+
+
+def test_health_reports_memory_percentage_when_maxmemory_is_set(standalone: Any) -> None:
+    admin = connect_redis(standalone.settings)
+    admin.config_set("maxmemory", 100 * 1024 * 1024)
+    try:
+        (node,) = health(standalone.settings).nodes
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+    assert node.maxmemory == 100 * 1024 * 1024
+    assert node.used_memory_pct is not None
+    assert 0 < node.used_memory_pct < 100
+    assert node.master_link_status is None
+
+
+def test_health_of_a_cluster_lists_every_primary(cluster: Any) -> None:
+    report = health(cluster.settings)
+    assert len(report.nodes) == 3
+    assert all(n.role == "master" and n.connected_replicas == 1 for n in report.nodes)

@@ -1,0 +1,123 @@
+"""Helpers shared by the tests: Sentinel queries, a forced failover, a stranger CA."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from aragora_redis import RedisSettings
+from aragora_redis._options import sentinel_addresses, sentinel_kwargs
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def sentinel_clients(s: RedisSettings) -> list[redis.Redis]:
+    """One plain client per sentinel of ``s``."""
+    once = Retry(NoBackoff(), 0)
+    return [
+        redis.Redis(host=h, port=p, **sentinel_kwargs(s, once)) for h, p in sentinel_addresses(s)
+    ]
+
+
+def _master_of(sentinel: redis.Redis, name: str) -> tuple[str, int]:
+    state: dict[str, Any] = sentinel.sentinel_master(name)  # type: ignore[assignment]
+    return _text(state["ip"]), int(state["port"])
+
+
+def sentinel_master_address(s: RedisSettings) -> tuple[str, int]:
+    """The master address, as the first sentinel that answers sees it (SENTINEL MASTER)."""
+    for client in sentinel_clients(s):
+        try:
+            return _master_of(client, s.sentinel_master)
+        except redis.ConnectionError:
+            continue
+        finally:
+            client.close()
+    raise RuntimeError("no sentinel answered")
+
+
+def _node(s: RedisSettings, host: str, port: int) -> redis.Redis:
+    return redis.Redis(
+        host=host,
+        port=port,
+        username=s.username,
+        password=s.password.get_secret_value() if s.password else None,
+        ssl=s.ssl,
+        ssl_ca_certs=s.ssl_ca_certs,
+        socket_timeout=2,
+    )
+
+
+def _agreed_master(s: RedisSettings, clients: list[redis.Redis]) -> tuple[str, int] | None:
+    # SENTINEL MASTER changes at +switch-master, which is what redis-py's discovery
+    # reads; GET-MASTER-ADDR-BY-NAME already names a replica being promoted.
+    seen = {_master_of(c, s.sentinel_master) for c in clients}
+    return seen.pop() if len(seen) == 1 else None
+
+
+def failover_and_wait(
+    s: RedisSettings, timeout: float = 20.0, *, heal: bool = True
+) -> tuple[str, int]:
+    """Run SENTINEL FAILOVER and wait until every sentinel names the new master.
+
+    With ``heal`` the old master is then pointed at the new one at once (what Sentinel
+    does by itself only at its next 10 s INFO round) and the call returns when every
+    replica replicates from the new master, so the next test starts from a whole stack.
+    """
+    old = sentinel_master_address(s)
+    clients = sentinel_clients(s)
+    deadline = time.monotonic() + timeout
+    try:
+        replicas = len(clients[0].sentinel_slaves(s.sentinel_master))
+        clients[0].sentinel_failover(s.sentinel_master)
+        new = None
+        while time.monotonic() < deadline:
+            new = _agreed_master(s, clients)
+            if new is not None and new != old:
+                break
+            time.sleep(0.05)
+        else:
+            raise TimeoutError(f"no failover away from {old} within {timeout} s")
+        if heal:
+            demoted = _node(s, *old)
+            try:
+                demoted.replicaof(*new)
+            finally:
+                demoted.close()
+        master = _node(s, *new)
+        try:
+            while time.monotonic() < deadline:
+                info = master.info("replication")
+                attached = sum(
+                    1 for k, v in info.items() if k.startswith("slave") and v["state"] == "online"
+                )
+                if info["role"] == "master" and (not heal or attached >= replicas):
+                    return new
+                time.sleep(0.05)
+        finally:
+            master.close()
+    finally:
+        for c in clients:
+            c.close()
+    raise TimeoutError(f"{new} did not become a master with {replicas} replicas in {timeout} s")
+
+
+def make_other_ca(folder: Path) -> Path:
+    """A self-signed CA that signed nothing the servers use."""
+    key, cert = folder / "other-ca.key", folder / "other-ca.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=stranger-ca", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert
