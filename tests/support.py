@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from aragora_redis import RedisSettings
-from aragora_redis._options import sentinel_addresses, sentinel_kwargs
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from aragora_redis import RedisSettings
+from aragora_redis._options import sentinel_addresses, sentinel_kwargs
 
 
 def _text(value: bytes | str) -> str:

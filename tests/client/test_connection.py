@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import redis
-from aragora_redis import RedisSettings, RedisUnavailable, connect_redis, health
 from redis.exceptions import NoPermissionError
 
+from aragora_redis import RedisSettings, RedisUnavailable, connect_redis, health
 from tests.support import failover_and_wait, make_other_ca, sentinel_master_address
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import redis
-from aragora_redis import RedisSettings, RedisUnavailable, connect_redis_async, health_async
 from redis.exceptions import NoPermissionError
 
+from aragora_redis import RedisSettings, RedisUnavailable, connect_redis_async, health_async
 from tests.support import failover_and_wait, make_other_ca, sentinel_master_address
 
 

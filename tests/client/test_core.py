@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from aragora_redis import ConfigError, keys
 from aragora_redis._codec import (
     SESSION_TTLS,

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+
 from aragora_redis import InvalidValue, connect_redis, keys
 from aragora_redis.events import EventBus
 

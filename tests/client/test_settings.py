@@ -6,10 +6,11 @@ import string
 from pathlib import Path
 
 import pytest
-from aragora_redis import ConfigError, HostPort, RedisSettings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+
+from aragora_redis import ConfigError, HostPort, RedisSettings
 
 # --- from_env: each row of the contract table -------------------------------------------
 

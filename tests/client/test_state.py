@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
 from aragora_redis import InvalidValue, connect_redis, keys
 from aragora_redis.state import DebateStateStore
 

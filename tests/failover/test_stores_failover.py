@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from aragora_redis import connect, keys
-
 from tests.support import failover_and_wait
 
 

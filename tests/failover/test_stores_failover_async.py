@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from aragora_redis import connect_async, keys
-
 from tests.support import failover_and_wait
 
 

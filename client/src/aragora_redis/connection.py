@@ -12,103 +12,26 @@ from typing import Any, cast
 
 import redis
 import redis.asyncio as aredis
-from redis.asyncio.connection import SSLConnection as AsyncSSLConnection
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
-from redis.asyncio.sentinel import SentinelManagedConnection as AsyncSentinelManagedConnection
 from redis.cluster import ClusterNode, LoadBalancingStrategy
-from redis.connection import SSLConnection
-from redis.exceptions import ConnectionError, RedisError
+from redis.exceptions import RedisError
 from redis.retry import Retry
-from redis.sentinel import Sentinel, SentinelManagedConnection
+from redis.sentinel import Sentinel
 
 from . import _options as o
+from ._follow import FailoverState
 from .errors import RedisUnavailable
+from .sentinel_conn import (
+    AsyncMasterConnection,
+    AsyncMasterSSLConnection,
+    MasterConnection,
+    MasterSSLConnection,
+)
 from .settings import RedisSettings
 
 SyncClient = redis.Redis | redis.RedisCluster
 AsyncClient = aredis.Redis | aredis.RedisCluster
-
-
-def _moved(conn_host: str | None, conn_port: int | None, exc: BaseException) -> ConnectionError:
-    code = str(exc).split(" ", 1)[0]
-    return ConnectionError(f"{conn_host}:{conn_port} answered {code}; asking Sentinel again")
-
-
-class MasterConnection(SentinelManagedConnection):
-    """A Sentinel-managed connection that re-discovers the master on failover errors.
-
-    redis-py 8.1 reconnects a dropped connection inside ``send_packed_command``
-    through ``connect_check_health``, which skips Sentinel and dials the old address
-    again: after a failover a naive client keeps writing to the demoted master.
-    Here every (re)connect of a master-bound connection asks Sentinel first.
-    """
-
-    def _connect_retry(self) -> None:
-        if self._sock or not self.connection_pool.is_master:
-            return super()._connect_retry()  # type: ignore[no-untyped-call,no-any-return]
-        return self.connect_check_health(
-            check_health=self.connection_pool.check_connection, retry_socket_connect=False
-        )
-
-    def connect_check_health(
-        self, check_health: bool = True, retry_socket_connect: bool = True
-    ) -> None:
-        """Connect (asking Sentinel for the master first) unless already connected."""
-        if not self._sock and self.connection_pool.is_master:
-            self.host, self.port = self.connection_pool.get_master_address()
-        super().connect_check_health(
-            check_health=check_health, retry_socket_connect=retry_socket_connect
-        )
-
-    def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        """Read a reply; on a "master moved" error disconnect and raise ConnectionError."""
-        try:
-            return super().read_response(*args, **kwargs)
-        except RedisError as exc:
-            if self.connection_pool.is_master and o.master_moved(exc):
-                super().disconnect()  # type: ignore[no-untyped-call]  # redis-py: unannotated
-                raise _moved(self.host, self.port, exc) from exc
-            raise
-
-
-class MasterSSLConnection(MasterConnection, SSLConnection):
-    """:class:`MasterConnection` over TLS."""
-
-
-class AsyncMasterConnection(AsyncSentinelManagedConnection):
-    """The asyncio twin of :class:`MasterConnection`."""
-
-    async def _connect_retry(self) -> None:
-        if self.is_connected or not self.connection_pool.is_master:
-            return await super()._connect_retry()  # type: ignore[no-untyped-call,no-any-return]
-        return await self.connect_check_health(
-            check_health=self.connection_pool.check_connection, retry_socket_connect=False
-        )
-
-    async def connect_check_health(
-        self, check_health: bool = True, retry_socket_connect: bool = True
-    ) -> None:
-        """Connect (asking Sentinel for the master first) unless already connected."""
-        if not self.is_connected and self.connection_pool.is_master:
-            self.host, self.port = await self.connection_pool.get_master_address()
-        await super().connect_check_health(
-            check_health=check_health, retry_socket_connect=retry_socket_connect
-        )
-
-    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        """Read a reply; on a "master moved" error disconnect and raise ConnectionError."""
-        try:
-            return await super().read_response(*args, **kwargs)
-        except RedisError as exc:
-            if self.connection_pool.is_master and o.master_moved(exc):
-                await self.disconnect()
-                raise _moved(self.host, self.port, exc) from exc
-            raise
-
-
-class AsyncMasterSSLConnection(AsyncMasterConnection, AsyncSSLConnection):
-    """:class:`AsyncMasterConnection` over TLS."""
 
 
 def _cluster_kwargs(s: RedisSettings) -> dict[str, Any]:
@@ -124,8 +47,20 @@ def _cluster_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
-def build_redis(s: RedisSettings) -> SyncClient:
-    """A redis-py client for ``s`` without any I/O (connections open lazily)."""
+def failover_state(client: SyncClient | AsyncClient) -> FailoverState | None:
+    """The state a Sentinel client's connections share (None in other modes)."""
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", {})
+    found = kwargs.get("failover_state")
+    return found if isinstance(found, FailoverState) else None
+
+
+def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> SyncClient:
+    """A redis-py client for ``s`` without any I/O (connections open lazily).
+
+    In sentinel mode its connections share ``failover`` (a new one by default): pass
+    the same state to several clients so that one watcher steers them all.
+    """
     retry = Retry(o.backoff(), o.RETRIES)
     if s.mode == "cluster":
         return redis.RedisCluster(retry=retry, **_cluster_kwargs(s))
@@ -135,6 +70,7 @@ def build_redis(s: RedisSettings) -> SyncClient:
         client = sentinel.master_for(
             s.sentinel_master,
             connection_class=MasterSSLConnection if s.ssl else MasterConnection,
+            failover_state=failover or FailoverState(s.sentinel_master),
             db=s.db,
             max_connections=s.max_connections,
             retry=retry,
@@ -152,7 +88,7 @@ def build_redis(s: RedisSettings) -> SyncClient:
     )
 
 
-def build_redis_async(s: RedisSettings) -> AsyncClient:
+def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None) -> AsyncClient:
     """The asyncio twin of :func:`build_redis`.
 
     redis-py 8.1's asyncio cluster client breaks when many tasks make its first
@@ -169,6 +105,7 @@ def build_redis_async(s: RedisSettings) -> AsyncClient:
         client = sentinel.master_for(
             s.sentinel_master,
             connection_class=AsyncMasterSSLConnection if s.ssl else AsyncMasterConnection,
+            failover_state=failover or FailoverState(s.sentinel_master),
             db=s.db,
             max_connections=s.max_connections,
             retry=retry,

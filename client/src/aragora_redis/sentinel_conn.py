@@ -1,0 +1,201 @@
+"""Connections to the master of a Sentinel group: ``MasterConnection`` and its asyncio twin.
+
+What they add to redis-py's Sentinel-managed connections (see :mod:`aragora_redis._follow`):
+
+- every (re)connect asks for the master again: redis-py 8.1 reconnects a dropped
+  connection inside ``send_packed_command`` through ``connect_check_health``,
+  which skips Sentinel and dials the old address, so a naive client keeps
+  writing to a demoted master;
+- the address comes from the newest +switch-master heard by a watcher when there
+  is one, else from Sentinel, and a fresh connection checks ROLE and follows a
+  replica to its master;
+- a connection made before the last switch is dropped before its next command;
+- commands wait while Sentinel promotes a replica (the write gate);
+- READONLY / NOREPLICAS / MASTERDOWN / LOADING drop the connection and raise
+  ConnectionError, so redis-py's retry reconnects (and asks again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from redis.asyncio.connection import SSLConnection as AsyncSSLConnection
+from redis.asyncio.sentinel import SentinelManagedConnection as AsyncSentinelManagedConnection
+from redis.connection import SSLConnection
+from redis.exceptions import ConnectionError, RedisError, ResponseError
+from redis.sentinel import SentinelManagedConnection
+
+from . import _options as o
+from ._follow import MAX_HOPS, FailoverState, Role, parse_role
+
+
+def _moved(host: str | None, port: int | None, exc: BaseException) -> ConnectionError:
+    code = str(exc).split(" ", 1)[0]
+    return ConnectionError(f"{host}:{port} answered {code}; asking Sentinel again")
+
+
+def _lost(addr: tuple[str, int]) -> ConnectionError:
+    return ConnectionError(f"no master found following replicas from {addr[0]}:{addr[1]}")
+
+
+class MasterConnection(SentinelManagedConnection):
+    """A connection to the current master of a Sentinel group (sync)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.failover: FailoverState | None = kwargs.pop("failover_state", None)
+        self._generation = -1
+        super().__init__(**kwargs)
+
+    def _master_bound(self) -> bool:
+        return bool(self.connection_pool.is_master)
+
+    def _connect_retry(self) -> None:
+        if self._sock or not self._master_bound():
+            return super()._connect_retry()  # type: ignore[no-any-return]
+        return self.connect_check_health(
+            check_health=self.connection_pool.check_connection, retry_socket_connect=False
+        )
+
+    def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        """Connect to the master: watcher's hint or Sentinel's answer, then follow ROLE."""
+        if self._sock or not self._master_bound():
+            super().connect_check_health(
+                check_health=check_health, retry_socket_connect=retry_socket_connect
+            )
+            return
+        state = self.failover
+        addr = (state.hint if state else None) or self.connection_pool.get_master_address()
+        for _ in range(MAX_HOPS):
+            self.host, self.port = addr
+            self._generation = state.generation if state else 0
+            try:
+                super().connect_check_health(
+                    check_health=check_health, retry_socket_connect=retry_socket_connect
+                )
+            except ConnectionError:
+                if state is not None:
+                    state.forget_hint(addr)
+                raise
+            role = self._ask_role()
+            if role.role != "slave" or role.master_addr is None:
+                return
+            super().disconnect()
+            addr = role.master_addr
+        raise _lost(addr)
+
+    def _ask_role(self) -> Role:
+        try:
+            self.send_command("ROLE", check_health=False)
+            return parse_role(SentinelManagedConnection.read_response(self))
+        except ResponseError:  # e.g. an ACL user without ROLE: trust Sentinel
+            return Role("unknown")
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """Wait out a promotion, drop a connection older than the last switch, then send."""
+        state = self.failover
+        if state is not None and self._master_bound():
+            state.wait_gate()
+            if self._sock and self._generation != state.generation:
+                super().disconnect()
+        super().send_packed_command(command, check_health=check_health)
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        """Read a reply; on a "master moved" error disconnect and raise ConnectionError."""
+        try:
+            return super().read_response(*args, **kwargs)
+        except RedisError as exc:
+            if self._master_bound() and o.master_moved(exc):
+                if self.failover is not None and self.host is not None:
+                    self.failover.forget_hint((self.host, int(self.port)))
+                super().disconnect()
+                raise _moved(self.host, self.port, exc) from exc
+            raise
+
+
+class MasterSSLConnection(MasterConnection, SSLConnection):
+    """:class:`MasterConnection` over TLS."""
+
+
+class AsyncMasterConnection(AsyncSentinelManagedConnection):
+    """The asyncio twin of :class:`MasterConnection`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.failover: FailoverState | None = kwargs.pop("failover_state", None)
+        self._generation = -1
+        super().__init__(**kwargs)
+
+    def _master_bound(self) -> bool:
+        return bool(self.connection_pool.is_master)
+
+    async def _connect_retry(self) -> None:
+        if self.is_connected or not self._master_bound():
+            return await super()._connect_retry()  # type: ignore[no-any-return]
+        return await self.connect_check_health(
+            check_health=self.connection_pool.check_connection, retry_socket_connect=False
+        )
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        """Connect to the master: watcher's hint or Sentinel's answer, then follow ROLE."""
+        if self.is_connected or not self._master_bound():
+            await super().connect_check_health(
+                check_health=check_health, retry_socket_connect=retry_socket_connect
+            )
+            return
+        state = self.failover
+        addr = (state.hint if state else None) or await self.connection_pool.get_master_address()
+        for _ in range(MAX_HOPS):
+            self.host, self.port = addr
+            self._generation = state.generation if state else 0
+            try:
+                await super().connect_check_health(
+                    check_health=check_health, retry_socket_connect=retry_socket_connect
+                )
+            except ConnectionError:
+                if state is not None:
+                    state.forget_hint(addr)
+                raise
+            role = await self._ask_role()
+            if role.role != "slave" or role.master_addr is None:
+                return
+            await super().disconnect()
+            addr = role.master_addr
+        raise _lost(addr)
+
+    async def _ask_role(self) -> Role:
+        try:
+            await self.send_command("ROLE", check_health=False)
+            return parse_role(await AsyncSentinelManagedConnection.read_response(self))
+        except ResponseError:
+            return Role("unknown")
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """Wait out a promotion, drop a connection older than the last switch, then send."""
+        state = self.failover
+        if state is not None and self._master_bound():
+            while (left := state.hold_for(time.monotonic())) > 0:
+                await asyncio.sleep(min(0.005, left))
+            if self.is_connected and self._generation != state.generation:
+                await super().disconnect()
+        await super().send_packed_command(command, check_health=check_health)
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        """Read a reply; on a "master moved" error disconnect and raise ConnectionError."""
+        try:
+            return await super().read_response(*args, **kwargs)
+        except RedisError as exc:
+            if self._master_bound() and o.master_moved(exc):
+                if self.failover is not None and self.host is not None:
+                    self.failover.forget_hint((self.host, int(self.port)))
+                await super().disconnect()
+                raise _moved(self.host, self.port, exc) from exc
+            raise
+
+
+class AsyncMasterSSLConnection(AsyncMasterConnection, AsyncSSLConnection):
+    """:class:`AsyncMasterConnection` over TLS."""
