@@ -1,0 +1,206 @@
+"""How the rate limiters reach Redis: any number of checks in one round trip.
+
+``plan(checks)`` groups the checks into script calls (chunks for one master, one
+slot per call for a cluster); ``run(checks, groups, load, on_reply)`` sends those
+calls (EVALSHA, or EVAL with ``load``) and hands each reply, an error reply as its
+exception object, to ``on_reply`` as it arrives.
+
+For one master (standalone, sentinel) the limiter keeps its own connections, made
+by the client's pool (so TLS, credentials, the short timeout, no retries and
+Sentinel's master discovery are all the client's), and talks RESP on them
+directly: one write, then one read per call. redis-py's command path costs
+several times the script's own time, and a check must cost about a PING. Any
+error drops every idle connection too: a restarted or failed-over server has
+dropped them all, and a half-open probe must not spend itself on a dead socket.
+A cluster goes through redis-py's cluster pipeline, which knows the slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, cast
+
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.connection import AbstractConnection as AsyncConnection
+from redis.connection import AbstractConnection
+from redis.exceptions import ResponseError
+
+from . import _script as script
+from ._bucket import Prepared
+from ._script import Group
+from .connection import AsyncClient, SyncClient
+
+OnReply = Callable[[Group, Any], None]
+Conn = TypeVar("Conn", AbstractConnection, AsyncConnection)
+ClusterClient = TypeVar("ClusterClient", redis.RedisCluster, aredis.RedisCluster)
+
+
+class _OneMaster(Generic[Conn]):
+    """The twins' idle connections to one master, and their one-master plan."""
+
+    def __init__(self, client: redis.Redis | aredis.Redis, max_idle: int) -> None:
+        self._pool = client.connection_pool
+        self._max_idle = max_idle
+        self._idle: list[Conn] = []
+
+    def plan(self, ps: Sequence[Prepared]) -> list[Group]:
+        """Calls of at most :data:`~aragora_redis._script.MAX_CHECKS_PER_CALL` checks."""
+        return script.chunks(len(ps))
+
+    def _checkout(self) -> Conn:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return cast(Conn, self._pool.connection_class(**self._pool.connection_kwargs))
+
+    def _keep(self, conn: Conn) -> bool:
+        """Put ``conn`` back among the idle ones; False when there are enough already."""
+        if len(self._idle) < self._max_idle:
+            self._idle.append(conn)
+            return True
+        return False
+
+
+class _Slots(Generic[ClusterClient]):
+    """The twins' cluster client and their one-slot-per-call plan."""
+
+    def __init__(self, client: ClusterClient) -> None:
+        self._client: ClusterClient = client
+
+    def plan(self, ps: Sequence[Prepared]) -> list[Group]:
+        """One call per slot (a script's keys must share one)."""
+        return script.by_slot(ps, self._client.keyslot)
+
+
+class Direct(_OneMaster[AbstractConnection]):
+    """Checks on the limiter's own connections to one master (sync, thread-safe)."""
+
+    def run(
+        self, ps: Sequence[Prepared], groups: Sequence[Group], load: bool, on_reply: OnReply
+    ) -> None:
+        """Send the calls in one write, then read and hand on their replies."""
+        payload = [script.pack(ps, g, load) for g in groups]
+        conn = self._checkout()
+        try:
+            conn.send_packed_command(payload, check_health=False)
+            for g in groups:
+                on_reply(g, _reply(conn))
+        except BaseException:
+            # Replies may be left unread on this socket: it cannot be used again.
+            conn.disconnect()
+            self.close()
+            raise
+        if not self._keep(conn):
+            conn.disconnect()
+
+    def close(self) -> None:
+        """Disconnect the idle connections (they reconnect when used again)."""
+        idle, self._idle = self._idle, []
+        while idle:
+            idle.pop().disconnect()
+
+
+def _reply(conn: AbstractConnection) -> Any:
+    try:
+        return conn.read_response()
+    except ResponseError as exc:
+        return exc
+
+
+class Clustered(_Slots[redis.RedisCluster]):
+    """Checks through a redis-py cluster pipeline (sync)."""
+
+    def run(
+        self, ps: Sequence[Prepared], groups: Sequence[Group], load: bool, on_reply: OnReply
+    ) -> None:
+        """Send the calls as one pipeline (one round trip per node), hand on the replies."""
+        with self._client.pipeline(transaction=False) as pipe:
+            for g in groups:
+                pipe.execute_command(*script.command(ps, g, load))
+            replies = pipe.execute(raise_on_error=False)
+        for g, reply in zip(groups, replies, strict=True):
+            on_reply(g, reply)
+
+    def close(self) -> None:
+        """Nothing to close here: the cluster client's own connections are closed with it."""
+
+
+class AsyncDirect(_OneMaster[AsyncConnection]):
+    """The asyncio twin of :class:`Direct`."""
+
+    async def run(
+        self, ps: Sequence[Prepared], groups: Sequence[Group], load: bool, on_reply: OnReply
+    ) -> None:
+        """Send the calls in one write, then read and hand on their replies."""
+        payload = [script.pack(ps, g, load) for g in groups]
+        conn = self._checkout()
+        try:
+            await conn.send_packed_command(payload, check_health=False)
+            for g in groups:
+                on_reply(g, await _areply(conn))
+        except BaseException:
+            # Also on cancellation: replies may be left unread on this socket.
+            await conn.disconnect(nowait=True)
+            await self.close(nowait=True)
+            raise
+        if not self._keep(conn):
+            await conn.disconnect()
+
+    async def close(self, nowait: bool = False) -> None:
+        """Disconnect the idle connections (they reconnect when used again)."""
+        idle, self._idle = self._idle, []
+        while idle:
+            await idle.pop().disconnect(nowait=nowait)
+
+
+async def _areply(conn: AsyncConnection) -> Any:
+    try:
+        return await conn.read_response()
+    except ResponseError as exc:
+        return exc
+
+
+class AsyncClustered(_Slots[aredis.RedisCluster]):
+    """The asyncio twin of :class:`Clustered`."""
+
+    def __init__(self, client: aredis.RedisCluster) -> None:
+        super().__init__(client)
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def run(
+        self, ps: Sequence[Prepared], groups: Sequence[Group], load: bool, on_reply: OnReply
+    ) -> None:
+        """Send the calls as one pipeline (one round trip per node), hand on the replies."""
+        if not self._ready:
+            # redis-py 8.1's asyncio cluster client breaks when concurrent first
+            # commands each start discovering the slots: discover them once.
+            async with self._lock:
+                if not self._ready:
+                    await self._client.initialize()
+                    self._ready = True
+        async with self._client.pipeline(transaction=False) as pipe:
+            for g in groups:
+                pipe.execute_command(*script.command(ps, g, load))
+            replies = await pipe.execute(raise_on_error=False)
+        for g, reply in zip(groups, replies, strict=True):
+            on_reply(g, reply)
+
+    async def close(self, nowait: bool = False) -> None:
+        """Nothing to close here: the cluster client's own connections are closed with it."""
+
+
+def transport(client: SyncClient, max_idle: int) -> Direct | Clustered:
+    """The transport for ``client``."""
+    if isinstance(client, redis.RedisCluster):
+        return Clustered(client)
+    return Direct(client, max_idle)
+
+
+def async_transport(client: AsyncClient, max_idle: int) -> AsyncDirect | AsyncClustered:
+    """The transport for ``client``."""
+    if isinstance(client, aredis.RedisCluster):
+        return AsyncClustered(client)
+    return AsyncDirect(client, max_idle)

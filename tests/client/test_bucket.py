@@ -1,0 +1,377 @@
+"""I/O-free parts of the rate limiter: bucket maths, validation, script calls, breaker, policy."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.connection import Connection
+from redis.exceptions import NoScriptError, ResponseError
+
+from aragora_redis import ConfigError, RateLimiterUnavailable, RedisSettings
+from aragora_redis import _script as script
+from aragora_redis._breaker import Breaker
+from aragora_redis._bucket import (
+    MAX_TTL_MS,
+    Check,
+    Decision,
+    MemoryBuckets,
+    Prepared,
+    prepare,
+    prepare_many,
+    stamp,
+    take,
+    validate,
+)
+from aragora_redis._coalesce import Coalescer
+from aragora_redis._limiter import LimiterCore, quick_settings
+from aragora_redis.ratelimit import AsyncRateLimiter, RateLimiter
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --- the bucket ------------------------------------------------------------------
+
+
+def test_a_new_bucket_starts_full_and_drains() -> None:
+    step = take(None, None, 10.0, rate=2.0, burst=5.0, cost=1.0)
+    assert step.allowed
+    assert step.remaining == 4.0
+    assert step.retry_after == 0.0
+    assert step.stored == (4.0, 10.0)
+    assert step.ttl_ms == 500  # one token short, at 2 per second
+
+
+def test_refill_is_linear_and_capped_at_burst() -> None:
+    assert take(0.0, 10.0, 11.0, rate=2.0, burst=5.0, cost=1.0).remaining == 1.0
+    assert take(0.0, 10.0, 100.0, rate=2.0, burst=5.0, cost=1.0).remaining == 4.0
+
+
+def test_a_denied_check_says_when_and_stores_nothing() -> None:
+    step = take(0.5, 10.0, 10.0, rate=2.0, burst=5.0, cost=2.0)
+    assert not step.allowed
+    assert step.remaining == 0.5
+    assert step.retry_after == 0.75  # 1.5 tokens at 2 per second
+    assert step.stored is None
+
+
+def test_a_lagging_clock_refills_nothing_and_keeps_last_refill() -> None:
+    step = take(3.0, 20.0, 19.0, rate=1.0, burst=5.0, cost=1.0)
+    assert step.allowed
+    assert step.remaining == 2.0
+    assert step.stored == (2.0, 20.0)
+    assert step.ttl_ms == 4000  # 1 s until the clock reaches last_refill, then 3 tokens
+
+
+def test_the_expiry_is_capped_for_tiny_rates() -> None:
+    assert take(None, None, 0.0, rate=1e-9, burst=10.0, cost=5.0).ttl_ms == MAX_TTL_MS
+
+
+def test_cost_zero_peeks() -> None:
+    step = take(2.0, 5.0, 5.0, rate=1.0, burst=5.0, cost=0.0)
+    assert step.allowed
+    assert step.remaining == 2.0
+
+
+def test_stamp_reads_time_like_the_script() -> None:
+    assert stamp(1700000000, 42) == 1700000000.000042
+    assert stamp(1700000000, 999999) == 1700000000.999999
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.floats(0.1, 1000),
+    burst=st.floats(1, 1000),
+    steps=st.lists(st.tuples(st.floats(0, 2), st.floats(0, 1)), min_size=1, max_size=60),
+)
+def test_never_more_than_burst_plus_refill(
+    rate: float, burst: float, steps: list[tuple[float, float]]
+) -> None:
+    tokens: float | None = None
+    last: float | None = None
+    now, spent = 0.0, 0.0
+    for dt, share in steps:
+        now += dt
+        cost = share * burst
+        step = take(tokens, last, now, rate, burst, cost)
+        if step.stored is not None:
+            tokens, last = step.stored
+            spent += cost
+        assert 0 <= step.remaining <= burst
+    assert spent <= burst + rate * now + 1e-6 * (1 + spent)
+
+
+# --- validation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "cost", "bad"),
+    [
+        (0, 5, 1, "rate"),
+        (-1, 5, 1, "rate"),
+        (math.nan, 5, 1, "rate"),
+        (math.inf, 5, 1, "rate"),
+        ("5", 5, 1, "rate"),
+        (True, 5, 1, "rate"),
+        (1, 0, 1, "burst"),
+        (1, None, 1, "burst"),
+        (1, 5, 6, "cost"),
+        (1, 5, -1, "cost"),
+        (1, 5, math.nan, "cost"),
+    ],
+)
+def test_bad_arguments_name_the_argument(
+    rate: object, burst: object, cost: object, bad: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate(rate, burst, cost)
+    assert err.value.variable == bad
+
+
+def test_arguments_become_floats() -> None:
+    assert validate(5, 10, 1) == (5.0, 10.0, 1.0)
+    assert all(type(x) is float for x in validate(5, 10, 1))
+
+
+def test_keys_carry_a_hash_tag_and_reject_braces() -> None:
+    assert prepare("alice", 1, 2, 1, "api").key == "aragora:ratelimit:api:{alice}"
+    assert prepare("alice", 1, 2).key == "aragora:ratelimit:default:{alice}"
+    with pytest.raises(ConfigError):
+        prepare("a{b}", 1, 2)
+    assert prepare_many([Check("bob", 1, 2, 1, "x")]) == [
+        Prepared("aragora:ratelimit:x:{bob}", 1.0, 2.0, 1.0)
+    ]
+
+
+# --- script calls -----------------------------------------------------------------
+
+
+def _checks(n: int) -> list[Prepared]:
+    return [prepare(f"user-{i}", 0.5 + i, 10 * (i + 1), 1 + i % 3) for i in range(n)]
+
+
+@pytest.mark.parametrize("load", [False, True])
+def test_packed_calls_are_what_redis_py_would_send(load: bool) -> None:
+    ps = _checks(5)
+    for group in ([0], [1, 3, 4], range(5)):
+        expected = b"".join(Connection().pack_command(*script.command(ps, group, load)))
+        assert script.pack(ps, group, load) == expected
+
+
+def test_chunks_and_slots_keep_every_check_once() -> None:
+    n = 3 * script.MAX_CHECKS_PER_CALL + 5
+    chunks = script.chunks(n)
+    assert [i for g in chunks for i in g] == list(range(n))
+    assert max(len(g) for g in chunks) == script.MAX_CHECKS_PER_CALL
+    ps = _checks(50)
+    groups = script.by_slot(ps, lambda key: len(key) % 3)
+    assert sorted(i for g in groups for i in g) == list(range(50))
+    assert all(len({len(ps[i].key) % 3 for i in g}) == 1 for g in groups)
+
+
+def test_replies_fill_in_decisions_and_note_missing_scripts() -> None:
+    ps = _checks(4)
+    got = script.Replies(ps)
+    got.take([0, 2], [1, b"4.5", 0, b"0.25"])
+    got.take([1, 3], NoScriptError("NOSCRIPT No matching script."))
+    assert got.missing == [[1, 3]]
+    assert got.reload() == [[1, 3]]
+    with pytest.raises(NoScriptError):  # after EVAL a second NOSCRIPT is an error
+        got.take([1, 3], NoScriptError("NOSCRIPT"))
+    got.take([1, 3], [1, b"2", 1, b"0"])
+    decisions = got.decisions()
+    assert [d.allowed for d in decisions] == [True, True, False, True]
+    assert decisions[2] == Decision(False, 0.25, (ps[2].cost - 0.25) / ps[2].rate, "redis")
+    with pytest.raises(ResponseError):
+        script.Replies(ps).take([0], ResponseError("WRONGTYPE"))
+
+
+# --- memory fallback -------------------------------------------------------------
+
+
+def test_memory_buckets_follow_take_and_forget_the_least_recent() -> None:
+    clock = Clock(0.0)
+    memory = MemoryBuckets(2, clock)
+    a, b, c = (prepare(k, 1, 2) for k in "abc")
+    assert [memory.hit(a).allowed for _ in range(3)] == [True, True, False]
+    memory.hit(b)
+    memory.hit(c)  # a is forgotten: it starts full again
+    assert len(memory) == 2
+    assert memory.hit(a) == Decision(True, 1.0, 0.0, "fallback")  # b is forgotten now
+    clock.now = 0.5
+    assert memory.hit(c).remaining == 0.5
+
+
+def test_memory_buckets_are_thread_safe() -> None:
+    memory = MemoryBuckets(10, Clock(0.0))
+    p = prepare("k", 1e-9, 1000)
+    allowed: list[bool] = []
+
+    def work() -> None:
+        allowed.extend(memory.hit(p).allowed for _ in range(300))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(allowed) == 1000
+
+
+def test_memory_bound_must_be_positive() -> None:
+    with pytest.raises(ConfigError):
+        MemoryBuckets(0, Clock())
+
+
+# --- breaker -----------------------------------------------------------------------
+
+
+def _state(breaker: Breaker) -> str:
+    return breaker.state
+
+
+def test_breaker_opens_at_the_threshold_and_probes_after_recovery() -> None:
+    clock = Clock()
+    breaker = Breaker(3, 1.0, clock)
+    for _ in range(2):
+        breaker.failure()
+    assert _state(breaker) == "closed"
+    assert breaker.allow()
+    breaker.failure()
+    assert _state(breaker) == "open"
+    assert not breaker.allow()
+    clock.now += 0.99
+    assert not breaker.allow()
+    assert breaker.retry_in() == pytest.approx(0.01)
+    clock.now += 0.01
+    assert breaker.allow()  # this caller is the probe
+    assert _state(breaker) == "half_open"
+    assert not breaker.allow()
+    breaker.success()
+    assert _state(breaker) == "closed"
+    assert breaker.failures == 0
+    assert breaker.allow()
+
+
+def test_a_failed_probe_opens_the_breaker_again() -> None:
+    clock = Clock()
+    breaker = Breaker(1, 2.0, clock)
+    breaker.failure()
+    clock.now += 2.0
+    assert breaker.allow()
+    breaker.failure()
+    assert _state(breaker) == "open"
+    assert breaker.retry_in() == 2.0
+
+
+def test_a_lost_probe_is_given_up_after_another_interval() -> None:
+    clock = Clock()
+    breaker = Breaker(1, 1.0, clock)
+    breaker.failure()
+    clock.now += 1.0
+    assert breaker.allow()  # the probe never reports back
+    clock.now += 0.5
+    assert not breaker.allow()
+    clock.now += 0.5
+    assert breaker.allow()
+
+
+def test_a_success_resets_the_count() -> None:
+    breaker = Breaker(2, 1.0, Clock())
+    breaker.failure()
+    breaker.success()
+    breaker.failure()
+    assert _state(breaker) == "closed"
+
+
+def test_breaker_arguments_are_checked() -> None:
+    with pytest.raises(ConfigError):
+        Breaker(0, 1.0, Clock())
+    with pytest.raises(ConfigError):
+        Breaker(1, 0.0, Clock())
+
+
+# --- failure policy ----------------------------------------------------------------
+
+
+def test_fail_open_decides_from_memory_and_fail_closed_raises() -> None:
+    p = prepare("k", 1, 2)
+    cause = ResponseError("boom")
+    fail_open = LimiterCore(
+        RedisSettings(rate_limit_fail_open=True), recovery=1.0, fallback_keys=10, clock=Clock()
+    )
+    assert fail_open.failed([p], cause)[0].source == "fallback"
+    assert fail_open.breaker.failures == 1
+    fail_closed = LimiterCore(
+        RedisSettings(failure_threshold=1), recovery=1.0, fallback_keys=10, clock=Clock()
+    )
+    with pytest.raises(RateLimiterUnavailable) as err:
+        fail_closed.failed([p], cause)
+    assert err.value.__cause__ is cause
+    with pytest.raises(RateLimiterUnavailable, match="not asking it again"):
+        fail_closed.fallback([p], None)
+
+
+def test_the_limiter_timeout_is_checked_and_applied() -> None:
+    quick = quick_settings(RedisSettings(), 0.05)
+    assert (quick.socket_timeout, quick.socket_connect_timeout) == (0.05, 0.05)
+    with pytest.raises(ConfigError) as err:
+        quick_settings(RedisSettings(), 0.0)
+    assert err.value.variable == "timeout"
+
+
+# --- coalescing (asyncio, no I/O) ---------------------------------------------------
+
+
+async def test_checks_of_one_loop_turn_are_decided_together() -> None:
+    batches: list[int] = []
+
+    async def decide(ps: list[Prepared]) -> list[Decision]:
+        batches.append(len(ps))
+        await asyncio.sleep(0)
+        return [Decision(True, p.burst - p.cost, 0.0, "redis") for p in ps]
+
+    batcher = Coalescer(decide)
+    got = await asyncio.gather(*(batcher.hit(prepare(f"k{i}", 1, 10, i % 3)) for i in range(20)))
+    assert batches == [20]
+    assert [d.remaining for d in got] == [10 - i % 3 for i in range(20)]
+    await batcher.drain()
+
+
+async def test_a_failed_batch_fails_each_of_its_checks() -> None:
+    async def decide(ps: list[Prepared]) -> list[Decision]:
+        raise RateLimiterUnavailable("down")
+
+    batcher = Coalescer(decide)
+    results = await asyncio.gather(
+        *(batcher.hit(prepare("k", 1, 2)) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, RateLimiterUnavailable) for r in results)
+
+
+# --- the twins ---------------------------------------------------------------------
+
+
+def test_the_sync_and_async_limiters_have_the_same_methods() -> None:
+    def public(cls: type) -> set[str]:
+        return {name for name in dir(cls) if not name.startswith("_")}
+
+    sync, aio = public(RateLimiter), public(AsyncRateLimiter)
+    assert sync - {"close"} == aio - {"aclose"}
+    for name in sync - {"close", "breaker_state"}:
+        sync_fn, async_fn = getattr(RateLimiter, name), getattr(AsyncRateLimiter, name)
+        assert inspect.iscoroutinefunction(async_fn) == (name != "from_settings"), name
+        assert list(inspect.signature(sync_fn).parameters) == list(
+            inspect.signature(async_fn).parameters
+        ), name

@@ -1,0 +1,112 @@
+"""The Lua script and the Python bucket agree, step for step, on a real redis-server.
+
+The script's one ``redis.call('TIME')`` is replaced by two extra arguments, so both
+sides see the same clock; everything else is the script as shipped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aragora_redis._bucket import stamp, take, validate
+from aragora_redis._script import SCRIPT
+
+TIME_CALL = "redis.call('TIME')"
+START = 1_700_000_000
+
+Step = tuple[int, int, float]  # seconds, microseconds, cost
+
+
+@pytest.fixture(scope="module")
+def client(standalone: Any) -> Iterator[redis.Redis]:
+    c = standalone.client("redis-0")
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def at_time(client: redis.Redis) -> Any:
+    assert SCRIPT.count(TIME_CALL) == 1
+    return client.register_script(SCRIPT.replace(TIME_CALL, "{ARGV[#ARGV - 1], ARGV[#ARGV]}"))
+
+
+def _key() -> str:
+    return f"aragora:ratelimit:test:{{{uuid.uuid4().hex}}}"
+
+
+def _agree(client: redis.Redis, at_time: Any, rate: float, burst: float, steps: list[Step]) -> None:
+    rate, burst, _ = validate(rate, burst, 0)
+    key = _key()
+    tokens: float | None = None
+    last: float | None = None
+    for seconds, micros, cost in steps:
+        allowed, left = at_time(keys=[key], args=[rate, burst, cost, seconds, micros])
+        step = take(tokens, last, stamp(seconds, micros), rate, burst, cost)
+        assert (allowed == 1, float(left)) == (step.allowed, step.remaining)
+        if step.stored is not None:
+            tokens, last = step.stored
+            ttl = client.pttl(key)
+            assert step.ttl_ms - 50 <= ttl <= step.ttl_ms
+        saved = [float(cast(str, x)) for x in client.hmget(key, "tokens", "last_refill")]
+        assert saved == [tokens, last]
+    client.delete(key)
+
+
+def test_a_simple_sequence(client: redis.Redis, at_time: Any) -> None:
+    steps = [(START, 0, 1.0)] * 6 + [
+        (START, 500_000, 1.0),
+        (START + 3, 7, 2.5),
+        (START + 3, 8, 0.0),
+    ]
+    _agree(client, at_time, 2, 5, steps)
+
+
+def test_a_clock_that_goes_back(client: redis.Redis, at_time: Any) -> None:
+    steps = [
+        (START + 10, 0, 1.0),
+        (START + 9, 999_999, 1.0),
+        (START + 5, 1, 3.0),
+        (START + 12, 0, 1.0),
+    ]
+    _agree(client, at_time, 0.5, 4, steps)
+
+
+def test_tiny_rates_cap_the_expiry(client: redis.Redis, at_time: Any) -> None:
+    _agree(client, at_time, 1e-9, 1e6, [(START, 0, 1.0), (START + 1, 0, 5.0)])
+
+
+def test_one_call_decides_many_keys_in_order(client: redis.Redis, at_time: Any) -> None:
+    a, b = _key(), _key()
+    args = [1.0, 2.0, 1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 1.0, 3.0, 3.0, 3.0, START, 0]
+    reply = at_time(keys=[a, a, a, b], args=args)
+    assert reply == [1, "1", 1, "0", 0, "0", 1, "0"]
+    client.delete(a, b)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rate=st.floats(0.01, 1e4),
+    burst=st.floats(0.5, 1e4),
+    steps=st.lists(
+        st.tuples(st.integers(-3, 5), st.integers(0, 999_999), st.floats(0, 1)),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_random_sequences(
+    client: redis.Redis,
+    at_time: Any,
+    rate: float,
+    burst: float,
+    steps: list[tuple[int, int, float]],
+) -> None:
+    # Times wander back and forth; costs are shares of the bucket.
+    timeline = [(START + ds, us, share * burst) for ds, us, share in steps]
+    _agree(client, at_time, rate, burst, timeline)

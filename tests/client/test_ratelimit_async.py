@@ -1,0 +1,174 @@
+"""AsyncRateLimiter against real redis-server topologies (asyncio; tasks for concurrency)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from aragora_redis import ConfigError, RateLimiterUnavailable
+from aragora_redis._script import SHA
+from aragora_redis.local import LocalStack
+from aragora_redis.ratelimit import AsyncRateLimiter, Check
+from tests.client import ratelimit_support as rs
+from tests.support import failover_and_wait
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[LocalStack]:
+    with rs.throwaway_redis(tmp_path) as stack:
+        yield stack
+
+
+async def test_checks_drain_the_bucket_and_say_when_to_retry(standalone: Any) -> None:
+    limiter = AsyncRateLimiter.from_settings(standalone.settings)
+    key = rs.new_key()
+    got = [await limiter.hit(key, rate=1, burst=5, scope="api") for _ in range(6)]
+    assert [d.allowed for d in got] == [True] * 5 + [False]
+    assert all(d.source == "redis" for d in got)
+    assert 0 < got[-1].retry_after <= 1
+    assert got[-1].retry_after == pytest.approx(1 - got[-1].remaining)
+    rs.check_stored_bucket(standalone, "api", key, burst=5, rate=1)
+    await limiter.aclose()
+
+
+async def test_a_batch_is_decided_in_order_in_one_round_trip(standalone: Any) -> None:
+    limiter = AsyncRateLimiter.from_settings(standalone.settings)
+    admin = standalone.client("redis-0")
+    a, b = rs.new_key(), rs.new_key()
+    checks = [Check(a, 1, 3) for _ in range(5)] + [Check(b, 1, 40, 1, "other") for _ in range(35)]
+    before = rs.evalsha_calls(admin)
+    got = await limiter.hit_many(checks)
+    assert rs.evalsha_calls(admin) - before == 2  # 40 checks: two script calls, one write
+    assert [d.allowed for d in got[:5]] == [True, True, True, False, False]
+    assert all(d.allowed for d in got[5:])
+    assert [round(d.remaining) for d in got[5:]] == list(range(39, 4, -1))
+    assert await limiter.hit_many([]) == []
+    # Single checks awaited together share a round trip too, decided in order.
+    before = rs.evalsha_calls(admin)
+    c = rs.new_key()
+    single = await asyncio.gather(*(limiter.hit(c, rate=1, burst=3) for _ in range(5)))
+    assert rs.evalsha_calls(admin) - before == 1
+    assert [d.allowed for d in single] == [True, True, True, False, False]
+    admin.close()
+    await limiter.aclose()
+
+
+async def test_bad_arguments_raise_config_error(standalone: Any) -> None:
+    limiter = AsyncRateLimiter.from_settings(standalone.settings)
+    with pytest.raises(ConfigError) as err:
+        await limiter.hit("k", rate=0, burst=5)
+    assert err.value.variable == "rate"
+    with pytest.raises(ConfigError) as err:
+        await limiter.hit_many([Check("k", 1, 5, 6)])
+    assert err.value.variable == "cost"
+    await limiter.aclose()
+
+
+async def test_a_flushed_script_cache_is_refilled(standalone: Any) -> None:
+    limiter = AsyncRateLimiter.from_settings(standalone.settings)
+    admin = standalone.client("redis-0")
+    admin.script_flush()
+    assert (await limiter.hit(rs.new_key(), rate=1, burst=2)).source == "redis"
+    assert admin.script_exists(SHA) == [True]
+    admin.script_flush()
+    got = await limiter.hit_many([Check(rs.new_key(), 1, 1)] * 2)
+    assert [d.allowed for d in got] == [True, False]
+    admin.close()
+    await limiter.aclose()
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster", "sentinel"])
+async def test_twenty_workers_admit_exactly_the_bucket(
+    topology: str, request: pytest.FixtureRequest
+) -> None:
+    stack = request.getfixturevalue(topology)
+    # A generous timeout: this test is about counting, not about a slow Redis.
+    limiter = AsyncRateLimiter.from_settings(stack.settings, timeout=1.0)
+    key = rs.new_key()
+    start = time.monotonic()
+
+    async def worker() -> int:
+        admitted = 0
+        while time.monotonic() - start < rs.SECONDS:
+            admitted += (await limiter.hit(key, rate=rs.RATE, burst=rs.BURST)).allowed
+        return admitted
+
+    total = sum(await asyncio.gather(*(worker() for _ in range(rs.WORKERS))))
+    most = rs.admitted_at_most(time.monotonic() - start)
+    assert 0.95 * most <= total <= most, f"{total} admitted, at most {most:.1f}"
+    await limiter.aclose()
+
+
+async def test_fail_open_decides_from_memory_and_returns_to_redis(own_redis: LocalStack) -> None:
+    settings = rs.policy(own_redis, fail_open=True)
+    limiter = AsyncRateLimiter.from_settings(settings, recovery=0.5)
+    key = rs.new_key()
+
+    async def timed() -> tuple[str, float]:
+        t0 = time.perf_counter()
+        decision = await limiter.hit(key, rate=1000, burst=1000)
+        return decision.source, time.perf_counter() - t0
+
+    assert (await timed())[0] == "redis"
+    own_redis.kill("redis-0")
+    failing = [await timed() for _ in range(3)]
+    assert all(source == "fallback" and took < 0.1 for source, took in failing)
+    assert limiter.breaker_state == "open"
+    took = sorted([(await timed())[1] for _ in range(200)])
+    assert took[190] < 0.001
+    await asyncio.to_thread(own_redis.start, "redis-0")
+    back = time.monotonic()
+    while (await timed())[0] != "redis":
+        assert time.monotonic() - back < 0.5 + 1.0, "not back on Redis within the interval"
+        await asyncio.sleep(0.01)
+    assert limiter.breaker_state == "closed"
+    await limiter.aclose()
+
+
+async def test_fail_closed_raises_fast(own_redis: LocalStack) -> None:
+    settings = rs.policy(own_redis, fail_open=False)
+    limiter = AsyncRateLimiter.from_settings(settings, recovery=0.5)
+    key = rs.new_key()
+    assert (await limiter.hit(key, rate=1, burst=5)).source == "redis"
+    own_redis.freeze("redis-0")
+    for _ in range(3):  # the failure threshold
+        t0 = time.perf_counter()
+        with pytest.raises(RateLimiterUnavailable) as err:
+            await limiter.hit(key, rate=1, burst=5)
+        assert time.perf_counter() - t0 < 0.1
+        assert isinstance(err.value.__cause__, redis.RedisError)
+    t0 = time.perf_counter()
+    with pytest.raises(RateLimiterUnavailable, match="not asking it again"):
+        await limiter.hit(key, rate=1, burst=5)
+    assert time.perf_counter() - t0 < 0.001
+    own_redis.thaw("redis-0")
+    await asyncio.sleep(0.5)
+    assert (await limiter.hit(key, rate=1, burst=5)).source == "redis"
+    await limiter.aclose()
+
+
+async def test_the_limiter_survives_a_sentinel_failover(sentinel: Any) -> None:
+    limiter = AsyncRateLimiter.from_settings(sentinel.settings, recovery=0.2)
+    key = rs.new_key()
+    assert [(await limiter.hit(key, rate=0.01, burst=3)).allowed for _ in range(2)] == [True] * 2
+    new = await asyncio.to_thread(failover_and_wait, sentinel.settings)
+    master = rs.new_master(sentinel.settings, new)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            decision = await limiter.hit(key, rate=0.01, burst=3)
+            break
+        except RateLimiterUnavailable:
+            assert time.monotonic() < deadline, "the limiter did not find the new master"
+            await asyncio.sleep(0.05)
+    assert decision.source == "redis"
+    assert master.script_exists(SHA) == [True]
+    assert 0 <= decision.remaining < 1  # the bucket came across with the replication
+    master.close()
+    await limiter.aclose()
