@@ -158,30 +158,37 @@ def test_keys_carry_a_hash_tag_and_reject_braces() -> None:
 
 
 def _checks(n: int) -> list[Prepared]:
-    return [prepare(f"user-{i}", 0.5 + i, 10 * (i + 1), 1 + i % 3) for i in range(n)]
+    """Checks of different callers; every three in a row share their limits."""
+    return [prepare(f"user-{i}", 0.5 + i // 3, 10 * (i // 3 + 1), 1 + i // 3 % 3) for i in range(n)]
 
 
 @pytest.mark.parametrize("load", [False, True])
 def test_packed_calls_are_what_redis_py_would_send(load: bool) -> None:
-    ps = _checks(5)
-    for group in ([0], [1, 3, 4], range(5)):
+    ps = _checks(6)
+    for group in ([0], [3, 5], range(3)):
         expected = b"".join(Connection().pack_command(*script.command(ps, group, load)))
         assert script.pack(ps, group, load) == expected
 
 
-def test_chunks_and_slots_keep_every_check_once() -> None:
-    n = 3 * script.MAX_CHECKS_PER_CALL + 5
-    chunks = script.chunks(n)
-    assert [i for g in chunks for i in g] == list(range(n))
-    assert max(len(g) for g in chunks) == script.MAX_CHECKS_PER_CALL
+def test_calls_are_runs_of_one_limit_in_order() -> None:
+    same = [prepare(f"k{i}", 1, 2) for i in range(2 * script.MAX_CHECKS_PER_CALL + 5)]
+    groups = script.runs(same, range(len(same)))
+    assert [len(g) for g in groups] == [script.MAX_CHECKS_PER_CALL] * 2 + [5]
+    assert [i for g in groups for i in g] == list(range(len(same)))
+    mixed = _checks(7) + _checks(2)
+    assert script.runs(mixed, range(9)) == [[0, 1, 2], [3, 4, 5], [6], [7, 8]]
+
+
+def test_cluster_calls_share_a_slot() -> None:
     ps = _checks(50)
     groups = script.by_slot(ps, lambda key: len(key) % 3)
     assert sorted(i for g in groups for i in g) == list(range(50))
     assert all(len({len(ps[i].key) % 3 for i in g}) == 1 for g in groups)
+    assert all(list(g) == sorted(g) for g in groups)
 
 
 def test_replies_fill_in_decisions_and_note_missing_scripts() -> None:
-    ps = _checks(4)
+    ps = _checks(4)  # the same results whatever the limits of the calls
     got = script.Replies(ps)
     got.take([0, 2], [1, b"4.5", 0, b"0.25"])
     got.take([1, 3], NoScriptError("NOSCRIPT No matching script."))

@@ -1,6 +1,6 @@
 """I/O-free: the token-bucket script's calls and replies.
 
-Which checks go in which call (:func:`chunks` for one master, :func:`by_slot` for
+Which checks go in which call (:func:`runs` for one master, :func:`by_slot` for
 a cluster), the call as redis-py arguments (:func:`command`) or as RESP bytes
 (:func:`pack`), and :class:`Replies`, which turns the replies into decisions as
 they arrive and notes the calls a server without the script (NOSCRIPT) must get
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
@@ -22,39 +22,49 @@ from ._bucket import Decision, Prepared, parse_reply
 SCRIPT = _lua.source("token_bucket")
 SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
-#: The most checks one script call decides. Calls of a batch go out together and
-#: their replies are read while the server runs the next call; a call also blocks
-#: the server for as long as it runs (a few µs a check).
+#: The most checks one script call decides: a call blocks the server while it runs
+#: (a few µs a check). The calls of a batch still go out in one write.
 MAX_CHECKS_PER_CALL = 32
 
 Group = Sequence[int]
 
 
-def chunks(count: int) -> list[Group]:
-    """Checks ``0..count-1`` in calls of at most :data:`MAX_CHECKS_PER_CALL`."""
-    step = MAX_CHECKS_PER_CALL
-    return [range(i, min(i + step, count)) for i in range(0, count, step)]
+def runs(ps: Sequence[Prepared], order: Iterable[int]) -> list[Group]:
+    """Checks ``order`` of ``ps`` in calls: runs of one (rate, burst, cost), in order.
+
+    One call takes its limits once, so a check costs the server only its key; the
+    order is kept, so checks of one key are decided in the order they were made.
+    """
+    groups: list[Group] = []
+    group: list[int] = []
+    limits = None
+    for i in order:
+        if ps[i][1:] != limits or len(group) == MAX_CHECKS_PER_CALL:
+            group = []
+            groups.append(group)
+            limits = ps[i][1:]
+        group.append(i)
+    return groups
 
 
 def by_slot(ps: Sequence[Prepared], slot: Callable[[str], int]) -> list[Group]:
-    """Checks grouped so that each call's keys share a Redis Cluster slot."""
-    groups: dict[int, list[int]] = {}
+    """:func:`runs` whose keys share a Redis Cluster slot, as a script's keys must."""
+    slots: dict[int, list[int]] = {}
     for i, p in enumerate(ps):
-        groups.setdefault(slot(p.key), []).append(i)
-    step = MAX_CHECKS_PER_CALL
-    return [g[j : j + step] for g in groups.values() for j in range(0, len(g), step)]
+        slots.setdefault(slot(p.key), []).append(i)
+    return [g for order in slots.values() for g in runs(ps, order)]
 
 
 def command(ps: Sequence[Prepared], group: Group, load: bool) -> tuple[Any, ...]:
     """The call deciding checks ``group`` of ``ps``, as redis-py arguments.
 
     EVALSHA, or with ``load`` EVAL (which also puts the script back in the cache).
+    Every check of a group has the same (rate, burst, cost).
     """
     args: list[Any] = ["EVAL", SCRIPT] if load else ["EVALSHA", SHA]
     args.append(len(group))
     args.extend(ps[i].key for i in group)
-    for i in group:
-        args += ps[i][1:]
+    args.extend(ps[group[0]][1:])
     return tuple(args)
 
 
@@ -66,14 +76,23 @@ def pack(ps: Sequence[Prepared], group: Group, load: bool) -> bytes:
     """:func:`command` as RESP bytes, written here rather than by redis-py's encoder.
 
     The encoder would be a third of a check's client time; keys recur and so do
-    (rate, burst, cost), so their encodings are cached.
+    limits, so their encodings are cached.
     """
-    numkeys = b"%d" % len(group)
-    out = [b"*%d\r\n" % (3 + 4 * len(group)), _EVAL if load else _EVALSHA]
-    out.append(b"$%d\r\n%s\r\n" % (len(numkeys), numkeys))
+    out = [_head(len(group), load)]
     out += [_bulk_key(ps[i].key) for i in group]
-    out += [_bulk_args(ps[i].rate, ps[i].burst, ps[i].cost) for i in group]
+    out.append(_bulk_limits(*ps[group[0]][1:]))
     return b"".join(out)
+
+
+@functools.lru_cache(maxsize=2 * MAX_CHECKS_PER_CALL)
+def _head(numkeys: int, load: bool) -> bytes:
+    count = b"%d" % numkeys
+    return b"*%d\r\n%s$%d\r\n%s\r\n" % (
+        6 + numkeys,
+        _EVAL if load else _EVALSHA,
+        len(count),
+        count,
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -83,13 +102,15 @@ def _bulk_key(key: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=1024)
-def _bulk_args(rate: float, burst: float, cost: float) -> bytes:
+def _bulk_limits(rate: float, burst: float, cost: float) -> bytes:
     texts = [repr(x).encode() for x in (rate, burst, cost)]
     return b"".join(b"$%d\r\n%s\r\n" % (len(t), t) for t in texts)
 
 
 class Replies:
     """The decisions of one round trip, filled in call by call as the replies arrive."""
+
+    __slots__ = ("_decisions", "_loading", "_ps", "missing")
 
     def __init__(self, ps: Sequence[Prepared]) -> None:
         self._ps = ps

@@ -33,6 +33,7 @@ from ._script import Group
 from .connection import AsyncClient, SyncClient
 
 OnReply = Callable[[Group, Any], None]
+_ONE_CALL: list[Group] = [(0,)]
 Conn = TypeVar("Conn", AbstractConnection, AsyncConnection)
 ClusterClient = TypeVar("ClusterClient", redis.RedisCluster, aredis.RedisCluster)
 
@@ -46,8 +47,8 @@ class _OneMaster(Generic[Conn]):
         self._idle: list[Conn] = []
 
     def plan(self, ps: Sequence[Prepared]) -> list[Group]:
-        """Calls of at most :data:`~aragora_redis._script.MAX_CHECKS_PER_CALL` checks."""
-        return script.chunks(len(ps))
+        """Calls of one limit and at most ``MAX_CHECKS_PER_CALL`` checks, in order."""
+        return _ONE_CALL if len(ps) == 1 else script.runs(ps, range(len(ps)))
 
     def _checkout(self) -> Conn:
         try:

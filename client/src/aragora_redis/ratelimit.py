@@ -5,8 +5,9 @@ A check is one round trip: ``EVALSHA`` of ``lua/token_bucket.lua`` on the bucket
 the server's clock. When the server has lost the script (``NOSCRIPT``: Redis 7 does
 not replicate the script cache, so every failover and restart loses it) the call
 is sent again as ``EVAL``, which also caches it. ``hit_many`` decides a batch in
-one round trip (one script call per 32 keys, or per slot on a cluster); with
-asyncio, checks awaited in the same loop turn are batched the same way.
+one round trip: one script call per run of checks with the same limits (32 keys
+at most; on a cluster, per slot too), all in one write. With asyncio, checks
+awaited in the same loop turn are batched the same way.
 
 The limiter's client has its own short timeout and no retries. A Redis error counts
 towards the breaker (``ARAGORA_REDIS_FAILURE_THRESHOLD`` in a row open it; one probe
@@ -33,6 +34,7 @@ from ._bucket import DEFAULT_SCOPE, Check, Decision, Prepared, prepare, prepare_
 from ._coalesce import Coalescer
 from ._script import Replies
 from ._transport import async_transport, transport
+from ._follow import FailoverState
 from .connection import AsyncClient, SyncClient, build_redis, build_redis_async
 from .settings import RedisSettings
 
@@ -81,13 +83,19 @@ class RateLimiter(_Limiter):
 
     @classmethod
     def from_settings(
-        cls, settings: RedisSettings, *, timeout: float = core.DEFAULT_TIMEOUT, **options: Any
+        cls,
+        settings: RedisSettings,
+        *,
+        timeout: float = core.DEFAULT_TIMEOUT,
+        failover: FailoverState | None = None,
+        **options: Any,
     ) -> RateLimiter:
         """A limiter with its own client: ``timeout`` seconds to connect and read, no retries.
 
+        ``failover`` is the state a Sentinel watcher steers (see :func:`aragora_redis.connect`);
         ``options`` are those of the constructor. No I/O happens here.
         """
-        client = build_redis(core.quick_settings(settings, timeout))
+        client = build_redis(core.quick_settings(settings, timeout), failover=failover)
         client.set_retry(Retry(NoBackoff(), 0))
         return cls(client, settings, **options)
 
@@ -142,10 +150,15 @@ class AsyncRateLimiter(_Limiter):
 
     @classmethod
     def from_settings(
-        cls, settings: RedisSettings, *, timeout: float = core.DEFAULT_TIMEOUT, **options: Any
+        cls,
+        settings: RedisSettings,
+        *,
+        timeout: float = core.DEFAULT_TIMEOUT,
+        failover: FailoverState | None = None,
+        **options: Any,
     ) -> AsyncRateLimiter:
         """The asyncio twin of :meth:`RateLimiter.from_settings`."""
-        client = build_redis_async(core.quick_settings(settings, timeout))
+        client = build_redis_async(core.quick_settings(settings, timeout), failover=failover)
         client.set_retry(AsyncRetry(NoBackoff(), 0))
         return cls(client, settings, **options)
 

@@ -1,21 +1,22 @@
--- Token buckets: one check per key, in order. KEYS[i] is a hash (fields tokens,
--- last_refill); ARGV[3i-2], ARGV[3i-1], ARGV[3i] are its rate (tokens per second),
--- burst (bucket size) and cost. One key is a single check, many keys a batch.
+-- Token buckets: one check of each key in KEYS, in order; each KEYS[i] is a hash
+-- (fields tokens, last_refill). ARGV: rate (tokens per second), burst (bucket
+-- size), cost, the same for every key of the call. One key is a single check,
+-- many keys a batch.
 -- Mirrors aragora_redis/_bucket.py take() step for step; change both together.
 -- Returns {allowed_1 (1 or 0), tokens_left_1, allowed_2, ...}, the tokens left as
 -- strings since Redis would truncate a Lua number; the client derives retry_after.
 -- Written for speed: no math.* calls, one float formatted per key, the stamp stored
 -- is TIME's own text, and a denied check writes nothing (refilling is linear, so
 -- the stored state already says the same).
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local stamp = clock[1] .. '.' .. string.sub('00000', #clock[2]) .. clock[2]
 local now = tonumber(stamp)
 local out = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  local rate = tonumber(ARGV[3 * i - 2])
-  local burst = tonumber(ARGV[3 * i - 1])
-  local cost = tonumber(ARGV[3 * i])
   local saved = redis.call('HMGET', key, 'tokens', 'last_refill')
   local tokens = tonumber(saved[1])
   local last_refill = tonumber(saved[2])
