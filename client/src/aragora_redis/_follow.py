@@ -13,7 +13,9 @@ those acknowledged writes are lost. Three things close the gap:
   and opened at +promoted-slave / +switch-master or after ``gate_timeout``,
   so that nothing is written to a master being replaced;
 - :func:`parse_role`: a fresh connection asks the node for its ROLE and follows
-  a replica to its master, instead of writing to whatever Sentinel still names.
+  a replica to its master, instead of writing to whatever Sentinel still names;
+  and a master Sentinel has just replaced (``deposed``) is refused even while it
+  still answers ROLE with "master".
 """
 
 from __future__ import annotations
@@ -76,6 +78,17 @@ class SentinelEvent:
             return words[at + 1] if at + 1 < len(words) else None
         return words[1] if len(words) > 1 and words[0] == "master" else None
 
+    def old_master(self) -> tuple[str, int] | None:
+        """The address a +switch-master or +promoted-slave event says is no longer master."""
+        words = self.data.split()
+        if self.channel == "+switch-master" and len(words) >= 3:
+            return words[1], int(words[2])
+        if self.channel == "+promoted-slave" and "@" in words:
+            at = words.index("@")
+            if at + 3 < len(words):
+                return words[at + 2], int(words[at + 3])
+        return None
+
     def new_master(self) -> tuple[str, int] | None:
         """The address a +switch-master or +promoted-slave event names as the master."""
         words = self.data.split()
@@ -113,6 +126,7 @@ class FailoverState:
     master_name: str
     gate_timeout: float = DEFAULT_GATE_TIMEOUT_S
     hint: tuple[str, int] | None = None
+    deposed: set[tuple[str, int]] = field(default_factory=set)
     generation: int = 0
     gate_closed_at: float | None = None
     events: list[SentinelEvent] = field(default_factory=list)
@@ -126,10 +140,14 @@ class FailoverState:
             self.events.append(event)
             if event.channel in _GATE_CLOSE and self.gate_closed_at is None:
                 self.gate_closed_at = event.at
-            new = event.new_master()
+            new, old = event.new_master(), event.old_master()
             if new is not None and new != self.hint:
                 self.hint = new
                 self.generation += 1
+            if old is not None and old != new:
+                self.deposed.add(old)
+            if new is not None:
+                self.deposed.discard(new)
             if event.channel in _GATE_OPEN:
                 self.gate_closed_at = None
 
@@ -138,6 +156,15 @@ class FailoverState:
         with self._lock:
             if self.hint == addr:
                 self.hint = None
+
+    def is_deposed(self, addr: tuple[str, int]) -> bool:
+        """A master Sentinel has replaced, which may still answer as one for a while."""
+        return addr in self.deposed
+
+    def demoted(self, addr: tuple[str, int]) -> None:
+        """``addr`` now says it is a replica: it no longer needs watching."""
+        with self._lock:
+            self.deposed.discard(addr)
 
     def hold_for(self, now: float) -> float:
         """How long commands must still wait for a promotion in progress (0: go ahead)."""

@@ -36,6 +36,15 @@ def backoff() -> ExponentialWithJitterBackoff:
     return ExponentialWithJitterBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S)
 
 
+def not_a_master(exc: BaseException) -> bool:
+    """True when ``exc`` says the node is a replica (or not serving), not just short of replicas.
+
+    NOREPLICAS comes from a master that lacks replicas for a moment (right after a
+    promotion): retry the same node rather than rediscover.
+    """
+    return master_moved(exc) and not str(exc).startswith("NOREPLICAS")
+
+
 def master_moved(exc: BaseException) -> bool:
     """True when ``exc`` means the node we write to is no longer a usable master."""
     if isinstance(exc, ReadOnlyError | BusyLoadingError | MasterDownError):

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from .commands import local
+from .commands import drill, local, ops
 from .errors import AragoraRedisError
 
-GROUPS = (local,)
+GROUPS = (local, drill, ops)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,9 +32,9 @@ from redis.retry import Retry
 from . import _limiter as core
 from ._bucket import DEFAULT_SCOPE, Check, Decision, Prepared, prepare, prepare_many
 from ._coalesce import Coalescer
+from ._follow import FailoverState
 from ._script import Replies
 from ._transport import async_transport, transport
-from ._follow import FailoverState
 from .connection import AsyncClient, SyncClient, build_redis, build_redis_async
 from .settings import RedisSettings
 

@@ -36,6 +36,12 @@ def _moved(host: str | None, port: int | None, exc: BaseException) -> Connection
     return ConnectionError(f"{host}:{port} answered {code}; asking Sentinel again")
 
 
+def _deposed(addr: tuple[str, int]) -> ConnectionError:
+    return ConnectionError(
+        f"{addr[0]}:{addr[1]} was replaced by Sentinel but still claims to be master; waiting"
+    )
+
+
 def _lost(addr: tuple[str, int]) -> ConnectionError:
     return ConnectionError(f"no master found following replicas from {addr[0]}:{addr[1]}")
 
@@ -82,7 +88,12 @@ class MasterConnection(SentinelManagedConnection):
                 raise
             role = self._ask_role()
             if role.role != "slave" or role.master_addr is None:
+                if state is not None and state.is_deposed(addr) and role.role == "master":
+                    super().disconnect()
+                    raise _deposed(addr)
                 return
+            if state is not None:
+                state.demoted(addr)
             super().disconnect()
             addr = role.master_addr
         raise _lost(addr)
@@ -109,7 +120,7 @@ class MasterConnection(SentinelManagedConnection):
             return super().read_response(*args, **kwargs)
         except RedisError as exc:
             if self._master_bound() and o.master_moved(exc):
-                if self.failover is not None and self.host is not None:
+                if self.failover is not None and self.host is not None and o.not_a_master(exc):
                     self.failover.forget_hint((self.host, int(self.port)))
                 super().disconnect()
                 raise _moved(self.host, self.port, exc) from exc
@@ -162,7 +173,12 @@ class AsyncMasterConnection(AsyncSentinelManagedConnection):
                 raise
             role = await self._ask_role()
             if role.role != "slave" or role.master_addr is None:
+                if state is not None and state.is_deposed(addr) and role.role == "master":
+                    await super().disconnect()
+                    raise _deposed(addr)
                 return
+            if state is not None:
+                state.demoted(addr)
             await super().disconnect()
             addr = role.master_addr
         raise _lost(addr)
@@ -190,7 +206,7 @@ class AsyncMasterConnection(AsyncSentinelManagedConnection):
             return await super().read_response(*args, **kwargs)
         except RedisError as exc:
             if self._master_bound() and o.master_moved(exc):
-                if self.failover is not None and self.host is not None:
+                if self.failover is not None and self.host is not None and o.not_a_master(exc):
                     self.failover.forget_hint((self.host, int(self.port)))
                 await super().disconnect()
                 raise _moved(self.host, self.port, exc) from exc

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
+from ._follow import FailoverState
 from ._options import subscriber_settings
 from .connection import AsyncClient, SyncClient, build_redis, build_redis_async
 from .errors import RedisUnavailable
@@ -24,6 +26,7 @@ from .ratelimit import AsyncRateLimiter, RateLimiter
 from .sessions import AsyncSessionStore, SessionStore
 from .settings import RedisSettings
 from .state import AsyncDebateStateStore, DebateStateStore
+from .watch import AsyncSentinelWatcher, SentinelWatcher
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,12 @@ class Stores:
     state: DebateStateStore
     client: SyncClient
     subscriber: SyncClient
+    watcher: SentinelWatcher | None = None
 
     def close(self) -> None:
-        """Close every connection the stores opened."""
+        """Stop the Sentinel watcher and close every connection the stores opened."""
+        if self.watcher is not None:
+            self.watcher.stop()
         self.rate_limiter.close()
         self.client.close()
         self.subscriber.close()
@@ -62,9 +68,12 @@ class AsyncStores:
     state: AsyncDebateStateStore
     client: AsyncClient
     subscriber: AsyncClient
+    watcher: AsyncSentinelWatcher | None = None
 
     async def close(self) -> None:
-        """Close every connection the stores opened."""
+        """Stop the Sentinel watcher and close every connection the stores opened."""
+        if self.watcher is not None:
+            await self.watcher.stop()
         await self.rate_limiter.aclose()
         await self.client.aclose()
         await self.subscriber.aclose()
@@ -80,51 +89,78 @@ def _unreachable(settings: RedisSettings, exc: RedisError) -> RedisUnavailable:
     return RedisUnavailable(f"cannot reach {settings.describe()}: {exc}")
 
 
-def connect(settings: RedisSettings | None = None, *, check: bool = True) -> Stores:
+def _states(s: RedisSettings, watch: bool) -> tuple[FailoverState | None, FailoverState | None]:
+    """The failover state of the stores' clients, and the rate limiter's.
+
+    The limiter's has no write gate: a check must decide within its own short
+    timeout (from memory when fail-open) rather than wait out a promotion.
+    """
+    if not watch or s.mode != "sentinel":
+        return None, None
+    return FailoverState(s.sentinel_master), FailoverState(s.sentinel_master, gate_timeout=0.0)
+
+
+def connect(
+    settings: RedisSettings | None = None, *, check: bool = True, watch: bool = True
+) -> Stores:
     """Build the stores from ``settings`` (default: ARAGORA_REDIS_* of the environment).
 
     With ``check`` Redis must answer PING now; pass ``check=False`` to start while
-    Redis is down (a fail-open rate limiter then decides from memory).
+    Redis is down (a fail-open rate limiter then decides from memory). In sentinel
+    mode ``watch`` starts a :class:`SentinelWatcher` that steers every connection to
+    a new master as soon as a sentinel announces it.
     """
     s = settings or RedisSettings.from_env()
-    client = build_redis(s)
+    state, limiter_state = _states(s, watch)
+    client = build_redis(s, failover=state)
     if check:
         try:
             client.ping()
         except RedisError as exc:
             client.close()
             raise _unreachable(s, exc) from exc
-    subscriber = build_redis(subscriber_settings(s))
+    subscriber = build_redis(subscriber_settings(s), failover=state)
+    watcher = None
+    if state is not None and limiter_state is not None:
+        watcher = SentinelWatcher(s, [state, limiter_state]).start()
     return Stores(
         settings=s,
-        rate_limiter=RateLimiter.from_settings(s),
+        rate_limiter=RateLimiter.from_settings(s, failover=limiter_state),
         sessions=SessionStore(client, ttls=s.session_ttl_overrides),
         events=EventBus(client, subscriber),
         state=DebateStateStore(client),
         client=client,
         subscriber=subscriber,
+        watcher=watcher,
     )
 
 
 async def connect_async(
-    settings: RedisSettings | None = None, *, check: bool = True
+    settings: RedisSettings | None = None, *, check: bool = True, watch: bool = True
 ) -> AsyncStores:
     """The asyncio twin of :func:`connect`."""
     s = settings or RedisSettings.from_env()
-    client = build_redis_async(s)
+    state, limiter_state = _states(s, watch)
+    client = build_redis_async(s, failover=state)
     if check:
         try:
+            if isinstance(client, aredis.RedisCluster):
+                await client.initialize()  # see connection.build_redis_async
             await client.ping()
         except RedisError as exc:
             await client.aclose()
             raise _unreachable(s, exc) from exc
-    subscriber = build_redis_async(subscriber_settings(s))
+    subscriber = build_redis_async(subscriber_settings(s), failover=state)
+    watcher = None
+    if state is not None and limiter_state is not None:
+        watcher = await AsyncSentinelWatcher(s, [state, limiter_state]).start()
     return AsyncStores(
         settings=s,
-        rate_limiter=AsyncRateLimiter.from_settings(s),
+        rate_limiter=AsyncRateLimiter.from_settings(s, failover=limiter_state),
         sessions=AsyncSessionStore(client, ttls=s.session_ttl_overrides),
         events=AsyncEventBus(client, subscriber),
         state=AsyncDebateStateStore(client),
         client=client,
         subscriber=subscriber,
+        watcher=watcher,
     )

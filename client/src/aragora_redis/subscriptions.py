@@ -126,10 +126,14 @@ class Subscription:
                 if live.deaf(now):
                     self._drop(f"no PONG within {live.dead_after} s")
                     continue
-                if live.ping_due(now):
+                # Drain what already arrived before a PING: after a switch the PING
+                # reconnects to the new master and unread messages would be dropped.
+                message = self._pubsub.get_message(timeout=0.0)
+                if message is None and live.ping_due(now):
                     self._pubsub.ping(self._read.token)
                     live.pinged(now)
-                message = self._pubsub.get_message(timeout=live.wait(now, deadline))
+                if message is None:
+                    message = self._pubsub.get_message(timeout=live.wait(now, deadline))
             except RedisError as exc:
                 self._drop(f"{type(exc).__name__}: {exc}")
                 continue
@@ -219,10 +223,14 @@ class AsyncSubscription:
                 if live.deaf(now):
                     await self._drop(f"no PONG within {live.dead_after} s")
                     continue
-                if live.ping_due(now):
+                # Drain what already arrived before a PING: after a switch the PING
+                # reconnects to the new master and unread messages would be dropped.
+                message = await self._pubsub.get_message(timeout=0.0)
+                if message is None and live.ping_due(now):
                     await self._pubsub.ping(self._read.token)
                     live.pinged(now)
-                message = await self._pubsub.get_message(timeout=live.wait(now, deadline))
+                if message is None:
+                    message = await self._pubsub.get_message(timeout=live.wait(now, deadline))
             except RedisError as exc:
                 await self._drop(f"{type(exc).__name__}: {exc}")
                 continue

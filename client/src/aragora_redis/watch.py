@@ -5,6 +5,11 @@ Every event about our master (+sdown, +odown, +selected-slave, +promoted-slave,
 objects the clients share: the new master becomes the connections' hint the moment
 a sentinel announces it, and commands wait while a replica is being promoted. The
 events are also kept (``events``) for the failover drill's timeline.
+
+Sentinel notices its own promotion only at its next INFO round, up to a second
+later, so on +selected-slave the watcher asks the chosen replica for its ROLE every
+few milliseconds and announces ``+promoted-slave`` itself (from ``role-probe``) as
+soon as the replica answers "master".
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from . import _options as o
-from ._follow import CHANNELS, FailoverState, SentinelEvent
+from ._follow import CHANNELS, FailoverState, SentinelEvent, parse_role
 from .settings import RedisSettings
 
 #: Pause before reconnecting to a sentinel that went away.
 RECONNECT_PAUSE_S = 0.5
 #: Sentinel connections of the watcher time out quickly: a dead one must not stall it.
 TIMEOUT_S = 1.0
+#: How often the chosen replica is asked for its ROLE during a promotion, and for how long.
+PROBE_EVERY_S = 0.01
+PROBE_FOR_S = 5.0
+PROBE = "role-probe"
 
 Listener = Callable[[SentinelEvent], None]
 
@@ -46,18 +55,43 @@ class _Fanout:
         self.events: list[SentinelEvent] = []
         self._lock = threading.Lock()
 
-    def deliver(self, message: dict[str, Any], sentinel: str) -> None:
+    def deliver(self, message: dict[str, Any], sentinel: str) -> SentinelEvent | None:
         if message.get("type") != "message":
-            return
+            return None
         event = SentinelEvent(
             time.monotonic(), _text(message["channel"]), _text(message["data"]), sentinel
         )
+        self.announce(event)
+        return event
+
+    def probe_target(self, event: SentinelEvent) -> tuple[str, int] | None:
+        """The replica to watch when ``event`` starts a promotion of one of our masters."""
+        if event.channel != "+selected-slave":
+            return None
+        if not any(event.master_name == st.master_name for st in self.states):
+            return None
+        words = event.data.split()
+        return (words[2], int(words[3])) if len(words) > 3 else None
+
+    def promoted(self, selected: SentinelEvent) -> None:
+        """The probed replica answered "master": announce it like Sentinel would."""
+        self.announce(SentinelEvent(time.monotonic(), "+promoted-slave", selected.data, PROBE))
+
+    def announce(self, event: SentinelEvent) -> None:
         with self._lock:
             self.events.append(event)
         for state in self.states:
             state.heard(event)
         if self.listener is not None:
             self.listener(event)
+
+
+def _node_kwargs(s: RedisSettings) -> dict[str, Any]:
+    kwargs = o.node_kwargs(s)
+    kwargs.update(socket_timeout=0.2, socket_connect_timeout=0.2, health_check_interval=0)
+    if s.ssl:
+        kwargs["ssl"] = True
+    return kwargs
 
 
 def _kwargs(s: RedisSettings, retry: Any) -> dict[str, Any]:
@@ -106,13 +140,32 @@ class SentinelWatcher:
                 pubsub.subscribe(*CHANNELS)
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.2)
-                    if message is not None:
-                        self._fanout.deliver(message, name)
+                    event = self._fanout.deliver(message, name) if message else None
+                    target = self._fanout.probe_target(event) if event else None
+                    if event is not None and target is not None:
+                        threading.Thread(
+                            target=self._probe, args=(event, target), daemon=True
+                        ).start()
             except RedisError:
                 self._stop.wait(RECONNECT_PAUSE_S)
             finally:
                 pubsub.close()
                 client.close()
+
+    def _probe(self, selected: SentinelEvent, target: tuple[str, int]) -> None:
+        node = redis.Redis(host=target[0], port=target[1], **_node_kwargs(self._settings))
+        end = time.monotonic() + PROBE_FOR_S
+        try:
+            while time.monotonic() < end and not self._stop.is_set():
+                try:
+                    if parse_role(node.role()).role == "master":
+                        self._fanout.promoted(selected)
+                        return
+                except RedisError:
+                    pass
+                time.sleep(PROBE_EVERY_S)
+        finally:
+            node.close()
 
     def stop(self) -> None:
         """Stop listening and wait for the threads."""
@@ -155,13 +208,30 @@ class AsyncSentinelWatcher:
                 await pubsub.subscribe(*CHANNELS)
                 while True:
                     message = await pubsub.get_message(timeout=0.2)
-                    if message is not None:
-                        self._fanout.deliver(message, name)
+                    event = self._fanout.deliver(message, name) if message else None
+                    target = self._fanout.probe_target(event) if event else None
+                    if event is not None and target is not None:
+                        self._tasks.append(asyncio.create_task(self._probe(event, target)))
             except RedisError:
                 await asyncio.sleep(RECONNECT_PAUSE_S)
             finally:
                 await pubsub.aclose()
                 await client.aclose()
+
+    async def _probe(self, selected: SentinelEvent, target: tuple[str, int]) -> None:
+        node = aredis.Redis(host=target[0], port=target[1], **_node_kwargs(self._settings))
+        end = time.monotonic() + PROBE_FOR_S
+        try:
+            while time.monotonic() < end:
+                try:
+                    if parse_role(await node.role()).role == "master":
+                        self._fanout.promoted(selected)
+                        return
+                except RedisError:
+                    pass
+                await asyncio.sleep(PROBE_EVERY_S)
+        finally:
+            await node.aclose()
 
     async def stop(self) -> None:
         """Stop listening."""

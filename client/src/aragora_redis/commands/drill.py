@@ -1,0 +1,144 @@
+"""``aragora-redis drill``: prove the client survives failovers, side by side with naive redis-py.
+
+Against the local stack (``.local``, its ``.env``) it injects the faults itself;
+with ``--trigger none`` it only observes any deployment described by
+ARAGORA_REDIS_* while an operator triggers the provider's failover.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from ..drill import faults as f
+from ..drill.record import METRICS, DrillRecord
+from ..drill.run import Drill, DrillOptions
+from ..errors import ConfigError
+from ..local import LocalStack
+from .ops import settings_from
+
+
+def register(groups: Any) -> None:
+    """Add ``drill``."""
+    p = groups.add_parser("drill", help="fail the Redis over while a workload runs; report losses")
+    p.add_argument(
+        "--faults", default="all", help=f"'all' or a comma list of: {', '.join(f.NAMES)}"
+    )
+    p.add_argument(
+        "--trigger",
+        choices=("local", "none"),
+        default="local",
+        help="local: inject into the local stack; none: only observe (trigger it yourself)",
+    )
+    p.add_argument("--baseline", action="store_true", help="run a naive redis-py client beside")
+    p.add_argument("--dir", default=".local", help="local stack directory (default .local)")
+    p.add_argument(
+        "--env-file",
+        default=".env",
+        help="ARAGORA_REDIS_* file (default .env; the process environment when missing)",
+    )
+    p.add_argument("--settle", type=float, default=6.0, help="seconds observed after each fault")
+    p.add_argument(
+        "--observe", type=float, default=30.0, help="seconds observed with --trigger none"
+    )
+    p.add_argument("--json", dest="json_path", help="write the record as JSON (- for stdout)")
+    p.add_argument("--report", help="draw the timeline to FILE.html or FILE.png")
+    p.set_defaults(run=run_drill)
+
+
+def _table(snapshot: dict[str, object]) -> Table:
+    table = Table(title=f"drill: {snapshot['phase']}  (t={snapshot['t']} s)")
+    for column in ("client", "acked writes", "caller errors"):
+        table.add_column(column)
+    for name in ("ours", "naive"):
+        if f"{name}_acks" in snapshot:
+            table.add_row(name, str(snapshot[f"{name}_acks"]), str(snapshot[f"{name}_errors"]))
+    table.caption = f"last Sentinel event: {snapshot['last_event'] or '-'}"
+    return table
+
+
+def results_table(record: DrillRecord) -> Table:
+    """Per fault and metric: ours (and naive) side by side."""
+    table = Table(title=f"failover drill against {record.target}")
+    table.add_column("fault")
+    table.add_column("metric")
+    table.add_column("ours", justify="right")
+    if any(r.naive is not None for r in record.faults):
+        table.add_column("naive", justify="right")
+    for result in record.faults:
+        names = [
+            m
+            for m in (*METRICS, "subscriber_recovery_s", "slowest_decision_ms", "limiter_errors")
+            if m in result.ours
+        ]
+        for i, metric in enumerate(names):
+            row = [result.name if i == 0 else "", metric, _fmt(result.ours.get(metric))]
+            if result.naive is not None:
+                row.append(_fmt(result.naive.get(metric)))
+            table.add_row(*row, end_section=i == len(names) - 1)
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+def run_drill(args: argparse.Namespace, console: Console) -> int:
+    """Run the drill with live progress; print (and write) the results."""
+    settings = settings_from(args)
+    stack = None
+    if args.trigger == "local":
+        stack = LocalStack.load(Path(args.dir))
+        if stack is None or not stack.running():
+            raise ConfigError("--dir", f"no running local stack in {args.dir}: run make local")
+        if settings.mode != "sentinel":
+            raise ConfigError("ARAGORA_REDIS_MODE", "the local drill needs the sentinel topology")
+    options = DrillOptions(
+        faults=tuple(f.parse_faults(args.faults)),
+        trigger=args.trigger,
+        baseline=args.baseline,
+        settle_s=args.settle,
+        observe_s=args.observe,
+    )
+    drill = Drill(settings, options, stack, say=lambda line: console.log(line, highlight=False))
+    done = threading.Event()
+    outcome: dict[str, DrillRecord] = {}
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome["record"] = drill.run()
+        except BaseException as exc:  # re-raised in the main thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    with Live(_table(drill.snapshot()), console=console, refresh_per_second=4) as live:
+        while not done.wait(0.25):
+            live.update(_table(drill.snapshot()))
+    if errors:
+        raise errors[0]
+    record = outcome["record"]
+    console.print(results_table(record))
+    if args.json_path == "-":
+        sys.stdout.write(json.dumps(record.to_json(), indent=2) + "\n")
+    elif args.json_path:
+        Path(args.json_path).write_text(json.dumps(record.to_json(), indent=2) + "\n")
+    if args.report:
+        from ..drill.report import write_report
+
+        write_report(record, Path(args.report))
+        console.print(f"timeline written to {args.report}")
+    return 0

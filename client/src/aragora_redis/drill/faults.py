@@ -1,0 +1,112 @@
+"""The faults the drill injects into a local stack, and how it heals the stack after each.
+
+Each fault returns once it is injected (the timed ones after their pause); the
+drill then keeps observing for its settle time, heals the stack and verifies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+
+from ..errors import ConfigError, LocalStackError
+from ..failover import planned_failover
+from ..local import LocalStack, current_master, restore
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: its name on the command line and what it does."""
+
+    name: str
+    description: str
+
+
+FAULTS = (
+    Fault("planned", "planned failover (pause writes, SENTINEL FAILOVER, re-point, resume)"),
+    Fault("kill", "kill -9 of the master"),
+    Fault("freeze", "master frozen (SIGSTOP) for 5 s, then resumed"),
+    Fault("sentinel-down", "one sentinel down, then SENTINEL FAILOVER"),
+    Fault("all-down", "every Redis data node down for 5 s, then back"),
+)
+NAMES = tuple(f.name for f in FAULTS)
+PAUSE_S = 5.0
+
+
+def parse_faults(raw: str) -> list[Fault]:
+    """``all`` or a comma-separated list of fault names."""
+    if raw.strip() == "all":
+        return list(FAULTS)
+    chosen = [w.strip() for w in raw.split(",") if w.strip()]
+    unknown = [w for w in chosen if w not in NAMES]
+    if unknown or not chosen:
+        raise ConfigError("--faults", f"got {raw!r}, expected 'all' or some of {', '.join(NAMES)}")
+    return [f for f in FAULTS if f.name in chosen]
+
+
+class Injector:
+    """Injects faults into ``stack`` and heals it."""
+
+    def __init__(self, stack: LocalStack, say: Say) -> None:
+        self.stack = stack
+        self.say = say
+
+    def master_node(self) -> str:
+        """The name of the node that is master now."""
+        addr = current_master(self.stack)
+        for node in self.stack.data_nodes:
+            if self.stack.address(node.name) == addr:
+                return node.name
+        raise LocalStackError(f"the master {addr.render()} is not a node of this stack")
+
+    def _sentinel_failover(self, skip: str | None = None) -> None:
+        name = self.stack.settings.sentinel_master
+        for node in self.stack.sentinels:
+            if node.name == skip:
+                continue
+            client = self.stack.client(node.name)
+            try:
+                client.sentinel_failover(name)
+            except RedisError as exc:
+                self.say(f"{node.name} refused SENTINEL FAILOVER: {exc}")
+                continue
+            finally:
+                client.close()
+            return
+        raise LocalStackError("no sentinel accepted SENTINEL FAILOVER")
+
+    def inject(self, fault: Fault) -> None:
+        """Apply ``fault`` now."""
+        stack = self.stack
+        if fault.name == "planned":
+            planned_failover(self.stack.settings, self.say)
+        elif fault.name == "kill":
+            stack.kill(self.master_node())
+        elif fault.name == "freeze":
+            node = self.master_node()
+            stack.freeze(node)
+            time.sleep(PAUSE_S)
+            stack.thaw(node)
+        elif fault.name == "sentinel-down":
+            down = stack.sentinels[-1].name
+            stack.stop(down)
+            self._sentinel_failover(skip=down)
+        elif fault.name == "all-down":
+            nodes = [n.name for n in stack.data_nodes]
+            for node in nodes:
+                stack.stop(node)
+            time.sleep(PAUSE_S)
+            for node in nodes:
+                stack.spawn(node)
+            stack.wait_answers(nodes)
+
+    def heal(self, timeout: float = 60.0) -> None:
+        """Bring back whatever is down or frozen and wait until the topology is whole."""
+        touched = restore(self.stack, timeout=timeout)
+        if touched:
+            self.say(f"restored {', '.join(touched)}")

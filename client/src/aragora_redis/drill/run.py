@@ -1,0 +1,213 @@
+"""Run the drill: workloads on, then each fault in turn (inject, observe, heal, verify).
+
+With ``trigger="none"`` nothing is injected: the drill observes for ``observe_s``
+seconds while an operator triggers the provider's own failover.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.exceptions import RedisError
+
+from .. import keys
+from ..errors import ConfigError
+from ..local import LocalStack
+from ..settings import RedisSettings
+from ..stores import Stores, connect
+from . import faults as f
+from .observe import Observations, Verified, buckets, fault_figures
+from .record import DrillRecord, FaultResult, Marker
+from .workload import NaiveWorkload, OurWorkload
+
+Say = Callable[[str], None]
+#: Sentinel events worth a line on the timeline.
+MARKED = ("+sdown", "+odown", "+selected-slave", "+promoted-slave", "+switch-master")
+
+
+@dataclass(frozen=True)
+class DrillOptions:
+    """What to run; durations in seconds."""
+
+    faults: tuple[f.Fault, ...] = f.FAULTS
+    trigger: Literal["local", "none"] = "local"
+    baseline: bool = False
+    warmup_s: float = 2.0
+    settle_s: float = 6.0
+    observe_s: float = 30.0
+    writers: int = 2
+
+
+class Drill:
+    """One run; :meth:`snapshot` may be called from another thread for live progress."""
+
+    def __init__(
+        self,
+        settings: RedisSettings,
+        options: DrillOptions,
+        stack: LocalStack | None = None,
+        say: Say | None = None,
+    ) -> None:
+        self.settings = settings.replace(rate_limit_fail_open=True)
+        self.options = options
+        self.stack = stack
+        self.say: Say = say or (lambda _: None)
+        self.run_id = uuid.uuid4().hex[:8]
+        self.t0 = time.monotonic()
+        self.phase = "starting"
+        self.ours: OurWorkload | None = None
+        self.naive: NaiveWorkload | None = None
+        self.stores: Stores | None = None
+
+    def clock(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.t0
+
+    def _sentinel_events(self) -> list[tuple[float, str]]:
+        watcher = self.stores.watcher if self.stores else None
+        return [(e.at - self.t0, e.channel) for e in (watcher.events if watcher else [])]
+
+    def snapshot(self) -> dict[str, object]:
+        """Counts so far, for a live table."""
+        events = self._sentinel_events()
+        row: dict[str, object] = {"phase": self.phase, "t": round(self.clock(), 1)}
+        for name, load in (("ours", self.ours), ("naive", self.naive)):
+            if load is not None:
+                row[f"{name}_acks"] = len(load.obs.write_acks)
+                row[f"{name}_errors"] = len(load.obs.caller_errors)
+        row["last_event"] = events[-1][1] if events else ""
+        return row
+
+    def run(self) -> DrillRecord:
+        """Run every fault (or observe) and return the record."""
+        record = DrillRecord(target=self.settings.describe(), started_at=time.time())
+        self.stores = connect(self.settings)
+        self.ours = OurWorkload(self.stores, self.run_id, self.clock, writers=self.options.writers)
+        if self.options.baseline:
+            self.naive = NaiveWorkload(self.settings, self.run_id, self.clock)
+        try:
+            self.ours.start()
+            if self.naive is not None:
+                self.naive.start()
+            self.phase = "warm-up"
+            time.sleep(self.options.warmup_s)
+            if self.options.trigger == "none":
+                record.faults.append(self._observe(record))
+            else:
+                for fault in self.options.faults:
+                    record.faults.append(self._fault(fault, record))
+        finally:
+            self.phase = "stopping"
+            self.ours.stop()
+            if self.naive is not None:
+                self.naive.stop()
+            record.duration = round(self.clock(), 3)
+            record.samples = buckets(
+                self.ours.obs, self.naive.obs if self.naive else None, record.duration
+            )
+            record.markers += [
+                Marker(round(t, 3), "sentinel", ch)
+                for t, ch in self._sentinel_events()
+                if ch in MARKED
+            ]
+            record.markers.sort(key=lambda m: m.t)
+            self.stores.close()
+        return record
+
+    def _observe(self, record: DrillRecord) -> FaultResult:
+        self.phase = "observing (trigger the failover now)"
+        start = self.clock()
+        record.markers.append(Marker(round(start, 3), "fault", "observe: start"))
+        time.sleep(self.options.observe_s)
+        end = self.clock()
+        record.markers.append(Marker(round(end, 3), "fault", "observe: end"))
+        return self._figures("observe", start, end)
+
+    def _fault(self, fault: f.Fault, record: DrillRecord) -> FaultResult:
+        if self.stack is None:
+            raise ConfigError("--trigger", "injecting faults needs the local stack; use none")
+        injector = f.Injector(self.stack, self.say)
+        start = self.clock()
+        self.phase = f"{fault.name}: injecting"
+        self.say(f"{fault.name}: {fault.description}")
+        record.markers.append(Marker(round(start, 3), "fault", f"{fault.name}: start"))
+        injector.inject(fault)
+        self.phase = f"{fault.name}: observing"
+        time.sleep(self.options.settle_s)
+        end = self.clock()
+        record.markers.append(Marker(round(end, 3), "fault", f"{fault.name}: end"))
+        self.phase = f"{fault.name}: healing"
+        injector.heal()
+        time.sleep(1.0)  # let the subscribers drain what is in flight
+        return self._figures(fault.name, start, end)
+
+    def _figures(self, name: str, start: float, end: float) -> FaultResult:
+        self.phase = f"{name}: verifying"
+        events = self._sentinel_events()
+        ours_obs = self.ours.obs if self.ours else Observations()
+        result = FaultResult(name, round(start, 3), round(end, 3))
+        result.ours = fault_figures(
+            ours_obs,
+            self._verify(ours_obs, start, end, True),
+            start,
+            end,
+            events,
+            with_events=True,
+        )
+        if self.naive is not None:
+            result.naive = fault_figures(
+                self.naive.obs,
+                self._verify(self.naive.obs, start, end, False),
+                start,
+                end,
+                events,
+                with_events=False,
+            )
+        return result
+
+    def _verify(self, obs: Observations, start: float, end: float, events: bool) -> Verified:
+        with obs.lock:
+            acked = [k for t, k in obs.write_acks if start <= t <= end]
+        if self.stores is None:
+            return Verified()
+        client = self.stores.client
+        missing = frozenset(_missing(client, acked))
+        seqs: frozenset[int] = frozenset()
+        if events and self.ours is not None:
+            entries: Any = client.xrange(keys.stream(self.ours.channel), "-", "+")
+            seqs = frozenset(_seqs(entry for _, entry in entries or []))
+        return Verified(missing, seqs)
+
+
+def _missing(client: object, acked: list[str], batch: int = 1000) -> list[str]:
+    missing: list[str] = []
+    for i in range(0, len(acked), batch):
+        part = acked[i : i + batch]
+        for attempt in range(5):
+            try:
+                pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+                for key in part:
+                    pipe.exists(key)
+                found = pipe.execute()
+                break
+            except RedisError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
+        missing += [k for k, n in zip(part, found, strict=True) if not n]
+    return missing
+
+
+def _seqs(entries: Iterable[Any]) -> list[int]:
+    from .._codec import decode_event
+
+    out = []
+    for fields in entries:
+        event = decode_event(fields.get(b"e", b"{}"), "")
+        if isinstance(event.payload, int):
+            out.append(event.payload)
+    return out

@@ -1,0 +1,156 @@
+"""The drill's workloads: our four stores, and a naive redis-py Sentinel client beside them.
+
+Ours, per writer thread and iteration: a rate-limit check, a durable session write
+with a unique id (the counted write), a durable event; every tenth iteration a
+debate-state update. Two subscriber threads count what they hear, live and from the
+stream. The naive baseline only writes unique keys with redis-py's defaults.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError
+from redis.sentinel import Sentinel
+
+from .. import _options as o
+from .. import keys
+from ..errors import AragoraRedisError
+from ..settings import RedisSettings
+from ..stores import Stores
+from .observe import Observations
+
+Clock = Callable[[], float]
+SESSION_KIND = "drill"
+
+
+class OurWorkload:
+    """Threads driving :class:`~aragora_redis.Stores`; results in ``obs``."""
+
+    def __init__(
+        self, stores: Stores, run: str, clock: Clock, *, writers: int = 2, durable: bool = True
+    ) -> None:
+        self.stores = stores
+        self.run = run
+        self.clock = clock
+        self.writers = writers
+        self.durable = durable
+        self.channel = keys.debate_channel(f"drill-{run}")
+        self.obs = Observations()
+        self._seq = itertools.count(1)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Subscribe, then start the writers."""
+        live = self.stores.events.subscribe(self.channel)
+        durable = self.stores.events.subscribe(self.channel, durable=True)
+        targets: list[Callable[[], None]] = [
+            lambda: self._listen(live, self.obs.live_heard),
+            lambda: self._listen(durable, self.obs.durable_heard),
+        ]
+        targets += [lambda n=n: self._write(n) for n in range(self.writers)]  # type: ignore[misc]
+        for target in targets:
+            thread = threading.Thread(target=target, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _listen(self, sub: Any, into: list[tuple[float, int]]) -> None:
+        try:
+            while not self._stop.is_set():
+                event = sub.get(timeout=0.2)
+                if event is not None and not event.is_gap and isinstance(event.payload, int):
+                    with self.obs.lock:
+                        into.append((self.clock(), event.payload))
+        finally:
+            sub.close()
+
+    def _write(self, writer: int) -> None:
+        s, obs, clock = self.stores, self.obs, self.clock
+        for i in itertools.count(1):
+            if self._stop.is_set():
+                return
+            started = time.perf_counter()
+            try:
+                decision = s.rate_limiter.hit(f"drill:{self.run}:{writer}", rate=1e6, burst=1e6)
+                ms = (time.perf_counter() - started) * 1000
+                with obs.lock:
+                    obs.decisions.append((clock(), decision.source, ms))
+            except AragoraRedisError:
+                with obs.lock:
+                    obs.limiter_errors.append(clock())
+                obs.error(clock(), "rate_limiter")
+            ident = f"{self.run}-{writer}-{i}"
+            try:
+                s.sessions.put(SESSION_KIND, ident, {"i": i}, durable=self.durable)
+                obs.ack(clock(), keys.session(SESSION_KIND, ident))
+            except AragoraRedisError:
+                obs.error(clock(), "sessions", write=True)
+            seq = next(self._seq)
+            try:
+                s.events.publish(self.channel, "drill", seq, durable=True)
+                with obs.lock:
+                    obs.events_acked.append((clock(), seq))
+            except AragoraRedisError:
+                obs.error(clock(), "events")
+            if i % 10 == 0:
+                try:
+                    s.state.update(
+                        f"drill-{self.run}-{writer}", lambda st: {"n": (st or {}).get("n", 0) + 1}
+                    )
+                except AragoraRedisError:
+                    obs.error(clock(), "state")
+
+    def stop(self) -> None:
+        """Stop every thread."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
+class NaiveWorkload:
+    """A plain redis-py Sentinel client with its defaults, writing unique keys."""
+
+    def __init__(self, settings: RedisSettings, run: str, clock: Clock) -> None:
+        secret = settings.password.get_secret_value() if settings.password else None
+        once = redis.retry.Retry(o.no_backoff(), 0)
+        sentinel = Sentinel(
+            o.sentinel_addresses(settings),
+            sentinel_kwargs=o.sentinel_kwargs(settings, once),
+            username=settings.username,
+            password=secret,
+            **({"ssl": True, **o.tls_kwargs(settings)} if settings.ssl else {}),
+        )
+        self.client = sentinel.master_for(settings.sentinel_master)
+        self.run = run
+        self.clock = clock
+        self.obs = Observations()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write, daemon=True)
+
+    def start(self) -> None:
+        """Start writing."""
+        self._thread.start()
+
+    def _write(self) -> None:
+        for i in itertools.count(1):
+            if self._stop.is_set():
+                return
+            key = f"aragora:drill:naive:{self.run}:{i}"
+            try:
+                self.client.set(key, i)
+                self.obs.ack(self.clock(), key)
+            except RedisError:
+                self.obs.error(self.clock(), "naive", write=True)
+                time.sleep(0.01)  # redis-py gives up at once on some errors; do not spin
+
+    def stop(self) -> None:
+        """Stop writing (a call hung on a frozen master is abandoned)."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.client.close()
