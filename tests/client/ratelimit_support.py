@@ -58,6 +58,14 @@ def admitted_at_most(elapsed: float) -> float:
     return BURST + RATE * elapsed + 1
 
 
+def flush_scripts(stack: LocalStack) -> None:
+    """Empty every data node's script cache (an earlier failover may have filled it)."""
+    for node in stack.data_nodes:
+        client = stack.client(node.name)
+        client.script_flush()
+        client.close()
+
+
 def new_master(settings: RedisSettings, address: tuple[str, int]) -> redis.Redis:
     """A plain client to the master a failover just made; the script is not cached there."""
     assert sentinel_master_address(settings) == address

@@ -150,6 +150,7 @@ def test_fail_closed_raises_fast(own_redis: LocalStack) -> None:
 
 
 def test_the_limiter_survives_a_sentinel_failover(sentinel: Any) -> None:
+    rs.flush_scripts(sentinel)
     limiter = RateLimiter.from_settings(sentinel.settings, recovery=0.2)
     key = rs.new_key()
     assert [limiter.hit(key, rate=0.01, burst=3).allowed for _ in range(2)] == [True, True]

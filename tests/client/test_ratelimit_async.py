@@ -155,6 +155,7 @@ async def test_fail_closed_raises_fast(own_redis: LocalStack) -> None:
 
 
 async def test_the_limiter_survives_a_sentinel_failover(sentinel: Any) -> None:
+    rs.flush_scripts(sentinel)
     limiter = AsyncRateLimiter.from_settings(sentinel.settings, recovery=0.2)
     key = rs.new_key()
     assert [(await limiter.hit(key, rate=0.01, burst=3)).allowed for _ in range(2)] == [True] * 2
