@@ -32,3 +32,9 @@ local-status: setup
 
 clean: local-down
 	rm -rf .local .env
+
+# Rate-limit check vs PING and the limits library on a throwaway local redis-server.
+# BENCH_ARGS passes options through, e.g. make bench BENCH_ARGS="--json bench.json".
+.PHONY: bench
+bench: setup
+	$(VENV)/python scripts/bench.py $(BENCH_ARGS)
