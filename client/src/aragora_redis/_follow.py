@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 #: Longest time commands are held while Sentinel promotes a replica.
 DEFAULT_GATE_TIMEOUT_S = 5.0
@@ -33,6 +34,16 @@ MAX_HOPS = 3
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Interruptible(Protocol):
+    """A connection that can abandon a command blocked on a dead or frozen master."""
+
+    host: Any
+    port: Any
+
+    def interrupt(self) -> None:
+        """Shut the socket so a blocked read fails now (and the command is retried)."""
 
 
 @dataclass(frozen=True)
@@ -131,11 +142,29 @@ class FailoverState:
     gate_closed_at: float | None = None
     events: list[SentinelEvent] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _conns: weakref.WeakSet[Interruptible] = field(default_factory=weakref.WeakSet, repr=False)
 
-    def heard(self, event: SentinelEvent) -> None:
-        """Apply one Sentinel event about our master."""
+    def register(self, conn: Interruptible) -> None:
+        """Track ``conn`` so that a switch can interrupt it (weakly: it may be collected)."""
+        with self._lock:
+            self._conns.add(conn)
+
+    def interrupt(self, addr: tuple[str, int]) -> int:
+        """Interrupt every tracked connection to ``addr``; returns how many."""
+        with self._lock:
+            victims = [c for c in self._conns if (c.host, c.port) == addr]
+        for conn in victims:
+            conn.interrupt()
+        return len(victims)
+
+    def heard(self, event: SentinelEvent) -> tuple[str, int] | None:
+        """Apply one Sentinel event about our master; returns a master it deposed, if any.
+
+        The caller interrupts connections to that master (:meth:`interrupt`): a command
+        blocked on a frozen master would otherwise wait for its whole socket timeout.
+        """
         if event.master_name != self.master_name:
-            return
+            return None
         with self._lock:
             self.events.append(event)
             if event.channel in _GATE_CLOSE and self.gate_closed_at is None:
@@ -144,12 +173,14 @@ class FailoverState:
             if new is not None and new != self.hint:
                 self.hint = new
                 self.generation += 1
+            newly = old is not None and old != new and old not in self.deposed
             if old is not None and old != new:
                 self.deposed.add(old)
             if new is not None:
                 self.deposed.discard(new)
             if event.channel in _GATE_OPEN:
                 self.gate_closed_at = None
+        return old if newly else None
 
     def forget_hint(self, addr: tuple[str, int]) -> None:
         """``addr`` turned out not to be the master: discover it again."""

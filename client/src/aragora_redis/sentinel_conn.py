@@ -18,6 +18,8 @@ What they add to redis-py's Sentinel-managed connections (see :mod:`aragora_redi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 from typing import Any
 
@@ -53,6 +55,15 @@ class MasterConnection(SentinelManagedConnection):
         self.failover: FailoverState | None = kwargs.pop("failover_state", None)
         self._generation = -1
         super().__init__(**kwargs)
+        if self.failover is not None:
+            self.failover.register(self)
+
+    def interrupt(self) -> None:
+        """Shut the socket from another thread: a read blocked on a frozen master fails now."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _master_bound(self) -> bool:
         return bool(self.connection_pool.is_master)
@@ -138,6 +149,14 @@ class AsyncMasterConnection(AsyncSentinelManagedConnection):
         self.failover: FailoverState | None = kwargs.pop("failover_state", None)
         self._generation = -1
         super().__init__(**kwargs)
+        if self.failover is not None:
+            self.failover.register(self)
+
+    def interrupt(self) -> None:
+        """Abort the transport (called on the event loop by the asyncio watcher)."""
+        writer = self._writer
+        if writer is not None:
+            writer.transport.abort()
 
     def _master_bound(self) -> bool:
         return bool(self.connection_pool.is_master)

@@ -81,7 +81,9 @@ class _Fanout:
         with self._lock:
             self.events.append(event)
         for state in self.states:
-            state.heard(event)
+            deposed = state.heard(event)
+            if deposed is not None:
+                state.interrupt(deposed)
         if self.listener is not None:
             self.listener(event)
 
