@@ -3,8 +3,11 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PORT_BASE ?= 7000
 TLS ?= 0
+# make local runs the failover drill after the stack is up; DRILL=0 skips it.
+DRILL ?= 1
+DRILL_ARGS ?= --baseline --report .local/drill.html --json .local/drill.json
 
-.PHONY: setup test lint typecheck pytest local local-down local-status clean
+.PHONY: setup test lint typecheck pytest local drill local-down local-status clean
 
 setup:
 	@scripts/setup.sh
@@ -23,6 +26,12 @@ test: lint typecheck pytest
 
 local: setup
 	$(VENV)/aragora-redis local up --port-base $(PORT_BASE) $(if $(filter 1,$(TLS)),--tls,)
+ifeq ($(DRILL),1)
+	$(VENV)/aragora-redis drill $(DRILL_ARGS)
+endif
+
+drill: setup
+	$(VENV)/aragora-redis drill $(DRILL_ARGS)
 
 local-down: setup
 	$(VENV)/aragora-redis local down
