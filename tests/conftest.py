@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from aragora_redis import RedisSettings
 from aragora_redis.conf import AclUser
 from aragora_redis.local import LocalStack, Topology, pick_free_ports, restore, up_on_free_ports

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from aragora_redis import ConfigError, HostPort
 from aragora_redis.conf import (
     GUIDE_TIMINGS,
@@ -15,8 +18,6 @@ from aragora_redis.conf import (
     render_redis_conf,
     render_sentinel_conf,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 TLS = TlsFiles("/certs/server.crt", "/certs/server.key", "/certs/ca.crt")
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 from aragora_redis import LocalStackError, RedisSettings
 from aragora_redis.cli import main
 from aragora_redis.local import (
@@ -29,8 +32,6 @@ from aragora_redis.local import (
     up,
 )
 from aragora_redis.local.procs import Proc, spawn, state
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 
 def run_cli(*args: str) -> tuple[int, str]:

@@ -313,7 +313,7 @@ def test_constructor_errors_are_config_errors_too() -> None:
     with pytest.raises(ConfigError, match="ARAGORA_REDIS_MAX_CONNECTIONS"):
         RedisSettings(max_connections=0)
     with pytest.raises(ConfigError, match="ARAGORA_REDIS_MODE"):
-        RedisSettings(mode="replicated")  # type: ignore[arg-type]
+        RedisSettings(mode="replicated")
 
 
 # --- round trip: from_env(to_env(s)) == s for every valid s ----------------------------

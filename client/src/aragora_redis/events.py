@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import redis
 import redis.asyncio as aredis
@@ -94,6 +94,16 @@ class EventBus:
             pipe.publish(channel, raw)
             return int(pipe.execute()[1])
 
+    @overload
+    def subscribe(
+        self, *targets: str, durable: Literal[False] = False, last_ids: None = None
+    ) -> Subscription: ...
+
+    @overload
+    def subscribe(
+        self, *targets: str, durable: Literal[True], last_ids: Mapping[str, str] | None = None
+    ) -> StreamSubscription: ...
+
     def subscribe(
         self, *targets: str, durable: bool = False, last_ids: Mapping[str, str] | None = None
     ) -> Subscription | StreamSubscription:
@@ -142,6 +152,16 @@ class AsyncEventBus:
             pipe.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen, approximate=True)
             pipe.publish(channel, raw)
             return int((await pipe.execute())[1])
+
+    @overload
+    async def subscribe(
+        self, *targets: str, durable: Literal[False] = False, last_ids: None = None
+    ) -> AsyncSubscription: ...
+
+    @overload
+    async def subscribe(
+        self, *targets: str, durable: Literal[True], last_ids: Mapping[str, str] | None = None
+    ) -> AsyncStreamSubscription: ...
 
     async def subscribe(
         self, *targets: str, durable: bool = False, last_ids: Mapping[str, str] | None = None
