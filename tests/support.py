@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from pathlib import Path
@@ -63,6 +64,17 @@ def _agreed_master(s: RedisSettings, clients: list[redis.Redis]) -> tuple[str, i
     return seen.pop() if len(seen) == 1 else None
 
 
+RETRY_FAILOVER_S = 4.0
+
+
+def _in_progress(s: RedisSettings, clients: list[redis.Redis]) -> bool:
+    for c in clients:
+        state: dict[str, Any] = c.sentinel_master(s.sentinel_master)  # type: ignore[assignment]
+        if "failover_in_progress" in str(state.get("flags", "")):
+            return True
+    return False
+
+
 def failover_and_wait(
     s: RedisSettings, timeout: float = 20.0, *, heal: bool = True
 ) -> tuple[str, int]:
@@ -77,12 +89,18 @@ def failover_and_wait(
     deadline = time.monotonic() + timeout
     try:
         replicas = len(clients[0].sentinel_slaves(s.sentinel_master))
-        clients[0].sentinel_failover(s.sentinel_master)
         new = None
+        asked = 0.0
         while time.monotonic() < deadline:
             new = _agreed_master(s, clients)
             if new is not None and new != old:
                 break
+            if time.monotonic() - asked > RETRY_FAILOVER_S and not _in_progress(s, clients):
+                # Sentinel may abort a failover (e.g. -failover-abort-no-good-slave while a
+                # replica it just re-pointed still looks stale to it): ask again.
+                with contextlib.suppress(redis.ResponseError):
+                    clients[0].sentinel_failover(s.sentinel_master)
+                asked = time.monotonic()
             time.sleep(0.05)
         else:
             raise TimeoutError(f"no failover away from {old} within {timeout} s")
