@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from aragora_redis import ConfigError, RateLimiterUnavailable
+from aragora_redis import ConfigError, RateLimiterUnavailable, _transport
 from aragora_redis._script import SHA
 from aragora_redis.local import LocalStack
 from aragora_redis.ratelimit import AsyncRateLimiter, Check
@@ -80,6 +80,39 @@ async def test_a_flushed_script_cache_is_refilled(standalone: Any) -> None:
     admin.script_flush()
     got = await limiter.hit_many([Check(rs.new_key(), 1, 1)] * 2)
     assert [d.allowed for d in got] == [True, False]
+    admin.close()
+    await limiter.aclose()
+
+
+async def test_a_batch_across_cluster_slots(cluster: Any) -> None:
+    rs.flush_scripts(cluster)
+    limiter = AsyncRateLimiter.from_settings(cluster.settings, timeout=1.0)
+    keys = [rs.new_key() for _ in range(20)]
+    got = await limiter.hit_many([Check(k, 1, 2) for k in keys for _ in range(3)])
+    assert [d.allowed for d in got] == [True, True, False] * 20
+    assert {d.source for d in got} == {"redis"}
+    await limiter.aclose()
+
+
+async def test_tls(standalone_tls: Any) -> None:
+    limiter = AsyncRateLimiter.from_settings(standalone_tls.settings, timeout=0.5)
+    got = await limiter.hit_many([Check(rs.new_key(), 1, 1)] * 2)
+    assert [d.allowed for d in got] == [True, False]
+    await limiter.aclose()
+
+
+async def test_a_connection_the_server_closed_is_replaced(
+    own_redis: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_transport, "CHECK_IDLE_AFTER_S", 0.0)
+    limiter = AsyncRateLimiter.from_settings(rs.policy(own_redis, fail_open=False))
+    key = rs.new_key()
+    assert (await limiter.hit(key, rate=1, burst=5)).source == "redis"
+    admin = own_redis.client("redis-0")
+    assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+    time.sleep(0.05)
+    # Fail-closed: a send on the dead socket would have raised.
+    assert (await limiter.hit(key, rate=1, burst=5)).source == "redis"
     admin.close()
     await limiter.aclose()
 

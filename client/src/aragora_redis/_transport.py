@@ -18,6 +18,7 @@ A cluster goes through redis-py's cluster pipeline, which knows the slots.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar, cast
 
@@ -25,7 +26,7 @@ import redis
 import redis.asyncio as aredis
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.connection import AbstractConnection
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from . import _script as script
 from ._bucket import Prepared
@@ -33,6 +34,8 @@ from ._script import Group
 from .connection import AsyncClient, SyncClient
 
 OnReply = Callable[[Group, Any], None]
+#: An idle connection older than this is checked for a close by the server before use.
+CHECK_IDLE_AFTER_S = 1.0
 _ONE_CALL: list[Group] = [(0,)]
 Conn = TypeVar("Conn", AbstractConnection, AsyncConnection)
 ClusterClient = TypeVar("ClusterClient", redis.RedisCluster, aredis.RedisCluster)
@@ -44,22 +47,28 @@ class _OneMaster(Generic[Conn]):
     def __init__(self, client: redis.Redis | aredis.Redis, max_idle: int) -> None:
         self._pool = client.connection_pool
         self._max_idle = max_idle
-        self._idle: list[Conn] = []
+        self._idle: list[tuple[Conn, float]] = []  # with the time it was put back
 
     def plan(self, ps: Sequence[Prepared]) -> list[Group]:
         """Calls of one limit and at most ``MAX_CHECKS_PER_CALL`` checks, in order."""
         return _ONE_CALL if len(ps) == 1 else script.runs(ps, range(len(ps)))
 
-    def _checkout(self) -> Conn:
+    def _checkout(self) -> tuple[Conn, bool]:
+        """An idle connection (or a new one), and whether it sat long enough to check it.
+
+        A server may close idle clients (``timeout``, a cloud's idle limit); asking the
+        socket costs a system call, so only connections idle for a while pay it.
+        """
         try:
-            return self._idle.pop()
+            conn, since = self._idle.pop()
         except IndexError:
-            return cast(Conn, self._pool.connection_class(**self._pool.connection_kwargs))
+            return cast(Conn, self._pool.connection_class(**self._pool.connection_kwargs)), False
+        return conn, conn.is_connected and time.monotonic() - since > CHECK_IDLE_AFTER_S
 
     def _keep(self, conn: Conn) -> bool:
         """Put ``conn`` back among the idle ones; False when there are enough already."""
         if len(self._idle) < self._max_idle:
-            self._idle.append(conn)
+            self._idle.append((conn, time.monotonic()))
             return True
         return False
 
@@ -83,7 +92,9 @@ class Direct(_OneMaster[AbstractConnection]):
     ) -> None:
         """Send the calls in one write, then read and hand on their replies."""
         payload = [script.pack(ps, g, load) for g in groups]
-        conn = self._checkout()
+        conn, check = self._checkout()
+        if check:
+            _drop_if_closed(conn)
         try:
             conn.send_packed_command(payload, check_health=False)
             for g in groups:
@@ -100,7 +111,16 @@ class Direct(_OneMaster[AbstractConnection]):
         """Disconnect the idle connections (they reconnect when used again)."""
         idle, self._idle = self._idle, []
         while idle:
-            idle.pop().disconnect()
+            idle.pop()[0].disconnect()
+
+
+def _drop_if_closed(conn: AbstractConnection) -> None:
+    try:
+        closed = conn.can_read()  # pending bytes on an idle connection: closed, or garbage
+    except RedisError:
+        closed = True
+    if closed:
+        conn.disconnect()  # the send reconnects
 
 
 def _reply(conn: AbstractConnection) -> Any:
@@ -136,7 +156,9 @@ class AsyncDirect(_OneMaster[AsyncConnection]):
     ) -> None:
         """Send the calls in one write, then read and hand on their replies."""
         payload = [script.pack(ps, g, load) for g in groups]
-        conn = self._checkout()
+        conn, check = self._checkout()
+        if check:
+            await _adrop_if_closed(conn)
         try:
             await conn.send_packed_command(payload, check_health=False)
             for g in groups:
@@ -153,7 +175,16 @@ class AsyncDirect(_OneMaster[AsyncConnection]):
         """Disconnect the idle connections (they reconnect when used again)."""
         idle, self._idle = self._idle, []
         while idle:
-            await idle.pop().disconnect(nowait=nowait)
+            await idle.pop()[0].disconnect(nowait=nowait)
+
+
+async def _adrop_if_closed(conn: AsyncConnection) -> None:
+    try:
+        closed = await conn.can_read()
+    except RedisError:
+        closed = True
+    if closed:
+        await conn.disconnect()
 
 
 async def _areply(conn: AsyncConnection) -> Any:
