@@ -148,7 +148,10 @@ def subjects(port: int, batch: int, loop_clients: list[Any]) -> list[Subject]:
     url = f"redis://{LOOPBACK}:{port}"
     settings = RedisSettings(host=LOOPBACK, port=port, max_connections=200)
     ping, aping = redis.Redis(host=LOOPBACK, port=port), aredis.Redis(host=LOOPBACK, port=port)
-    ours, aours = RateLimiter.from_settings(settings), AsyncRateLimiter.from_settings(settings)
+    # A timeout well above any reply's time: the bench measures speed, and on a busy
+    # machine a 50 ms read can time out (fail-closed: the run would stop).
+    ours = RateLimiter.from_settings(settings, timeout=1.0)
+    aours = AsyncRateLimiter.from_settings(settings, timeout=1.0)
     loop_clients += [ping, aping, ours, aours]
     item = RateLimitItemPerSecond(RATE, 1)
     fixed = sync_strategies.FixedWindowRateLimiter(RedisStorage(url))

@@ -26,7 +26,7 @@ def own_redis(tmp_path: Path) -> Iterator[LocalStack]:
 
 
 def test_checks_drain_the_bucket_and_say_when_to_retry(standalone: Any) -> None:
-    limiter = RateLimiter.from_settings(standalone.settings)
+    limiter = RateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
     key = rs.new_key()
     got = [limiter.hit(key, rate=1, burst=5, scope="api") for _ in range(6)]
     assert [d.allowed for d in got] == [True] * 5 + [False]
@@ -38,7 +38,7 @@ def test_checks_drain_the_bucket_and_say_when_to_retry(standalone: Any) -> None:
 
 
 def test_a_batch_is_decided_in_order_in_one_round_trip(standalone: Any) -> None:
-    limiter = RateLimiter.from_settings(standalone.settings)
+    limiter = RateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
     admin = standalone.client("redis-0")
     a, b = rs.new_key(), rs.new_key()
     checks = [Check(a, 1, 3) for _ in range(5)] + [Check(b, 1, 40, 1, "other") for _ in range(35)]
@@ -55,7 +55,7 @@ def test_a_batch_is_decided_in_order_in_one_round_trip(standalone: Any) -> None:
 
 
 def test_bad_arguments_raise_config_error(standalone: Any) -> None:
-    limiter = RateLimiter.from_settings(standalone.settings)
+    limiter = RateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
     with pytest.raises(ConfigError) as err:
         limiter.hit("k", rate=0, burst=5)
     assert err.value.variable == "rate"
@@ -66,7 +66,7 @@ def test_bad_arguments_raise_config_error(standalone: Any) -> None:
 
 
 def test_a_flushed_script_cache_is_refilled(standalone: Any) -> None:
-    limiter = RateLimiter.from_settings(standalone.settings)
+    limiter = RateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
     admin = standalone.client("redis-0")
     admin.script_flush()
     assert limiter.hit(rs.new_key(), rate=1, burst=2).source == "redis"
@@ -79,7 +79,7 @@ def test_a_flushed_script_cache_is_refilled(standalone: Any) -> None:
 
 def test_a_batch_across_cluster_slots(cluster: Any) -> None:
     rs.flush_scripts(cluster)
-    limiter = RateLimiter.from_settings(cluster.settings, timeout=1.0)
+    limiter = RateLimiter.from_settings(cluster.settings, timeout=rs.CALM)
     keys = [rs.new_key() for _ in range(20)]
     got = limiter.hit_many([Check(k, 1, 2) for k in keys for _ in range(3)])
     assert [d.allowed for d in got] == [True, True, False] * 20
@@ -88,7 +88,7 @@ def test_a_batch_across_cluster_slots(cluster: Any) -> None:
 
 
 def test_tls(standalone_tls: Any) -> None:
-    limiter = RateLimiter.from_settings(standalone_tls.settings, timeout=0.5)
+    limiter = RateLimiter.from_settings(standalone_tls.settings, timeout=rs.CALM)
     got = limiter.hit_many([Check(rs.new_key(), 1, 1)] * 2)
     assert [d.allowed for d in got] == [True, False]
     limiter.close()
@@ -98,7 +98,7 @@ def test_a_connection_the_server_closed_is_replaced(
     own_redis: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_transport, "CHECK_IDLE_AFTER_S", 0.0)
-    limiter = RateLimiter.from_settings(rs.policy(own_redis, fail_open=False))
+    limiter = RateLimiter.from_settings(rs.policy(own_redis, fail_open=False), timeout=rs.CALM)
     key = rs.new_key()
     assert limiter.hit(key, rate=1, burst=5).source == "redis"
     admin = own_redis.client("redis-0")
@@ -115,8 +115,7 @@ def test_twenty_workers_admit_exactly_the_bucket(
     topology: str, request: pytest.FixtureRequest
 ) -> None:
     stack = request.getfixturevalue(topology)
-    # A generous timeout: this test is about counting, not about a slow Redis.
-    limiter = RateLimiter.from_settings(stack.settings, timeout=1.0)
+    limiter = RateLimiter.from_settings(stack.settings, timeout=rs.CALM)
     key, admitted = rs.new_key(), [0] * rs.WORKERS
     start = time.monotonic()
 
@@ -136,7 +135,8 @@ def test_twenty_workers_admit_exactly_the_bucket(
 
 def test_fail_open_decides_from_memory_and_returns_to_redis(own_redis: LocalStack) -> None:
     settings = rs.policy(own_redis, fail_open=True)
-    limiter = RateLimiter.from_settings(settings, recovery=0.5)
+    # A killed server refuses connections at once, whatever the timeout.
+    limiter = RateLimiter.from_settings(settings, timeout=rs.CALM, recovery=0.5)
     key = rs.new_key()
 
     def timed() -> tuple[str, float]:
@@ -162,7 +162,7 @@ def test_fail_open_decides_from_memory_and_returns_to_redis(own_redis: LocalStac
 
 def test_fail_closed_raises_fast(own_redis: LocalStack) -> None:
     settings = rs.policy(own_redis, fail_open=False)
-    limiter = RateLimiter.from_settings(settings, recovery=0.5)
+    limiter = RateLimiter.from_settings(settings, recovery=0.5)  # the default 50 ms timeout
     key = rs.new_key()
     assert limiter.hit(key, rate=1, burst=5).source == "redis"
     own_redis.freeze("redis-0")
@@ -184,7 +184,7 @@ def test_fail_closed_raises_fast(own_redis: LocalStack) -> None:
 
 def test_the_limiter_survives_a_sentinel_failover(sentinel: Any) -> None:
     rs.flush_scripts(sentinel)
-    limiter = RateLimiter.from_settings(sentinel.settings, recovery=0.2)
+    limiter = RateLimiter.from_settings(sentinel.settings, timeout=rs.CALM, recovery=0.2)
     key = rs.new_key()
     assert [limiter.hit(key, rate=0.01, burst=3).allowed for _ in range(2)] == [True, True]
     new = failover_and_wait(sentinel.settings)

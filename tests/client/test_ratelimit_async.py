@@ -26,7 +26,7 @@ def own_redis(tmp_path: Path) -> Iterator[LocalStack]:
 
 
 async def test_checks_drain_the_bucket_and_say_when_to_retry(standalone: Any) -> None:
-    limiter = AsyncRateLimiter.from_settings(standalone.settings)
+    limiter = AsyncRateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
     key = rs.new_key()
     got = [await limiter.hit(key, rate=1, burst=5, scope="api") for _ in range(6)]
     assert [d.allowed for d in got] == [True] * 5 + [False]
@@ -38,7 +38,7 @@ async def test_checks_drain_the_bucket_and_say_when_to_retry(standalone: Any) ->
 
 
 async def test_a_batch_is_decided_in_order_in_one_round_trip(standalone: Any) -> None:
-    limiter = AsyncRateLimiter.from_settings(standalone.settings)
+    limiter = AsyncRateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
     admin = standalone.client("redis-0")
     a, b = rs.new_key(), rs.new_key()
     checks = [Check(a, 1, 3) for _ in range(5)] + [Check(b, 1, 40, 1, "other") for _ in range(35)]
@@ -61,7 +61,7 @@ async def test_a_batch_is_decided_in_order_in_one_round_trip(standalone: Any) ->
 
 
 async def test_bad_arguments_raise_config_error(standalone: Any) -> None:
-    limiter = AsyncRateLimiter.from_settings(standalone.settings)
+    limiter = AsyncRateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
     with pytest.raises(ConfigError) as err:
         await limiter.hit("k", rate=0, burst=5)
     assert err.value.variable == "rate"
@@ -72,7 +72,7 @@ async def test_bad_arguments_raise_config_error(standalone: Any) -> None:
 
 
 async def test_a_flushed_script_cache_is_refilled(standalone: Any) -> None:
-    limiter = AsyncRateLimiter.from_settings(standalone.settings)
+    limiter = AsyncRateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
     admin = standalone.client("redis-0")
     admin.script_flush()
     assert (await limiter.hit(rs.new_key(), rate=1, burst=2)).source == "redis"
@@ -86,7 +86,7 @@ async def test_a_flushed_script_cache_is_refilled(standalone: Any) -> None:
 
 async def test_a_batch_across_cluster_slots(cluster: Any) -> None:
     rs.flush_scripts(cluster)
-    limiter = AsyncRateLimiter.from_settings(cluster.settings, timeout=1.0)
+    limiter = AsyncRateLimiter.from_settings(cluster.settings, timeout=rs.CALM)
     keys = [rs.new_key() for _ in range(20)]
     got = await limiter.hit_many([Check(k, 1, 2) for k in keys for _ in range(3)])
     assert [d.allowed for d in got] == [True, True, False] * 20
@@ -95,7 +95,7 @@ async def test_a_batch_across_cluster_slots(cluster: Any) -> None:
 
 
 async def test_tls(standalone_tls: Any) -> None:
-    limiter = AsyncRateLimiter.from_settings(standalone_tls.settings, timeout=0.5)
+    limiter = AsyncRateLimiter.from_settings(standalone_tls.settings, timeout=rs.CALM)
     got = await limiter.hit_many([Check(rs.new_key(), 1, 1)] * 2)
     assert [d.allowed for d in got] == [True, False]
     await limiter.aclose()
@@ -105,7 +105,7 @@ async def test_a_connection_the_server_closed_is_replaced(
     own_redis: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_transport, "CHECK_IDLE_AFTER_S", 0.0)
-    limiter = AsyncRateLimiter.from_settings(rs.policy(own_redis, fail_open=False))
+    limiter = AsyncRateLimiter.from_settings(rs.policy(own_redis, fail_open=False), timeout=rs.CALM)
     key = rs.new_key()
     assert (await limiter.hit(key, rate=1, burst=5)).source == "redis"
     admin = own_redis.client("redis-0")
@@ -122,8 +122,7 @@ async def test_twenty_workers_admit_exactly_the_bucket(
     topology: str, request: pytest.FixtureRequest
 ) -> None:
     stack = request.getfixturevalue(topology)
-    # A generous timeout: this test is about counting, not about a slow Redis.
-    limiter = AsyncRateLimiter.from_settings(stack.settings, timeout=1.0)
+    limiter = AsyncRateLimiter.from_settings(stack.settings, timeout=rs.CALM)
     key = rs.new_key()
     start = time.monotonic()
 
@@ -141,7 +140,8 @@ async def test_twenty_workers_admit_exactly_the_bucket(
 
 async def test_fail_open_decides_from_memory_and_returns_to_redis(own_redis: LocalStack) -> None:
     settings = rs.policy(own_redis, fail_open=True)
-    limiter = AsyncRateLimiter.from_settings(settings, recovery=0.5)
+    # A killed server refuses connections at once, whatever the timeout.
+    limiter = AsyncRateLimiter.from_settings(settings, timeout=rs.CALM, recovery=0.5)
     key = rs.new_key()
 
     async def timed() -> tuple[str, float]:
@@ -167,7 +167,7 @@ async def test_fail_open_decides_from_memory_and_returns_to_redis(own_redis: Loc
 
 async def test_fail_closed_raises_fast(own_redis: LocalStack) -> None:
     settings = rs.policy(own_redis, fail_open=False)
-    limiter = AsyncRateLimiter.from_settings(settings, recovery=0.5)
+    limiter = AsyncRateLimiter.from_settings(settings, recovery=0.5)  # the default 50 ms
     key = rs.new_key()
     assert (await limiter.hit(key, rate=1, burst=5)).source == "redis"
     own_redis.freeze("redis-0")
@@ -189,7 +189,7 @@ async def test_fail_closed_raises_fast(own_redis: LocalStack) -> None:
 
 async def test_the_limiter_survives_a_sentinel_failover(sentinel: Any) -> None:
     rs.flush_scripts(sentinel)
-    limiter = AsyncRateLimiter.from_settings(sentinel.settings, recovery=0.2)
+    limiter = AsyncRateLimiter.from_settings(sentinel.settings, timeout=rs.CALM, recovery=0.2)
     key = rs.new_key()
     assert [(await limiter.hit(key, rate=0.01, burst=3)).allowed for _ in range(2)] == [True] * 2
     new = await asyncio.to_thread(failover_and_wait, sentinel.settings)
