@@ -36,7 +36,7 @@ class AclStack:
     username: str = "limited"
 
 
-STACK_FIXTURES = ("standalone", "standalone_tls", "acl", "sentinel", "cluster")
+STACK_FIXTURES = ("standalone", "standalone_tls", "acl", "sentinel", "sentinel_tls", "cluster")
 
 
 def _running(
@@ -71,6 +71,11 @@ def acl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclStack]:
 @pytest.fixture(scope="session")
 def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     yield from _running(tmp_path_factory, "sentinel")
+
+
+@pytest.fixture(scope="session")
+def sentinel_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, "sentinel", tls=True)
 
 
 @pytest.fixture(scope="session")

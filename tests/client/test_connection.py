@@ -90,6 +90,20 @@ def test_sentinel_password_is_required_by_the_sentinels(sentinel: Any) -> None:
     assert "master" in str(err.value.__cause__).lower()
 
 
+def test_sentinel_over_tls_with_the_sentinel_password(sentinel_tls: Any) -> None:
+    s = sentinel_tls.settings
+    assert s.ssl
+    assert s.sentinel_password is not None
+    client = connect_redis(s)
+    key = _key()
+    client.set(key, "tls")
+    assert client.get(key) == b"tls"
+    assert (client.info("replication"))["role"] == "master"
+    client.close()
+    with pytest.raises(RedisUnavailable):
+        connect_redis(s.replace(sentinel_password=None))
+
+
 def test_writes_follow_a_sentinel_failover(sentinel: Any) -> None:
     client = connect_redis(sentinel.settings)
     key = _key()

@@ -95,6 +95,20 @@ async def test_sentinel_password_is_required_by_the_sentinels(sentinel: Any) -> 
     assert "master" in str(err.value.__cause__).lower()
 
 
+async def test_sentinel_over_tls_with_the_sentinel_password(sentinel_tls: Any) -> None:
+    s = sentinel_tls.settings
+    assert s.ssl
+    assert s.sentinel_password is not None
+    client = await connect_redis_async(s)
+    key = _key()
+    await client.set(key, "tls")
+    assert await client.get(key) == b"tls"
+    assert (await client.info("replication"))["role"] == "master"
+    await client.aclose()
+    with pytest.raises(RedisUnavailable):
+        await connect_redis_async(s.replace(sentinel_password=None))
+
+
 async def test_writes_follow_a_sentinel_failover(sentinel: Any) -> None:
     client = await connect_redis_async(sentinel.settings)
     key = _key()
