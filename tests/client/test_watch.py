@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from aragora_redis._follow import FailoverState
+from aragora_redis.connection import build_redis
 from aragora_redis.watch import SentinelWatcher
 from tests.support import failover_and_wait
 
@@ -28,3 +29,23 @@ def test_watcher_follows_a_switch(sentinel: Any) -> None:
     assert "+switch-master" in heard
     assert {"+selected-slave", "+promoted-slave"} <= set(heard)
     assert state.hold_for(time.monotonic()) == 0.0
+
+
+def test_connections_are_reused_on_the_new_master(sentinel: Any) -> None:
+    s = sentinel.settings
+    state = FailoverState(s.sentinel_master)
+    watcher = SentinelWatcher(s, [state]).start()
+    client = build_redis(s, failover=state)
+    time.sleep(0.3)
+    try:
+        client.set("aragora:test:reuse", 1)
+        new = failover_and_wait(s)
+        deadline = time.monotonic() + 5
+        while state.hint != new and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client.set("aragora:test:reuse", 2)
+        first = client.client_id()
+        assert [client.client_id() for _ in range(5)] == [first] * 5, "one connection"
+    finally:
+        client.close()
+        watcher.stop()

@@ -102,6 +102,9 @@ class MasterConnection(SentinelManagedConnection):
                 if state is not None and state.is_deposed(addr) and role.role == "master":
                     super().disconnect()
                     raise _deposed(addr)
+                # redis-py's pool keeps only connections to the address it last got from
+                # Sentinel; record where we are, or every release would drop the connection.
+                self.connection_pool.master_address = addr
                 return
             if state is not None:
                 state.demoted(addr)
@@ -195,6 +198,9 @@ class AsyncMasterConnection(AsyncSentinelManagedConnection):
                 if state is not None and state.is_deposed(addr) and role.role == "master":
                     await super().disconnect()
                     raise _deposed(addr)
+                # redis-py's pool keeps only connections to the address it last got from
+                # Sentinel; record where we are, or every release would drop the connection.
+                self.connection_pool.master_address = addr
                 return
             if state is not None:
                 state.demoted(addr)

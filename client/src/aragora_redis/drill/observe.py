@@ -113,10 +113,11 @@ def fault_figures(
         "acked_writes": len(acks),
         "acked_writes_lost": sum(1 for _, k in acks if k in verified.missing_keys),
         "caller_errors": len(errors),
-        "fallback_decisions": len(fallback),
-        "limiter_errors": len(limiter_errors),
-        "slowest_decision_ms": round(slowest, 2),
     }
+    if with_events:  # only our workload has a rate limiter and events
+        figures["fallback_decisions"] = len(fallback)
+        figures["limiter_errors"] = len(limiter_errors)
+        figures["slowest_decision_ms"] = round(slowest, 2)
     if switches:
         follow = first_after(ack_times, switches[0])
         figures["switch_follow_s"] = round(follow - switches[0], 3) if follow else -1.0

@@ -1,9 +1,10 @@
 """The drill's workloads: our four stores, and a naive redis-py Sentinel client beside them.
 
-Ours, per writer thread and iteration: a rate-limit check, a durable session write
-with a unique id (the counted write), a durable event; every tenth iteration a
-debate-state update. Two subscriber threads count what they hear, live and from the
-stream. The naive baseline only writes unique keys with redis-py's defaults.
+Ours, per writer thread and iteration: a durable session write with a unique id
+(the counted write), a durable event; every tenth iteration a debate-state update.
+A limiter thread makes a rate-limit check every 5 ms, and two subscriber threads
+count what they hear, live and from the stream. The naive baseline only writes
+unique keys with redis-py's defaults.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from .observe import Observations
 
 Clock = Callable[[], float]
 SESSION_KIND = "drill"
+#: Pause between two rate-limit checks of the limiter thread.
+LIMIT_EVERY_S = 0.005
 
 
 class OurWorkload:
@@ -55,6 +58,7 @@ class OurWorkload:
             lambda: self._listen(durable, self.obs.durable_heard),
         ]
         targets += [lambda n=n: self._write(n) for n in range(self.writers)]  # type: ignore[misc]
+        targets.append(self._limit)
         for target in targets:
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
@@ -70,14 +74,13 @@ class OurWorkload:
         finally:
             sub.close()
 
-    def _write(self, writer: int) -> None:
-        s, obs, clock = self.stores, self.obs, self.clock
-        for i in itertools.count(1):
-            if self._stop.is_set():
-                return
+    def _limit(self) -> None:
+        # Its own thread, so that decisions keep coming while writes wait on a dead Redis.
+        obs, clock = self.obs, self.clock
+        while not self._stop.is_set():
             started = time.perf_counter()
             try:
-                decision = s.rate_limiter.hit(f"drill:{self.run}:{writer}", rate=1e6, burst=1e6)
+                decision = self.stores.rate_limiter.hit(f"drill:{self.run}", rate=1e6, burst=1e6)
                 ms = (time.perf_counter() - started) * 1000
                 with obs.lock:
                     obs.decisions.append((clock(), decision.source, ms))
@@ -85,6 +88,13 @@ class OurWorkload:
                 with obs.lock:
                     obs.limiter_errors.append(clock())
                 obs.error(clock(), "rate_limiter")
+            time.sleep(LIMIT_EVERY_S)
+
+    def _write(self, writer: int) -> None:
+        s, obs, clock = self.stores, self.obs, self.clock
+        for i in itertools.count(1):
+            if self._stop.is_set():
+                return
             ident = f"{self.run}-{writer}-{i}"
             try:
                 s.sessions.put(SESSION_KIND, ident, {"i": i}, durable=self.durable)
