@@ -53,3 +53,13 @@ def test_fault_names_are_checked() -> None:
     assert [f.name for f in parse_faults("kill, planned")] == ["planned", "kill"]
     with pytest.raises(ConfigError, match="--faults"):
         parse_faults("reboot")
+
+
+def test_events_trimmed_from_the_capped_stream_are_not_counted_as_unreplicated() -> None:
+    obs = Observations()
+    for seq in range(1, 9):
+        obs.events_acked.append((float(seq), seq))
+        obs.durable_heard.append((float(seq), seq))
+    retained = Verified(stream_seqs=frozenset({5, 6, 8}))  # 1-4 trimmed by MAXLEN, 7 missing
+    got = fault_figures(obs, retained, 0.0, 10.0, [], with_events=True)
+    assert (got["events_published"], got["events_unreplicated"], got["events_lost"]) == (8, 1, 0)

@@ -122,10 +122,14 @@ def fault_figures(
         follow = first_after(ack_times, switches[0])
         figures["switch_follow_s"] = round(follow - switches[0], 3) if follow else -1.0
     if with_events:
-        present = [seq for seq in published if seq in verified.stream_seqs]
+        # The stream is capped (MAXLEN ~): events older than its oldest entry were trimmed,
+        # not lost in a failover, so only the retained range is judged.
+        oldest = min(verified.stream_seqs, default=0)
+        judged = [seq for seq in published if seq >= oldest]
+        present = [seq for seq in judged if seq in verified.stream_seqs]
         figures["events_published"] = len(published)
         figures["events_lost"] = sum(1 for seq in present if seq not in durable)
-        figures["events_unreplicated"] = len(published) - len(present)
+        figures["events_unreplicated"] = len(judged) - len(present)
         if promotions:
             heard = first_after(live, promotions[0])
             figures["subscriber_recovery_s"] = round(heard - promotions[0], 3) if heard else -1.0
