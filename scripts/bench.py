@@ -200,8 +200,9 @@ async def measure(args: argparse.Namespace, port: int) -> list[Row]:
     for s in subs:  # warm up: connections, script cache, keys
         sync_run(s.sync, 0.2, Row("", ""))
         await async_run(s.aio, args.inflight, 0.2, Row("", ""))
-    for _ in range(args.rounds):
-        for s in subs:
+    for round_ in range(args.rounds):
+        # Every other round backwards, so no subject always follows the same one.
+        for s in subs if round_ % 2 == 0 else subs[::-1]:
             sync_run(s.sync, share, rows[s.name, "sync"])
             await async_run(s.aio, args.inflight, share, rows[s.name, "asyncio"])
             if s.batch is not None:
@@ -275,7 +276,7 @@ def show(rows: list[Row], goals: list[Target], args: argparse.Namespace) -> None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="per subject and mode")
-    parser.add_argument("--rounds", type=int, default=12, help="interleaved slices of --seconds")
+    parser.add_argument("--rounds", type=int, default=20, help="interleaved slices of --seconds")
     parser.add_argument("--inflight", type=int, default=50)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--json", type=Path, help="also write the results here")

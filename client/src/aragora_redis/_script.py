@@ -122,11 +122,11 @@ class Replies:
     def take(self, group: Group, reply: Any) -> None:
         """Read the reply of the call for ``group``; an error reply other than
         NOSCRIPT (or NOSCRIPT to an EVAL) is raised."""
-        if isinstance(reply, NoScriptError) and not self._loading:
+        if isinstance(reply, RedisError):
+            if not isinstance(reply, NoScriptError) or self._loading:
+                raise reply
             self.missing.append(group)
             return
-        if isinstance(reply, RedisError):
-            raise reply
         ps, decisions = self._ps, self._decisions
         for j, i in enumerate(group):
             decisions[i] = parse_reply(ps[i], reply[2 * j], reply[2 * j + 1])
