@@ -52,7 +52,7 @@ class Coalescer:
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:  # RateLimiterUnavailable when fail-closed: every caller's
+        except Exception as exc:  # e.g. RateLimiterUnavailable (fail-closed): each caller gets it
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
