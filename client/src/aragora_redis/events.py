@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import redis
 import redis.asyncio as aredis
@@ -26,6 +26,7 @@ from .errors import InvalidValue
 from .streams import AsyncStreamSubscription, StreamSubscription
 from .subscriptions import AsyncSubscription, Subscription, split_targets
 
+C = TypeVar("C", SyncClient, AsyncClient)
 #: Approximate cap of each channel's stream (XADD MAXLEN ~).
 DEFAULT_STREAM_MAXLEN = 10_000
 
@@ -52,17 +53,13 @@ def _check_targets(targets: tuple[str, ...], durable: bool) -> None:
         )
 
 
-class EventBus:
-    """Publish and subscribe to events (sync). Build it with :func:`aragora_redis.connect`.
-
-    ``subscriber`` is the client subscriptions use: the stores give it short
-    timeouts so that a dead master is noticed quickly.
-    """
+class _Bus(Generic[C]):
+    """What both twins hold: the publishing and subscribing clients and the outbox."""
 
     def __init__(
         self,
-        client: SyncClient,
-        subscriber: SyncClient | None = None,
+        client: C,
+        subscriber: C | None = None,
         *,
         instance_id: str | None = None,
         max_bytes: int = _codec.DEFAULT_MAX_BYTES,
@@ -70,8 +67,8 @@ class EventBus:
         ping_every_s: float = DEFAULT_PING_EVERY_S,
         dead_after_s: float = DEFAULT_DEAD_AFTER_S,
     ) -> None:
-        self._client = client
-        self._subscriber = subscriber or client
+        self._client: C = client
+        self._subscriber: C = subscriber or client
         self._out = _Outbox(instance_id, max_bytes, stream_maxlen)
         self._liveness = (ping_every_s, dead_after_s)
 
@@ -79,6 +76,14 @@ class EventBus:
     def instance_id(self) -> str:
         """The id this process stamps on the events it publishes."""
         return self._out.instance_id
+
+
+class EventBus(_Bus[SyncClient]):
+    """Publish and subscribe to events (sync). Build it with :func:`aragora_redis.connect`.
+
+    ``subscriber`` is the client subscriptions use: the stores give it short
+    timeouts so that a dead master is noticed quickly.
+    """
 
     def publish(self, channel: str, type: str, payload: Any, *, durable: bool = False) -> int:
         """Send an event; returns how many live subscribers heard it."""
@@ -115,29 +120,8 @@ class EventBus:
             return Subscription.open(self._subscriber, targets, Liveness(*self._liveness))
 
 
-class AsyncEventBus:
+class AsyncEventBus(_Bus[AsyncClient]):
     """The asyncio twin of :class:`EventBus`."""
-
-    def __init__(
-        self,
-        client: AsyncClient,
-        subscriber: AsyncClient | None = None,
-        *,
-        instance_id: str | None = None,
-        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
-        stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
-        ping_every_s: float = DEFAULT_PING_EVERY_S,
-        dead_after_s: float = DEFAULT_DEAD_AFTER_S,
-    ) -> None:
-        self._client = client
-        self._subscriber = subscriber or client
-        self._out = _Outbox(instance_id, max_bytes, stream_maxlen)
-        self._liveness = (ping_every_s, dead_after_s)
-
-    @property
-    def instance_id(self) -> str:
-        """The id this process stamps on the events it publishes."""
-        return self._out.instance_id
 
     async def publish(self, channel: str, type: str, payload: Any, *, durable: bool = False) -> int:
         """Send an event; returns how many live subscribers heard it."""

@@ -9,7 +9,7 @@ the same round trip (GETEX). ``put(..., durable=True)`` also waits for a replica
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import redis
 import redis.asyncio as aredis
@@ -19,6 +19,7 @@ from ._boundary import redis_errors
 from .connection import AsyncClient, SyncClient
 from .errors import NotReplicated
 
+C = TypeVar("C", SyncClient, AsyncClient)
 #: How long a durable write waits for a replica before it reports NotReplicated.
 DEFAULT_REPLICA_TIMEOUT_MS = 1000
 
@@ -46,21 +47,25 @@ def _check_replicated(key: str, acked: int, timeout_ms: int) -> None:
         )
 
 
-class SessionStore:
-    """Sessions on Redis (sync). Build it with :func:`aragora_redis.connect`."""
+class _Sessions(Generic[C]):
+    """What both twins hold: the client and the limits."""
 
     def __init__(
         self,
-        client: SyncClient,
+        client: C,
         *,
         ttls: Mapping[str, int] | None = None,
         max_bytes: int = _codec.DEFAULT_MAX_BYTES,
         replica_timeout_ms: int = DEFAULT_REPLICA_TIMEOUT_MS,
     ) -> None:
-        self._client = client
+        self._client: C = client
         self._ttls = dict(ttls or {})
         self._max_bytes = max_bytes
         self._replica_timeout_ms = replica_timeout_ms
+
+
+class SessionStore(_Sessions[SyncClient]):
+    """Sessions on Redis (sync). Build it with :func:`aragora_redis.connect`."""
 
     def put(
         self,
@@ -104,21 +109,8 @@ class SessionStore:
             return bool(self._client.delete(key))
 
 
-class AsyncSessionStore:
+class AsyncSessionStore(_Sessions[AsyncClient]):
     """The asyncio twin of :class:`SessionStore`."""
-
-    def __init__(
-        self,
-        client: AsyncClient,
-        *,
-        ttls: Mapping[str, int] | None = None,
-        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
-        replica_timeout_ms: int = DEFAULT_REPLICA_TIMEOUT_MS,
-    ) -> None:
-        self._client = client
-        self._ttls = dict(ttls or {})
-        self._max_bytes = max_bytes
-        self._replica_timeout_ms = replica_timeout_ms
 
     async def put(
         self,

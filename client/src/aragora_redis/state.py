@@ -13,13 +13,14 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import _codec, _lua, keys
 from ._boundary import redis_errors
 from .connection import AsyncClient, SyncClient
 from .errors import UpdateConflict
 
+C = TypeVar("C", SyncClient, AsyncClient)
 #: How long ``update`` keeps retrying lost compare-and-set races.
 DEFAULT_UPDATE_DEADLINE_S = 10.0
 
@@ -33,20 +34,24 @@ def _conflict(key: str, attempts: int, deadline: float) -> UpdateConflict:
     return UpdateConflict(f"{key}: {attempts} compare-and-set attempts lost within {deadline} s")
 
 
-class DebateStateStore:
-    """Debate state on Redis (sync). Build it with :func:`aragora_redis.connect`."""
+class _States(Generic[C]):
+    """What both twins hold: the client, the TTL, the limit and the compare-and-set script."""
 
     def __init__(
         self,
-        client: SyncClient,
+        client: C,
         *,
         ttl: int = _codec.DEBATE_STATE_TTL,
         max_bytes: int = _codec.DEFAULT_MAX_BYTES,
     ) -> None:
-        self._client = client
+        self._client: C = client
         self._ttl = _codec.check_ttl(ttl)
         self._max_bytes = max_bytes
-        self._cas = client.register_script(_lua.source("compare_and_set"))
+        self._cas: Any = client.register_script(_lua.source("compare_and_set"))
+
+
+class DebateStateStore(_States[SyncClient]):
+    """Debate state on Redis (sync). Build it with :func:`aragora_redis.connect`."""
 
     def save(self, debate_id: str, state: Any) -> None:
         """Store the whole state and mark the debate active for the TTL."""
@@ -116,20 +121,8 @@ class DebateStateStore:
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
 
-class AsyncDebateStateStore:
+class AsyncDebateStateStore(_States[AsyncClient]):
     """The asyncio twin of :class:`DebateStateStore`."""
-
-    def __init__(
-        self,
-        client: AsyncClient,
-        *,
-        ttl: int = _codec.DEBATE_STATE_TTL,
-        max_bytes: int = _codec.DEFAULT_MAX_BYTES,
-    ) -> None:
-        self._client = client
-        self._ttl = _codec.check_ttl(ttl)
-        self._max_bytes = max_bytes
-        self._cas = client.register_script(_lua.source("compare_and_set"))
 
     async def save(self, debate_id: str, state: Any) -> None:
         """Store the whole state and mark the debate active for the TTL."""
