@@ -1,0 +1,37 @@
+"""The backends: one module each, registered here with one line.
+
+A backend is a :class:`Backend`: the pydantic model of its config section
+(``aragora-redis:<backend>``) and a ``deploy`` function that declares its
+component and returns the shared :class:`~infra.endpoint.RedisEndpoint`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ..endpoint import RedisEndpoint
+from ..settings import ConfigModel, StackConfig
+
+S = TypeVar("S", bound=ConfigModel)
+
+
+@dataclass(frozen=True)
+class Backend(Generic[S]):
+    """A backend: its config section's model and how to deploy it."""
+
+    settings_model: type[S]
+    deploy_fn: Callable[[StackConfig, S], RedisEndpoint]
+
+    def deploy(self, config: StackConfig) -> RedisEndpoint:
+        """Declare the backend's resources for ``config``; its section must be this model."""
+        settings = config.backend_settings
+        if not isinstance(settings, self.settings_model):
+            raise TypeError(f"expected {self.settings_model.__name__}, got {type(settings)}")
+        return self.deploy_fn(config, settings)
+
+
+#: Implemented backends by ``aragora-redis:backend`` name; the other known names
+#: (:data:`infra.settings.BackendName`) are refused as not implemented yet.
+BACKENDS: Mapping[str, Backend[Any]] = {}
