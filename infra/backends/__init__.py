@@ -13,6 +13,8 @@ from typing import Any, Generic, TypeVar
 
 from ..endpoint import RedisEndpoint
 from ..settings import ConfigModel, StackConfig
+from . import aws
+from .aws_settings import AwsSettings
 
 S = TypeVar("S", bound=ConfigModel)
 
@@ -34,4 +36,6 @@ class Backend(Generic[S]):
 
 #: Implemented backends by ``aragora-redis:backend`` name; the other known names
 #: (:data:`infra.settings.BackendName`) are refused as not implemented yet.
-BACKENDS: Mapping[str, Backend[Any]] = {}
+BACKENDS: Mapping[str, Backend[Any]] = {
+    "aws": Backend(AwsSettings, aws.deploy),
+}
