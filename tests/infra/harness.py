@@ -1,0 +1,296 @@
+"""Run the real Pulumi program (``infra/__main__.py``) under Pulumi's mocks.
+
+Each run happens in a fresh thread: Pulumi keeps its settings, config and root
+stack in context variables and an event loop per thread, so a new thread is a
+clean runtime and runs cannot leak into each other. The mocks record every
+declared resource (inputs, parent, ``protect``), answer the subnet lookups,
+and fake the attributes AWS computes (endpoint addresses, port, ARNs, the
+random password).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import importlib
+import json
+import logging
+import runpy
+import sys
+import threading
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "infra"
+STACKS = ROOT / "stacks"
+PROJECT = "aragora-redis"
+#: What the mocked RandomPassword returns: every special ElastiCache allows, so
+#: the URL round trip is tested with the hardest characters.
+FAKE_PASSWORD_CHARS = "Aa0!&#$^<>-"
+GET_SUBNET = "aws:ec2/getSubnet:getSubnet"
+
+with warnings.catch_warnings():
+    # pulumi_aws.ec2 warns about its own deprecated resources as it is imported.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    importlib.import_module("pulumi_aws.ec2").get_subnet  # noqa: B018 (loads the lazy module)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """An input the program marked secret, unwrapped from Pulumi's wire form."""
+
+    value: Any
+
+
+def unwrap(value: Any) -> Any:
+    """``value`` with Pulumi's secret envelopes replaced by :class:`Secret`."""
+    if isinstance(value, dict):
+        if value.get(_special_sig_key) == _special_secret_sig:
+            return Secret(unwrap(value["value"]))
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One resource the program declared: its inputs (secrets as :class:`Secret`),
+    with the attributes the mocks computed added."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str
+    protect: bool
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name!r}"
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One stack output, resolved."""
+
+    value: Any
+    secret: bool
+
+
+@dataclass
+class Run:
+    """What one program run declared and exported, or the error it raised."""
+
+    resources: list[Declared] = field(default_factory=list)
+    outputs: dict[str, Exported] = field(default_factory=dict)
+    error: BaseException | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Declared]:
+        """The resources of a Pulumi type token, e.g. ``aws:elasticache/user:User``."""
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Declared:
+        """The only resource of ``type_``."""
+        found = self.of_type(type_)
+        assert len(found) == 1, f"expected one {type_}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Declared:
+        """The resource with ``urn``."""
+        return next(r for r in self.resources if r.urn == urn)
+
+
+def stack_file(stack: str) -> dict[str, Any]:
+    """The ``config:`` map of ``stacks/Pulumi.<stack>.yaml``."""
+    data = YAML(typ="safe").load((STACKS / f"Pulumi.{stack}.yaml").read_text())
+    config: dict[str, Any] = data["config"]
+    return config
+
+
+def aws(**changes: Any) -> dict[str, Any]:
+    """Changes to keys of the ``aragora-redis:aws`` section (``None`` deletes)."""
+    return {f"aws.{k}": v for k, v in changes.items()}
+
+
+def changed(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The stack file's config with ``changes`` (dotted paths under aragora-redis; None deletes)."""
+    config = copy.deepcopy(stack_file(stack))
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = config
+        for i, part in enumerate(parents):
+            key = f"aragora-redis:{part}" if i == 0 else part
+            node = node.setdefault(key, {})
+        key = last if parents else f"aragora-redis:{last}"
+        if value is None:
+            node.pop(key, None)
+        else:
+            node[key] = value
+    return config
+
+
+def as_pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """Config values as Pulumi hands them to a program: objects and lists as JSON."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, str):
+            out[key] = value
+        else:
+            out[key] = json.dumps(value)
+    return out
+
+
+def default_subnets(config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Subnet id -> (AZ, VPC) for the aws section: each subnet in its own AZ of the VPC."""
+    aws = config.get("aragora-redis:aws")
+    if not isinstance(aws, dict):
+        return {}
+    region = config.get("aws:region", "us-east-1")
+    return {
+        subnet: (f"{region}{'abcdef'[i % 6]}", aws.get("vpcId", ""))
+        for i, subnet in enumerate(aws.get("subnetIds", []))
+        if isinstance(subnet, str)
+    }
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Fakes what AWS computes and answers the subnet lookups."""
+
+    def __init__(self, subnets: Mapping[str, tuple[str, str]]) -> None:
+        self.subnets = subnets
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        state = {**args.inputs, **computed(args.typ, args.name, args.inputs)}
+        return f"{args.name}-id", state
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token != GET_SUBNET:
+            raise NotImplementedError(f"no mock for invoke {args.token}")
+        subnet_id = args.args["id"]
+        if subnet_id not in self.subnets:
+            return {}, [("id", f"no subnet {subnet_id}")]
+        zone, vpc = self.subnets[subnet_id]
+        return {"id": subnet_id, "availabilityZone": zone, "vpcId": vpc}, []
+
+
+def computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes the provider would compute for a resource of ``type_``.
+
+    Every resource gets an ARN, and a ``name`` when the program left it to
+    auto-naming (the logical name and a suffix, as Pulumi does).
+    """
+    out: dict[str, Any] = {
+        "arn": f"arn:aws:mock:us-east-1:123456789012:{name}",
+        "name": inputs.get("name") or f"{name}-a1b2c3d",
+    }
+    if type_ == "aws:elasticache/replicationGroup:ReplicationGroup":
+        group = inputs["replicationGroupId"]
+        host = f"{group}.x1y2z3.use1.cache.amazonaws.com"
+        if inputs.get("clusterMode") == "enabled":
+            out["configurationEndpointAddress"] = f"clustercfg.{host}"
+        else:
+            out["primaryEndpointAddress"] = f"master.{host}"
+            out["readerEndpointAddress"] = f"replica.{host}"
+        out["port"] = inputs.get("port", 6379)
+        out["arn"] = f"arn:aws:elasticache:us-east-1:123456789012:replicationgroup:{group}"
+    elif type_ == "random:index/randomPassword:RandomPassword":
+        length = int(inputs["length"])
+        out["result"] = (FAKE_PASSWORD_CHARS * length)[:length]
+    elif type_ == "random:index/randomId:RandomId":
+        out |= {"hex": "a1b2c3d4", "b64Url": "obLD1A"}
+    return out
+
+
+class _Monitor(MockMonitor):
+    """Keeps each registration's parent and ``protect``, which the mocks do not see."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.options: dict[str, tuple[str, bool]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # SDK
+        self.options[response.urn] = (request.parent, request.protect)
+        return response
+
+
+def run_program(
+    config: Mapping[str, Any],
+    stack: str = "test",
+    subnets: Mapping[str, tuple[str, str]] | None = None,
+) -> Run:
+    """Run ``infra/__main__.py`` with ``config`` (YAML-shaped values) as stack ``stack``."""
+    result = Run()
+    subnets = default_subnets(config) if subnets is None else subnets
+    thread = threading.Thread(target=_run, args=(config, stack, subnets, result))
+    thread.start()
+    thread.join()
+    return result
+
+
+def _run(
+    config: Mapping[str, Any], stack: str, subnets: Mapping[str, tuple[str, str]], result: Run
+) -> None:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    logger = logging.Logger(f"pulumi-{stack}")
+    logger.addHandler(_Collect(result.warnings))
+    mocks = Mocks(subnets)
+    monitor = _Monitor(mocks)
+    pulumi.runtime.set_all_config(as_pulumi_config(config), [])
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+    )
+
+    async def collect() -> None:
+        root = pulumi.runtime.get_root_resource()
+        for name, value in getattr(root, "outputs", {}).items():
+            out = pulumi.Output.from_input(value)
+            result.outputs[name] = Exported(await out.future(), await out.is_secret())
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]  # the SDK leaves it unannotated
+    def program() -> Any:
+        saved = list(sys.path)
+        try:
+            runpy.run_path(str(PROGRAM), run_name="__main__")
+        finally:
+            sys.path[:] = saved
+        return asyncio.ensure_future(collect())
+
+    try:
+        program()
+    except BaseException as exc:
+        result.error = exc
+    finally:
+        for urn, registration in monitor.resources.items():
+            parent, protect = monitor.options.get(urn, ("", False))
+            type_ = urn.split("::")[2].split("$")[-1]
+            result.resources.append(
+                Declared(
+                    urn, type_, urn.split("::")[3], unwrap(registration.state), parent, protect
+                )
+            )
+        loop.close()
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
