@@ -63,10 +63,11 @@ class ElastiCacheRedis(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
-        # The subnet group and security group are auto-named (a random suffix),
-        # so a replacement can be created before the old one is deleted.
+        # A fixed name: a new subnet group name would replace the replication
+        # group, so a replacement must fail on the name instead.
         subnets = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
+            name=f"{name}-subnets",
             description=f"Private subnets of {name}",
             subnet_ids=list(s.subnet_ids),
             tags=tags,
@@ -108,7 +109,6 @@ class ElastiCacheRedis(pulumi.ComponentResource):
             preferred_cache_cluster_azs=topology.preferred_cache_cluster_azs,
             num_node_groups=topology.num_node_groups,
             replicas_per_node_group=topology.replicas_per_node_group,
-            node_group_configurations=topology.node_group_configurations,
             automatic_failover_enabled=True,
             multi_az_enabled=True,
             transit_encryption_enabled=True,
@@ -152,7 +152,8 @@ class ElastiCacheRedis(pulumi.ComponentResource):
         self, name: str, s: AwsSettings, tags: dict[str, str]
     ) -> aws.ec2.SecurityGroup:
         # No egress rules: Redis never opens connections, and the provider
-        # removes the allow-all egress AWS adds to a new group.
+        # removes the allow-all egress AWS adds to a new group. Auto-named, so a
+        # replacement is created (and swapped in place) before the old is deleted.
         group = aws.ec2.SecurityGroup(
             f"{name}-redis",
             description=f"Redis of {name}: the engine port from the listed sources only",
@@ -199,7 +200,8 @@ class ElastiCacheRedis(pulumi.ComponentResource):
             f"{name}-env",
             secret_id=secret.id,
             secret_string=payload,
-            opts=pulumi.ResourceOptions(parent=secret),
+            # New content replaces the version, which a protected one would refuse.
+            opts=pulumi.ResourceOptions(parent=secret, protect=False),
         )
 
 

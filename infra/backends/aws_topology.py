@@ -43,34 +43,20 @@ class Topology:
     preferred_cache_cluster_azs: list[str] | None = None
     num_node_groups: int | None = None
     replicas_per_node_group: int | None = None
-    node_group_configurations: (
-        list[aws.elasticache.ReplicationGroupNodeGroupConfigurationArgs] | None
-    ) = None
 
     @classmethod
     def of(cls, s: AwsSettings, zones: tuple[str, ...]) -> Topology:
-        """Every replica in another AZ than its primary, primaries spread over the AZs."""
+        """Replication mode: the primary and its replicas round-robin over the AZs.
+
+        Cluster mode names no AZs: the provider replaces the whole replication
+        group when explicit node group configurations change (a shard added, a
+        replica more), so placement is left to Multi-AZ over the subnet group's AZs.
+        """
         if s.mode == "replication":
             nodes = 1 + s.replicas
             azs = [zones[i % len(zones)] for i in range(nodes)]
             return cls("disabled", num_cache_clusters=nodes, preferred_cache_cluster_azs=azs)
-        shards = [
-            aws.elasticache.ReplicationGroupNodeGroupConfigurationArgs(
-                node_group_id=f"{shard + 1:04d}",
-                primary_availability_zone=zones[shard % len(zones)],
-                replica_availability_zones=[
-                    zones[(shard + n) % len(zones)] for n in range(1, s.replicas + 1)
-                ],
-                replica_count=s.replicas,
-            )
-            for shard in range(s.shard_count)
-        ]
-        return cls(
-            "enabled",
-            num_node_groups=s.shard_count,
-            replicas_per_node_group=s.replicas,
-            node_group_configurations=shards,
-        )
+        return cls("enabled", num_node_groups=s.shard_count, replicas_per_node_group=s.replicas)
 
 
 def member_clusters(group_id: str, settings: AwsSettings) -> tuple[str, ...]:

@@ -34,9 +34,9 @@ def test_cluster_mode_exports_the_configuration_endpoint() -> None:
     assert rg.inputs["clusterMode"] == "enabled", f"{rg}"
     assert (rg.inputs["numNodeGroups"], rg.inputs["replicasPerNodeGroup"]) == (3, 2), f"{rg}"
     assert "numCacheClusters" not in rg.inputs, f"{rg}: both topologies"
-    for shard in rg.inputs["nodeGroupConfigurations"]:
-        primary, replicas = shard["primaryAvailabilityZone"], shard["replicaAvailabilityZones"]
-        assert replicas[0] != primary, f"{rg}: shard {shard['nodeGroupId']} all in {primary}"
+    # Explicit node group configurations would make adding a shard replace the group.
+    assert "nodeGroupConfigurations" not in rg.inputs, f"{rg}: resharding would replace it"
+    assert rg.inputs["multiAzEnabled"] is True, f"{rg}"
     params = run.one("aws:elasticache/parameterGroup:ParameterGroup").inputs["parameters"]
     assert {"name": "cluster-enabled", "value": "yes"} in params
     settings = contract(run)
