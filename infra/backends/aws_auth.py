@@ -15,28 +15,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from aragora_redis.acl import access_rules
+
 from .aws_settings import AwsSettings
 
 #: The only specials ElastiCache accepts in AUTH tokens and user passwords.
 ALLOWED_SPECIALS = "!&#$^<>-"
 #: ElastiCache accepts 16 to 128 characters.
 TOKEN_LENGTH = 64
-#: Every command the aragora_redis client sends on the data path (stores, rate
-#: limiter, event bus, health, cluster discovery). A command it starts using
-#: must be added here, or RBAC stacks answer NOPERM.
-CLIENT_COMMANDS = (
-    "ping", "hello", "auth", "info", "role", "command",
-    "get", "set", "getex", "del",
-    "zadd", "zrangebyscore", "zrem", "zremrangebyscore",
-    "xadd", "xread", "xrevrange",
-    "publish", "subscribe", "psubscribe", "unsubscribe", "punsubscribe",
-    "eval", "evalsha", "script|load",
-    "wait", "multi", "exec", "discard",
-    "readonly", "readwrite", "asking", "cluster|slots", "cluster|shards",
-    "client|setinfo", "client|setname",
-)  # fmt: skip
-#: The application user: Aragora's keys and channels only, and only the client's commands.
-APP_ACCESS_STRING = "on ~aragora:* &aragora:* -@all " + " ".join(f"+{c}" for c in CLIENT_COMMANDS)
+#: The application user: Aragora's keys and channels only, and only the commands the
+#: client sends (one list, in the client, checked against a real Redis ACL user).
+APP_ACCESS_STRING = f"on {access_rules()}"
 #: ElastiCache requires a user named ``default`` in every user group; this one can do nothing.
 DEFAULT_ACCESS_STRING = "off -@all"
 ID_LIMIT = 40

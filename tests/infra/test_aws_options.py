@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aragora_redis import HostPort, RedisSettings
+from aragora_redis.acl import access_rules
 from infra.backends.aws_auth import APP_ACCESS_STRING, ID_LIMIT
 from infra.outputs import ENV_MAP_OUTPUT
 
@@ -68,7 +69,9 @@ def test_rbac_user_is_limited_to_aragora_keys_and_the_client_commands() -> None:
     assert users["default"].inputs["accessString"].startswith("off "), "default user enabled"
     app = users["aragora-app"].inputs["accessString"]
     assert app == APP_ACCESS_STRING
-    assert app.startswith("on ~aragora:* &aragora:* -@all +"), app
+    assert app == f"on {access_rules()}", app
+    assert app.startswith("on ~aragora:* &aragora:* "), app
+    assert " -@all " in app, app
     for user in users.values():
         assert len(user.inputs["userId"]) <= ID_LIMIT, f"{user}: id too long"
         auth = user.inputs["authenticationMode"]

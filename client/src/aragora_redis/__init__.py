@@ -21,13 +21,14 @@ from .errors import (
     UpdateConflict,
 )
 from .health import HealthReport, NodeHealth, health, health_async
-from .ratelimit import Decision
+from .ratelimit import Check, Decision
 from .settings import RedisSettings
 from .stores import AsyncStores, Stores, connect, connect_async
 
 __all__ = [
     "AragoraRedisError",
     "AsyncStores",
+    "Check",
     "ConfigError",
     "Decision",
     "Event",

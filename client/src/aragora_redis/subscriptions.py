@@ -19,11 +19,12 @@ from typing import Any
 import redis.asyncio as aredis
 from redis.asyncio.client import PubSub as AsyncPubSub
 from redis.client import PubSub
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 
 from . import _codec
 from ._liveness import Liveness
 from .connection import AsyncClient, SyncClient
+from .errors import RedisUnavailable
 
 _CONFIRMATIONS = ("subscribe", "psubscribe")
 _MESSAGES = ("message", "pmessage")
@@ -134,6 +135,8 @@ class Subscription:
                     live.pinged(now)
                 if message is None:
                     message = self._pubsub.get_message(timeout=live.wait(now, deadline))
+            except (AuthenticationError, NoPermissionError) as exc:
+                raise RedisUnavailable(f"subscription to {self._read.label}: {exc}") from exc
             except RedisError as exc:
                 self._drop(f"{type(exc).__name__}: {exc}")
                 continue
@@ -231,6 +234,8 @@ class AsyncSubscription:
                     live.pinged(now)
                 if message is None:
                     message = await self._pubsub.get_message(timeout=live.wait(now, deadline))
+            except (AuthenticationError, NoPermissionError) as exc:
+                raise RedisUnavailable(f"subscription to {self._read.label}: {exc}") from exc
             except RedisError as exc:
                 await self._drop(f"{type(exc).__name__}: {exc}")
                 continue
