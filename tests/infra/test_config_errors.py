@@ -34,8 +34,8 @@ STAGING_VPC = stack_file("staging-aws")["aragora-redis:aws"]["vpcId"]
 CASES = [
     Case("unknown backend", "staging-aws", {"backend": "gcpp"}, "aragora-redis:backend",
          ("'gcpp'", "'aws', 'gcp', 'azure', 'azure-managed' or 'sentinel-k8s'")),
-    Case("backend not implemented", "staging-aws", {"backend": "gcp"}, "aragora-redis:backend",
-         ("'gcp'", "implemented backend: aws")),
+    Case("backend not implemented", "staging-aws", {"backend": "sentinel-k8s"},
+         "aragora-redis:backend", ("'sentinel-k8s'", "implemented backend: aws")),
     Case("no environment", "staging-aws", {"environment": None}, "aragora-redis:environment",
          ("got nothing", "required")),
     Case("unknown environment", "staging-aws", {"environment": "production"},

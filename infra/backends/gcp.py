@@ -1,0 +1,184 @@
+"""The GCP backend: a Memorystore for Redis instance per stack.
+
+STANDARD_HA (a primary and replicas in another zone, automatic failover), AUTH
+on, TLS with ``SERVER_AUTHENTICATION``, reachable only from an explicit VPC
+through private service access, RDB persistence, a weekly maintenance window,
+an optional customer-managed key, alert policies, and optionally the env map in
+Secret Manager. The contract's mode is ``standalone`` on the primary endpoint
+(its address follows failovers). Memorystore signs its server certificates
+with its own CA, exported as ``aragoraRedisCaPem`` (every certificate of
+``server_ca_certs``, so clients keep trusting the server during a CA rotation).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from ..endpoint import RedisEndpoint
+from ..outputs import contract_env
+from ..settings import ClientSettings, StackConfig
+from .gcp_monitoring import alert_policies
+from .gcp_network import private_access
+from .gcp_settings import GcpSettings
+
+
+@dataclass(frozen=True)
+class GcpRedisArgs:
+    """What :class:`GcpRedis` builds from.
+
+    ``settings`` is the validated ``aragora-redis:gcp`` section (environment
+    defaults filled in); ``protect`` guards the stateful resources (prod);
+    ``client`` is rendered into the Secret Manager secret when ``secretId`` is
+    set; ``labels`` go on every resource that takes labels.
+    """
+
+    settings: GcpSettings
+    protect: bool
+    client: ClientSettings
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class GcpRedis(pulumi.ComponentResource):
+    """A highly available Memorystore for Redis instance and everything around it.
+
+    ``endpoint`` is the shared :class:`RedisEndpoint`; ``name`` is the instance
+    id (at most 40 characters, checked by the stack config).
+    """
+
+    endpoint: RedisEndpoint
+    instance: gcp.redis.Instance
+
+    def __init__(
+        self, name: str, args: GcpRedisArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("aragora-redis:gcp:GcpRedis", name, None, opts)
+        s, labels = args.settings, args.labels
+        access = private_access(name, s, labels, self)
+        standard = s.tier == "STANDARD_HA"
+        instance = gcp.redis.Instance(
+            name,
+            name=name,
+            project=s.project,
+            region=s.region,
+            display_name=f"Redis for Aragora ({name})",
+            tier=s.tier,
+            memory_size_gb=s.memory_size_gb,
+            replica_count=s.replicas if standard else None,
+            read_replicas_mode=_read_replicas_mode(s) if standard else None,
+            location_id=s.zone,
+            alternative_location_id=s.alternative_zone,
+            authorized_network=s.network,
+            connect_mode="PRIVATE_SERVICE_ACCESS",
+            reserved_ip_range=access.reserved_ip_range,
+            auth_enabled=True,
+            transit_encryption_mode="SERVER_AUTHENTICATION",
+            redis_version=s.redis_version,
+            redis_configs=s.redis_configs,
+            persistence_config=gcp.redis.InstancePersistenceConfigArgs(
+                persistence_mode="RDB", rdb_snapshot_period=s.snapshot_period
+            ),
+            maintenance_policy=gcp.redis.InstanceMaintenancePolicyArgs(
+                weekly_maintenance_windows=[
+                    gcp.redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
+                        day=s.maintenance_day,
+                        start_time=gcp.redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
+                            hours=s.maintenance_hour, minutes=0, seconds=0, nanos=0
+                        ),
+                    )
+                ]
+            ),
+            customer_managed_key=s.customer_managed_key,
+            deletion_protection=args.protect,
+            labels=labels,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=list(access.depends_on),
+                additional_secret_outputs=["auth_string"],
+            ),
+        )
+        alert_policies(name, instance, s, labels, self)
+        self.instance = instance
+        self.endpoint = RedisEndpoint(
+            "standalone",
+            instance.host,
+            instance.port,
+            tls=True,
+            password=pulumi.Output.secret(instance.auth_string),
+            ca_pem=instance.server_ca_certs.apply(ca_bundle),
+        )
+        if s.secret_id is not None:
+            self._publish(name, s.secret_id, contract_env(self.endpoint, args.client), args)
+        self.register_outputs(
+            {
+                "instanceId": instance.id,
+                "host": self.endpoint.host,
+                "port": self.endpoint.port,
+                "readEndpoint": instance.read_endpoint,
+            }
+        )
+
+    def _publish(
+        self,
+        name: str,
+        secret_id: str,
+        env: pulumi.Output[dict[str, str]],
+        args: GcpRedisArgs,
+    ) -> None:
+        secret = gcp.secretmanager.Secret(
+            f"{name}-env",
+            secret_id=secret_id,
+            project=args.settings.project,
+            replication=gcp.secretmanager.SecretReplicationArgs(
+                auto=gcp.secretmanager.SecretReplicationAutoArgs()
+            ),
+            labels=args.labels,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        payload: pulumi.Output[str] = pulumi.Output.secret(env.apply(_json))
+        gcp.secretmanager.SecretVersion(
+            f"{name}-env",
+            secret=secret.id,
+            secret_data=payload,
+            # New content replaces the version, which a protected one would refuse.
+            opts=pulumi.ResourceOptions(parent=secret, protect=False),
+        )
+
+
+def ca_bundle(certs: Sequence[gcp.redis.outputs.InstanceServerCaCert] | None) -> str:
+    """Every server CA certificate, concatenated into one PEM bundle."""
+    pems = [c.cert.strip() for c in certs or () if c.cert]
+    return "".join(f"{pem}\n" for pem in pems)
+
+
+def labels_of(tags: dict[str, str]) -> dict[str, str]:
+    """Tags as GCP labels: lowercase letters, digits, ``-`` and ``_``, at most 63 characters."""
+
+    def clean(text: str) -> str:
+        return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
+
+    return {clean(k): clean(v) for k, v in tags.items()}
+
+
+def _read_replicas_mode(s: GcpSettings) -> str:
+    return "READ_REPLICAS_ENABLED" if s.read_replicas else "READ_REPLICAS_DISABLED"
+
+
+def _json(env: dict[str, str]) -> str:
+    return json.dumps(env, sort_keys=True)
+
+
+def deploy(config: StackConfig, settings: GcpSettings) -> RedisEndpoint:
+    """Declare the :class:`GcpRedis` of the stack."""
+    if config.stack.environment == "prod" and not settings.notification_channels:
+        pulumi.log.warn(
+            "aragora-redis:gcp.notificationChannels is not set: prod alerts notify no one"
+        )
+    args = GcpRedisArgs(settings, config.stack.protect, config.client, labels_of(config.tags))
+    return GcpRedis(config.stack.name, args).endpoint
