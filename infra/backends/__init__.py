@@ -13,8 +13,9 @@ from typing import Any, Generic, TypeVar
 
 from ..endpoint import RedisEndpoint
 from ..settings import ConfigModel, StackConfig
-from . import aws, gcp
+from . import aws, azure, gcp
 from .aws_settings import AwsSettings
+from .azure_settings import AzureSettings
 from .gcp_settings import GcpSettings
 
 S = TypeVar("S", bound=ConfigModel)
@@ -39,5 +40,6 @@ class Backend(Generic[S]):
 #: (:data:`infra.settings.BackendName`) are refused as not implemented yet.
 BACKENDS: Mapping[str, Backend[Any]] = {
     "aws": Backend(AwsSettings, aws.deploy),
+    "azure": Backend(AzureSettings, azure.deploy),
     "gcp": Backend(GcpSettings, gcp.deploy),
 }

@@ -232,24 +232,27 @@ def run_program(
     config: Mapping[str, Any],
     stack: str = "test",
     subnets: Mapping[str, tuple[str, str]] | None = None,
+    mocks: Mocks | None = None,
 ) -> Run:
-    """Run ``infra/__main__.py`` with ``config`` (YAML-shaped values) as stack ``stack``."""
+    """Run ``infra/__main__.py`` with ``config`` (YAML-shaped values) as stack ``stack``.
+
+    ``mocks`` replaces the default :class:`Mocks` (a backend's tests pass a
+    subclass that answers its own invokes and computed attributes).
+    """
     result = Run()
     subnets = default_subnets(config) if subnets is None else subnets
-    thread = threading.Thread(target=_run, args=(config, stack, subnets, result))
+    mocks = Mocks(subnets) if mocks is None else mocks
+    thread = threading.Thread(target=_run, args=(config, stack, mocks, result))
     thread.start()
     thread.join()
     return result
 
 
-def _run(
-    config: Mapping[str, Any], stack: str, subnets: Mapping[str, tuple[str, str]], result: Run
-) -> None:
+def _run(config: Mapping[str, Any], stack: str, mocks: Mocks, result: Run) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     logger = logging.Logger(f"pulumi-{stack}")
     logger.addHandler(_Collect(result.warnings))
-    mocks = Mocks(subnets)
     monitor = _Monitor(mocks)
     pulumi.runtime.set_all_config(as_pulumi_config(config), [])
     pulumi.runtime.set_mocks(

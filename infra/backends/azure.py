@@ -1,0 +1,129 @@
+"""The ``azure`` backend: Azure Cache for Redis (Premium, zone-redundant, private endpoint).
+
+Azure retires Azure Cache for Redis (Basic/Standard/Premium) on 2028-09-30;
+``azure-managed`` (:mod:`infra.backends.azure_managed`) is its successor. The
+cache listens on TLS port 6380 only, takes TLS 1.2 at least, and is reached
+through a private endpoint. Its host name follows failovers, so the contract
+mode is ``standalone`` (or ``cluster`` with Premium clustering). The access key
+is read with ``listRedisKeys`` and is only ever a secret output. Azure's
+certificates chain to public CAs, so no CA bundle is exported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import redis
+
+from aragora_redis import HostPort
+
+from ..endpoint import RedisEndpoint
+from ..outputs import contract_env
+from ..settings import ClientSettings, StackConfig
+from .azure_common import CACHE_LINK, alerts, delete_lock, private_endpoint, publish_env
+from .azure_settings import AzureSettings
+
+TLS_PORT = 6380
+METRIC_NAMESPACE = "Microsoft.Cache/redis"
+
+
+@dataclass(frozen=True)
+class AzureCacheRedisArgs:
+    """What :class:`AzureCacheRedis` builds from.
+
+    ``settings`` is the validated ``aragora-redis:azure`` section; ``protect``
+    guards the cache and adds a CanNotDelete lock (prod); ``client`` is rendered
+    into the Key Vault secret when ``keyVault`` is set.
+    """
+
+    settings: AzureSettings
+    protect: bool
+    client: ClientSettings
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class AzureCacheRedis(pulumi.ComponentResource):
+    """An Azure Cache for Redis with its private endpoint, alerts, lock and schedule."""
+
+    endpoint: RedisEndpoint
+    cache: redis.Redis
+
+    def __init__(
+        self, name: str, args: AzureCacheRedisArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("aragora-redis:azure:AzureCacheRedis", name, None, opts)
+        s, tags = args.settings, args.tags
+        premium = s.sku == "Premium"
+        cache = redis.Redis(
+            name,
+            name=name,
+            resource_group_name=s.resource_group_name,
+            location=s.location,
+            sku=redis.SkuArgs(name=s.sku, family=s.sku_family, capacity=s.capacity),
+            redis_version=s.redis_version,
+            enable_non_ssl_port=False,
+            minimum_tls_version=s.minimum_tls_version,
+            public_network_access="Enabled" if s.public_network_access else "Disabled",
+            zones=list(s.zones) if premium and s.zones else None,
+            replicas_per_primary=s.replicas if premium else None,
+            shard_count=s.shard_count,
+            # The client authenticates with the access key, so keys stay on even with Entra ID.
+            disable_access_key_authentication=False,
+            redis_configuration=redis.RedisCommonPropertiesRedisConfigurationArgs(
+                maxmemory_policy=s.maxmemory_policy,
+                aad_enabled="true" if s.entra_id else None,
+            ),
+            update_channel="Stable",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        redis.PatchSchedule(
+            f"{name}-patches",
+            name=cache.name,
+            resource_group_name=s.resource_group_name,
+            default="default",
+            schedule_entries=[
+                redis.ScheduleEntryArgs(
+                    day_of_week=redis.DayOfWeek(s.patch_day),
+                    start_hour_utc=s.patch_start_hour_utc,
+                    maintenance_window=f"PT{s.patch_window_hours}H",
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=cache),
+        )
+        private_endpoint(name, cache.id, CACHE_LINK, s, tags, self)
+        alerts(name, cache.id, METRIC_NAMESPACE, s, tags, self)
+        if args.protect:
+            delete_lock(name, cache.id, self)
+        keys = redis.list_redis_keys_output(
+            name=cache.name,
+            resource_group_name=s.resource_group_name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        password: pulumi.Output[str] = pulumi.Output.secret(keys.primary_key)
+        self.cache = cache
+        self.endpoint = _endpoint(cache, s, password)
+        publish_env(name, contract_env(self.endpoint, args.client), s, tags, self)
+        self.register_outputs(
+            {"cacheId": cache.id, "host": self.endpoint.host, "port": self.endpoint.port}
+        )
+
+
+def _endpoint(cache: redis.Redis, s: AzureSettings, password: pulumi.Output[str]) -> RedisEndpoint:
+    port = cache.ssl_port.apply(lambda p: p or TLS_PORT)
+    host = cache.host_name
+    if s.shard_count is None:
+        return RedisEndpoint("standalone", host, port, tls=True, password=password)
+    nodes = pulumi.Output.all(host, port).apply(lambda v: [HostPort(v[0], v[1])])
+    return RedisEndpoint("cluster", host, port, tls=True, password=password, cluster_nodes=nodes)
+
+
+def deploy(config: StackConfig, settings: AzureSettings) -> RedisEndpoint:
+    """Declare the :class:`AzureCacheRedis` of the stack."""
+    if config.stack.environment == "prod" and settings.alert_action_group_id is None:
+        pulumi.log.warn(
+            "aragora-redis:azure.alertActionGroupId is not set: prod alerts notify no one"
+        )
+    args = AzureCacheRedisArgs(settings, config.stack.protect, config.client, config.tags)
+    return AzureCacheRedis(config.stack.name, args).endpoint

@@ -1,0 +1,68 @@
+"""Mocks for the Azure backends: the list-keys invokes and what Azure computes.
+
+Not a test module of its own (no tests); the Azure tests pass :class:`AzureMocks`
+to :func:`tests.infra.harness.run_program`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from .harness import Mocks, Run, run_program
+
+#: What the mocked list-keys invokes return: base64 alphabet, as Azure's keys are.
+FAKE_PRIMARY_KEY = "pRiMaRy+KeY/0123456789abcdefghijklmnopqrsTU="
+FAKE_SECONDARY_KEY = "sEcOnDaRy+KeY/0123456789abcdefghijklmnopqrs="
+LIST_REDIS_KEYS = "azure-native:redis:listRedisKeys"
+LIST_DATABASE_KEYS = "azure-native:redisenterprise:listDatabaseKeys"
+SUBSCRIPTION = "3f2b8c1d-6a4e-4f70-9b2c-1d8e7f6a5b40"
+
+
+class AzureMocks(Mocks):
+    """Answers the list-keys invokes and fakes host names, ports and resource ids."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        inputs = args.inputs
+        rg = inputs.get("resourceGroupName", "rg")
+        name = (
+            inputs.get("name")
+            or inputs.get("clusterName")
+            or inputs.get("privateZoneName")
+            or inputs.get("privateEndpointName")
+            or f"{args.name}-a1b2c3d"
+        )
+        state: dict[str, Any] = {**inputs, "name": name}
+        provider = args.typ.split(":")[1] if args.typ.count(":") >= 2 else ""
+        resource_id = (
+            f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{rg}/providers/{provider}/{name}"
+        )
+        if args.typ == "azure-native:redis:Redis":
+            state |= {"hostName": f"{name}.redis.cache.windows.net", "sslPort": 6380, "port": 6379}
+        elif args.typ == "azure-native:redisenterprise:RedisEnterprise":
+            location = inputs.get("location", "eastus2")
+            state["hostName"] = f"{name}.{location}.redis.azure.net"
+        elif args.typ == "azure-native:redisenterprise:Database":
+            state["name"] = inputs.get("databaseName", "default")
+        return resource_id, state
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.invokes.append((args.token, dict(args.args)))
+        if args.token in (LIST_REDIS_KEYS, LIST_DATABASE_KEYS):
+            return {"primaryKey": FAKE_PRIMARY_KEY, "secondaryKey": FAKE_SECONDARY_KEY}, []
+        raise NotImplementedError(f"no mock for invoke {args.token}")
+
+
+def run_azure(config: Mapping[str, Any], stack: str) -> Run:
+    """Run the program for an Azure stack under :class:`AzureMocks`."""
+    return run_program(config, stack, mocks=AzureMocks())
