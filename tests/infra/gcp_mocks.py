@@ -50,9 +50,10 @@ def computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
 _aws_computed = harness.computed
 
 with warnings.catch_warnings():
-    # pulumi_gcp.monitoring warns about its own deprecated functions as it is imported.
+    # pulumi_gcp's lazy modules warn about their own deprecated names as they load.
     warnings.simplefilter("ignore", DeprecationWarning)
     importlib.import_module("pulumi_gcp.monitoring").AlertPolicy  # noqa: B018 (loads the module)
+    importlib.import_module("pulumi_gcp.compute").GlobalAddress  # noqa: B018 (loads the module)
 
 
 @contextmanager
