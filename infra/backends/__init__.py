@@ -13,9 +13,9 @@ from typing import Any, Generic, TypeVar
 
 from ..endpoint import RedisEndpoint
 from ..settings import ConfigModel, StackConfig
-from . import aws, azure, gcp
+from . import aws, azure, azure_managed, gcp
 from .aws_settings import AwsSettings
-from .azure_settings import AzureSettings
+from .azure_settings import AzureManagedSettings, AzureSettings
 from .gcp_settings import GcpSettings
 
 S = TypeVar("S", bound=ConfigModel)
@@ -41,5 +41,6 @@ class Backend(Generic[S]):
 BACKENDS: Mapping[str, Backend[Any]] = {
     "aws": Backend(AwsSettings, aws.deploy),
     "azure": Backend(AzureSettings, azure.deploy),
+    "azure-managed": Backend(AzureManagedSettings, azure_managed.deploy),
     "gcp": Backend(GcpSettings, gcp.deploy),
 }

@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 
-from .harness import Mocks, Run, run_program
+from .harness import Mocks, Run, Secret, run_program
 
 #: What the mocked list-keys invokes return: base64 alphabet, as Azure's keys are.
 FAKE_PRIMARY_KEY = "pRiMaRy+KeY/0123456789abcdefghijklmnopqrsTU="
@@ -63,6 +63,17 @@ class AzureMocks(Mocks):
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
 
-def run_azure(config: Mapping[str, Any], stack: str) -> Run:
-    """Run the program for an Azure stack under :class:`AzureMocks`."""
-    return run_program(config, stack, mocks=AzureMocks())
+def run_azure(config: Mapping[str, Any], stack: str, mocks: AzureMocks | None = None) -> Run:
+    """Run the program for an Azure stack under :class:`AzureMocks` (``mocks`` to inspect them)."""
+    return run_program(config, stack, mocks=AzureMocks() if mocks is None else mocks)
+
+
+def key_in_clear(value: Any) -> bool:
+    """Whether the mocked access key appears in ``value`` outside a :class:`Secret`."""
+    if isinstance(value, Secret):
+        return False
+    if isinstance(value, dict):
+        return any(key_in_clear(v) for v in value.values())
+    if isinstance(value, list):
+        return any(key_in_clear(v) for v in value)
+    return isinstance(value, str) and (FAKE_PRIMARY_KEY in value or "pRiMaRy%2BKeY" in value)

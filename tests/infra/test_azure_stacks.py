@@ -14,7 +14,7 @@ from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 from infra.settings import StackConfigError
 
 from .harness import Declared, Run, Secret, changed, stack_file
-from .test_azure_mocks import FAKE_PRIMARY_KEY, run_azure
+from .test_azure_mocks import FAKE_PRIMARY_KEY, key_in_clear, run_azure
 
 STACK = "prod-azure"
 COMPONENT = "aragora-redis:azure:AzureCacheRedis"
@@ -112,22 +112,11 @@ def test_three_alerts_to_the_action_group(prod: Run) -> None:
     assert load.inputs["criteria"]["allOf"][0]["threshold"] == 75
 
 
-def _plain_occurrences(value: Any) -> bool:
-    """Whether the key appears in ``value`` outside a :class:`Secret`."""
-    if isinstance(value, Secret):
-        return False
-    if isinstance(value, dict):
-        return any(_plain_occurrences(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_plain_occurrences(v) for v in value)
-    return isinstance(value, str) and (FAKE_PRIMARY_KEY in value or "pRiMaRy%2BKeY" in value)
-
-
 def test_the_access_key_is_secret_everywhere(prod: Run) -> None:
     for resource in prod.resources:
-        assert not _plain_occurrences(resource.inputs), f"{resource}: key in clear"
+        assert not key_in_clear(resource.inputs), f"{resource}: key in clear"
     for name, output in prod.outputs.items():
-        if _plain_occurrences(output.value):
+        if key_in_clear(output.value):
             assert output.secret, f"output {name} holds the key but is not secret"
     secret = prod.one("azure-native:keyvault:Secret")
     assert isinstance(secret.inputs["properties"], Secret), f"{secret}: env map in clear"
