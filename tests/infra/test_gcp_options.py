@@ -81,3 +81,28 @@ def test_prod_without_notification_channels_warns() -> None:
     assert any("notificationChannels" in w for w in result.warnings), result.warnings
     for policy in result.of_type("gcp:monitoring/alertPolicy:AlertPolicy"):
         assert not policy.inputs.get("notificationChannels"), f"{policy}"
+
+
+def test_ca_bundle_keeps_every_certificate_in_order() -> None:
+    # Imported here, after .gcp_mocks silenced pulumi_gcp's import-time deprecation warnings.
+    from pulumi_gcp.redis.outputs import InstanceServerCaCert
+
+    from infra.backends.gcp import ca_bundle
+
+    certs = [
+        InstanceServerCaCert(cert="-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----"),
+        InstanceServerCaCert(cert=None),
+        InstanceServerCaCert(cert="-----BEGIN CERTIFICATE-----\nnew\n-----END CERTIFICATE-----\n"),
+    ]
+    bundle = ca_bundle(certs)
+    assert bundle.count("BEGIN CERTIFICATE") == 2
+    assert bundle.index("old") < bundle.index("new")
+    assert bundle.endswith("-----END CERTIFICATE-----\n")
+    assert ca_bundle(None) == ""
+
+
+def test_tags_become_valid_labels() -> None:
+    from infra.backends.gcp import labels_of
+
+    labels = labels_of({"Cost Center": "Eng/Prod", "x" * 70: "ok"})
+    assert labels == {"cost-center": "eng-prod", "x" * 63: "ok"}

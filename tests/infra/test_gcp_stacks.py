@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from aragora_redis import RedisSettings
-from infra.backends.gcp_settings import POLICIES
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
 from .gcp_mocks import CA_CERTS, FAKE_AUTH_STRING, HOST, INSTANCE, TLS_PORT, run_gcp
@@ -58,6 +57,9 @@ def test_every_resource_is_a_descendant_of_the_component(
 
 
 def test_standard_ha_with_replicas(deployed: tuple[str, dict[str, Any], Run]) -> None:
+    # Imported here, after .gcp_mocks silenced pulumi_gcp's import-time deprecation warnings.
+    from infra.backends.gcp_settings import POLICIES
+
     _, config, run = deployed
     redis = instance(run)
     env = config["aragora-redis:environment"]
