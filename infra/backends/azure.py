@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import redis
+from pulumi_azure_native import authorization, redis
 
 from aragora_redis import HostPort
 
@@ -22,10 +22,12 @@ from ..endpoint import RedisEndpoint
 from ..outputs import contract_env
 from ..settings import ClientSettings, StackConfig
 from .azure_common import CACHE_LINK, alerts, delete_lock, private_endpoint, publish_env
-from .azure_settings import AzureSettings
+from .azure_settings import AzureSettings, RdbBackup
 
 TLS_PORT = 6380
 METRIC_NAMESPACE = "Microsoft.Cache/redis"
+#: The built-in role that lets the cache's identity write RDB snapshots.
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,10 @@ class AzureCacheRedis(pulumi.ComponentResource):
             shard_count=s.shard_count,
             # The client authenticates with the access key, so keys stay on even with Entra ID.
             disable_access_key_authentication=False,
-            redis_configuration=redis.RedisCommonPropertiesRedisConfigurationArgs(
-                maxmemory_policy=s.maxmemory_policy,
-                aad_enabled="true" if s.entra_id else None,
+            identity=(
+                redis.ManagedServiceIdentityArgs(type="SystemAssigned") if s.rdb_backup else None
             ),
+            redis_configuration=_configuration(s),
             update_channel="Stable",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
@@ -92,6 +94,8 @@ class AzureCacheRedis(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=cache),
         )
+        if s.rdb_backup is not None:
+            _grant_backup_writes(name, cache, s.rdb_backup)
         private_endpoint(name, cache.id, CACHE_LINK, s, tags, self)
         alerts(name, cache.id, METRIC_NAMESPACE, s, tags, self)
         if args.protect:
@@ -108,6 +112,37 @@ class AzureCacheRedis(pulumi.ComponentResource):
         self.register_outputs(
             {"cacheId": cache.id, "host": self.endpoint.host, "port": self.endpoint.port}
         )
+
+
+def _configuration(s: AzureSettings) -> redis.RedisCommonPropertiesRedisConfigurationArgs:
+    rdb = s.rdb_backup
+    return redis.RedisCommonPropertiesRedisConfigurationArgs(
+        maxmemory_policy=s.maxmemory_policy,
+        aad_enabled="true" if s.entra_id else None,
+        rdb_backup_enabled="true" if rdb else None,
+        rdb_backup_frequency=str(rdb.frequency_minutes) if rdb else None,
+        rdb_backup_max_snapshot_count=str(rdb.max_snapshot_count) if rdb else None,
+        # No account key: the cache's managed identity writes the snapshots.
+        rdb_storage_connection_string=rdb.blob_endpoint if rdb else None,
+        preferred_data_persistence_auth_method="ManagedIdentity" if rdb else None,
+        storage_subscription_id=rdb.subscription_id if rdb else None,
+    )
+
+
+def _grant_backup_writes(name: str, cache: redis.Redis, rdb: RdbBackup) -> None:
+    principal = cache.identity.apply(lambda i: i.principal_id if i else "")
+    authorization.RoleAssignment(
+        f"{name}-backup-writer",
+        scope=rdb.storage_account_id,
+        principal_id=principal,
+        principal_type="ServicePrincipal",
+        role_definition_id=(
+            f"/subscriptions/{rdb.subscription_id}/providers/Microsoft.Authorization"
+            f"/roleDefinitions/{STORAGE_BLOB_DATA_CONTRIBUTOR}"
+        ),
+        description=f"RDB snapshots of {name}",
+        opts=pulumi.ResourceOptions(parent=cache),
+    )
 
 
 def _endpoint(cache: redis.Redis, s: AzureSettings, password: pulumi.Output[str]) -> RedisEndpoint:

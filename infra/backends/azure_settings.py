@@ -22,6 +22,7 @@ from .azure_values import (
     KeyVaultName,
     Location,
     ResourceGroupName,
+    StorageAccountId,
     SubnetId,
 )
 
@@ -49,6 +50,29 @@ class KeyVaultTarget(ConfigModel):
     #: Defaults to the backend's resource group.
     resource_group_name: ResourceGroupName | None = None
     secret_name: AzureName = "aragora-redis-env"  # noqa: S105 (a name, not a secret)
+
+
+class RdbBackup(ConfigModel):
+    """``aragora-redis:azure.rdbBackup``: RDB snapshots to a storage account (Premium).
+
+    The cache's system-assigned identity writes them (no storage key in config);
+    it is granted Storage Blob Data Contributor on the account.
+    """
+
+    storage_account_id: StorageAccountId
+    frequency_minutes: Literal[15, 30, 60, 360, 720, 1440] = 60
+    max_snapshot_count: int = Field(1, ge=1, le=1)
+
+    @property
+    def blob_endpoint(self) -> str:
+        """``BlobEndpoint=https://<account>.blob.core.windows.net``, as the cache takes it."""
+        account = self.storage_account_id.rsplit("/", 1)[1]
+        return f"BlobEndpoint=https://{account}.blob.core.windows.net"
+
+    @property
+    def subscription_id(self) -> str:
+        """The storage account's subscription."""
+        return self.storage_account_id.split("/")[2]
 
 
 class AzureCommonSettings(ConfigModel):
@@ -116,6 +140,7 @@ class AzureSettings(AzureCommonSettings):
     patch_start_hour_utc: int = Field(4, ge=0, le=23)
     patch_window_hours: int = Field(5, ge=5, le=24)
     entra_id: bool = False
+    rdb_backup: RdbBackup | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -145,9 +170,14 @@ class AzureSettings(AzureCommonSettings):
                 ("zones", list(self.zones) or None),
                 ("replicasPerPrimary", self.replicas_per_primary),
                 ("shardCount", self.shard_count),
+                ("rdbBackup", self.rdb_backup and self.rdb_backup.storage_account_id),
             ):
                 if value is not None:
-                    bad(key, value, "no value: only sku Premium has zones, replicas and shards")
+                    bad(
+                        key,
+                        value,
+                        "no value: only sku Premium has zones, replicas, shards and RDB backups",
+                    )
         else:
             need = max(MIN_REPLICAS[stack.environment], len(self.zones) - 1)
             if not need <= self.replicas <= MAX_REPLICAS:

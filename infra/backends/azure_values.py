@@ -32,6 +32,14 @@ ActionGroupId = Annotated[
         "/microsoft.insights/actionGroups/<name>",
     ),
 ]
+StorageAccountId = Annotated[
+    str,
+    matching(
+        _SUB + r"/Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}",
+        "a storage account id such as /subscriptions/<id>/resourceGroups/<rg>/providers"
+        "/Microsoft.Storage/storageAccounts/<name>",
+    ),
+]
 KeyVaultName = Annotated[
     str,
     matching(r"[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", "a Key Vault name (3-24 chars)"),

@@ -19,6 +19,8 @@ FAKE_SECONDARY_KEY = "sEcOnDaRy+KeY/0123456789abcdefghijklmnopqrs="
 LIST_REDIS_KEYS = "azure-native:redis:listRedisKeys"
 LIST_DATABASE_KEYS = "azure-native:redisenterprise:listDatabaseKeys"
 SUBSCRIPTION = "3f2b8c1d-6a4e-4f70-9b2c-1d8e7f6a5b40"
+#: The principal of every system-assigned identity the mocks create.
+PRINCIPAL_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
 
 class AzureMocks(Mocks):
@@ -45,6 +47,8 @@ class AzureMocks(Mocks):
         resource_id = (
             f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{rg}/providers/{provider}/{name}"
         )
+        if isinstance(inputs.get("identity"), dict):
+            state["identity"] = {**inputs["identity"], "principalId": PRINCIPAL_ID}
         if args.typ == "azure-native:redis:Redis":
             state |= {"hostName": f"{name}.redis.cache.windows.net", "sslPort": 6380, "port": 6379}
         elif args.typ == "azure-native:redisenterprise:RedisEnterprise":

@@ -14,7 +14,7 @@ from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 from infra.settings import StackConfigError
 
 from .harness import Declared, Run, Secret, changed, stack_file
-from .test_azure_mocks import FAKE_PRIMARY_KEY, key_in_clear, run_azure
+from .test_azure_mocks import FAKE_PRIMARY_KEY, PRINCIPAL_ID, key_in_clear, run_azure
 
 STACK = "prod-azure"
 COMPONENT = "aragora-redis:azure:AzureCacheRedis"
@@ -93,6 +93,31 @@ def test_private_endpoint_with_its_dns_zone_link_and_zone_group(prod: Run) -> No
     assert group.inputs["privateEndpointName"].startswith("aragora-prod-pe")
 
 
+def test_rdb_backups_are_written_by_the_caches_identity(prod: Run) -> None:
+    rdb = stack_file(STACK)["aragora-redis:azure"]["rdbBackup"]
+    c = cache(prod)
+    assert c.inputs["identity"]["type"] == "SystemAssigned", f"{c}"
+    config = c.inputs["redisConfiguration"]
+    assert config["rdbBackupEnabled"] == "true"
+    assert config["rdbBackupFrequency"] == str(rdb["frequencyMinutes"])
+    assert config["preferredDataPersistenceAuthMethod"] == "ManagedIdentity"
+    assert config["rdbStorageConnectionString"] == (
+        "BlobEndpoint=https://stararagoraredisprod.blob.core.windows.net"
+    ), "no account key in the connection string"
+    role = prod.one("azure-native:authorization:RoleAssignment")
+    assert role.inputs["scope"] == rdb["storageAccountId"]
+    assert role.inputs["principalId"] == PRINCIPAL_ID
+    assert role.inputs["roleDefinitionId"].endswith("/ba92f5b4-2d11-453d-a403-e96b0029c9fe")
+
+
+def test_no_backup_no_identity() -> None:
+    run = run_azure(changed(STACK, azure(rdbBackup=None)), STACK)
+    assert run.error is None, repr(run.error)
+    assert "identity" not in cache(run).inputs
+    assert "rdbBackupEnabled" not in cache(run).inputs["redisConfiguration"]
+    assert not run.of_type("azure-native:authorization:RoleAssignment")
+
+
 def test_prod_is_protected_and_locked(prod: Run) -> None:
     assert cache(prod).protect, "prod cache not protected"
     lock = prod.one(LOCK)
@@ -144,9 +169,8 @@ def test_outputs_round_trip_through_the_client(prod: Run) -> None:
 
 
 def test_dev_may_use_standard_without_zones_protection_or_lock() -> None:
-    config = changed(
-        STACK, {"environment": "dev", **azure(sku="Standard", zones=None, replicasPerPrimary=None)}
-    )
+    standard = azure(sku="Standard", zones=None, replicasPerPrimary=None, rdbBackup=None)
+    config = changed(STACK, {"environment": "dev", **standard})
     run = run_azure(config, "dev-azure")
     assert run.error is None, repr(run.error)
     c = cache(run)
@@ -199,6 +223,11 @@ ERRORS = [
     ("bad subnet id", azure(privateEndpointSubnetId="snet-data"),
      "aragora-redis:azure.privateEndpointSubnetId", ("'snet-data'", "a subnet id")),
     ("P6", azure(capacity=6), "aragora-redis:azure.capacity", ("got 6", "1 to 5")),
+    ("RDB every 5 minutes", {"azure.rdbBackup.frequencyMinutes": 5},
+     "aragora-redis:azure.rdbBackup.frequencyMinutes", ("got 5", "15")),
+    ("RDB on Standard", {"environment": "staging", **azure(sku="Standard", zones=None,
+                                                           replicasPerPrimary=None)},
+     "aragora-redis:azure.rdbBackup", ("stararagoraredisprod", "only sku Premium")),
     ("unknown key", azure(sslPort=6379), "aragora-redis:azure", ("sslPort", "only these keys")),
 ]  # fmt: skip
 
