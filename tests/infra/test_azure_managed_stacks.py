@@ -148,6 +148,14 @@ def test_oss_cluster_policy_gives_cluster_mode() -> None:
     assert [(n.host, n.port) for n in settings.cluster_nodes] == [(HOST, 10000)]
 
 
+def test_staging_may_turn_high_availability_off_and_skip_key_vault() -> None:
+    changes = {"environment": "staging", **managed(highAvailability=False, keyVault=None)}
+    run = run_azure(changed(STACK, changes), "staging-azure-managed")
+    assert run.error is None, repr(run.error)
+    assert cluster(run).inputs["highAvailability"] == "Disabled"
+    assert not run.of_type("azure-native:keyvault:Secret")
+
+
 def test_dev_defaults_are_small_unprotected_and_unlocked() -> None:
     config = changed(STACK, {"environment": "dev", **managed(sku=None, rdbPersistence=None)})
     run = run_azure(config, "dev-azure-managed")
@@ -164,6 +172,7 @@ ERRORS = [
      "aragora-redis:azure-managed.publicNetworkAccess", ("True", "false in prod")),
     ("TLS 1.0", managed(minimumTlsVersion="1.0"),
      "aragora-redis:azure-managed.minimumTlsVersion", ("'1.0'", "1.2")),
+    ("TLS off", {"tls": "false"}, "aragora-redis:tls", ("False", "true")),
     ("HA off in prod", managed(highAvailability=False),
      "aragora-redis:azure-managed.highAvailability", ("False", "true in prod")),
     ("retiring Enterprise SKU", managed(sku="Enterprise_E10"),

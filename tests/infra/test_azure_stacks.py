@@ -181,6 +181,15 @@ def test_dev_may_use_standard_without_zones_protection_or_lock() -> None:
     assert not run.of_type(LOCK)
 
 
+def test_staging_may_open_public_access_and_skip_key_vault() -> None:
+    changes = {"environment": "staging", **azure(publicNetworkAccess=True, keyVault=None)}
+    run = run_azure(changed(STACK, changes), "staging-azure")
+    assert run.error is None, repr(run.error)
+    assert cache(run).inputs["publicNetworkAccess"] == "Enabled"
+    assert run.of_type(PE), "the private endpoint stays"
+    assert not run.of_type("azure-native:keyvault:Secret")
+
+
 def test_premium_clustering_gives_cluster_mode() -> None:
     run = run_azure(changed(STACK, azure(shardCount=2)), STACK)
     assert run.error is None, repr(run.error)
@@ -219,6 +228,7 @@ ERRORS = [
     ("TLS off", {"tls": "false"}, "aragora-redis:tls", ("False", "true")),
     ("one replica for three zones", azure(replicasPerPrimary=1),
      "aragora-redis:azure.replicasPerPrimary", ("got 1", "2 to 3")),
+    ("no zones in prod", azure(zones=[]), "aragora-redis:azure.zones", ("got []", "2 or 3")),
     ("zone 4", azure(zones=["1", "4"]), "aragora-redis:azure.zones", ("'4'", "1, 2 and 3")),
     ("bad subnet id", azure(privateEndpointSubnetId="snet-data"),
      "aragora-redis:azure.privateEndpointSubnetId", ("'snet-data'", "a subnet id")),
