@@ -28,6 +28,7 @@ class PrivateLink:
     group_id: str
 
 
+#: Azure Cache for Redis and Azure Managed Redis, as private link targets.
 CACHE_LINK = PrivateLink("privatelink.redis.cache.windows.net", "redisCache")
 MANAGED_LINK = PrivateLink("privatelink.redis.azure.net", "redisEnterprise")
 
@@ -100,6 +101,7 @@ class AlertSpec:
     description: str
 
 
+#: The metric alerts of both Azure backends (same metric names in both namespaces).
 ALERTS = (
     AlertSpec("memory", "usedmemorypercentage", "Maximum",
               "used memory near maxmemory: evictions or write errors next"),

@@ -32,6 +32,7 @@ DayOfWeek = Literal[
 ]  # fmt: skip
 #: Azure Managed Redis SKUs this project accepts (the retiring Enterprise tiers are refused).
 MANAGED_SKU_PREFIXES = ("Balanced_", "MemoryOptimized_", "ComputeOptimized_", "FlashOptimized_")
+#: The availability zones of an Azure region.
 AZURE_ZONES = ("1", "2", "3")
 
 
@@ -207,7 +208,9 @@ class AzureSettings(AzureCommonSettings):
         return "P" if self.sku == "Premium" else "C"
 
 
+#: Fewest replicas per primary by environment (Premium); prod keeps two.
 MIN_REPLICAS: Mapping[Environment, int] = {"dev": 1, "staging": 1, "prod": 2}
+#: Azure Cache for Redis Premium allows at most three replicas per primary.
 MAX_REPLICAS = 3
 
 
