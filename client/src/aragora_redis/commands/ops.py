@@ -68,7 +68,8 @@ def run_health(args: argparse.Namespace, console: Console) -> int:
     settings = settings_from(args)
     report = health(settings)
     table = Table(title=f"health of {settings.describe()}")
-    for column in ("node", "role", "replicas", "link", "used memory", "% of max", "latency"):
+    table.add_column("node", no_wrap=True)
+    for column in ("role", "replicas", "link", "used memory", "% of max", "latency"):
         table.add_column(column)
     for n in report.nodes:
         pct = f"{n.used_memory_pct:.1f}" if n.used_memory_pct is not None else "-"
