@@ -14,10 +14,7 @@ from redis.retry import Retry
 
 from aragora_redis import RedisSettings
 from aragora_redis._options import sentinel_addresses, sentinel_kwargs
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+from aragora_redis._parse import text
 
 
 def sentinel_clients(s: RedisSettings) -> list[redis.Redis]:
@@ -30,7 +27,7 @@ def sentinel_clients(s: RedisSettings) -> list[redis.Redis]:
 
 def _master_of(sentinel: redis.Redis, name: str) -> tuple[str, int]:
     state: dict[str, Any] = sentinel.sentinel_master(name)  # type: ignore[assignment]
-    return _text(state["ip"]), int(state["port"])
+    return text(state["ip"]), int(state["port"])
 
 
 def sentinel_master_address(s: RedisSettings) -> tuple[str, int]:

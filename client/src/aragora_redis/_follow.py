@@ -26,14 +26,12 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ._parse import text
+
 #: Longest time commands are held while Sentinel promotes a replica.
 DEFAULT_GATE_TIMEOUT_S = 5.0
 #: Hops a new connection may follow from replica to master.
 MAX_HOPS = 3
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Interruptible(Protocol):
@@ -58,9 +56,9 @@ def parse_role(reply: Any) -> Role:
     """Read a ROLE reply (RESP2 list)."""
     if not isinstance(reply, list | tuple) or not reply:
         return Role("unknown")
-    role = _text(reply[0])
+    role = text(reply[0])
     if role == "slave" and len(reply) >= 3:
-        return Role(role, (_text(reply[1]), int(reply[2])))
+        return Role(role, (text(reply[1]), int(reply[2])))
     return Role(role)
 
 

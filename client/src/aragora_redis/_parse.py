@@ -41,6 +41,11 @@ class UrlParts(NamedTuple):
     password: str | None
 
 
+def text(value: object) -> str:
+    """A reply value as ``str`` (redis-py gives bytes unless decode_responses is on)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def bracket(host: str) -> str:
     """Put an IPv6 address in brackets so that a port can follow it."""
     return f"[{host}]" if ":" in host else host

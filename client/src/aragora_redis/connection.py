@@ -47,12 +47,24 @@ def _cluster_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
-def failover_state(client: SyncClient | AsyncClient) -> FailoverState | None:
-    """The state a Sentinel client's connections share (None in other modes)."""
-    pool = getattr(client, "connection_pool", None)
-    kwargs = getattr(pool, "connection_kwargs", {})
-    found = kwargs.get("failover_state")
-    return found if isinstance(found, FailoverState) else None
+def _master_kwargs(s: RedisSettings, failover: FailoverState | None) -> dict[str, Any]:
+    return {
+        "failover_state": failover or FailoverState(s.sentinel_master),
+        "db": s.db,
+        "max_connections": s.max_connections,
+        **o.node_kwargs(s),
+    }
+
+
+def _standalone_kwargs(s: RedisSettings) -> dict[str, Any]:
+    return {
+        "host": s.host,
+        "port": s.port,
+        "db": s.db,
+        "ssl": s.ssl,
+        "max_connections": s.max_connections,
+        **o.node_kwargs(s),
+    }
 
 
 def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> SyncClient:
@@ -70,22 +82,11 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
         client = sentinel.master_for(
             s.sentinel_master,
             connection_class=MasterSSLConnection if s.ssl else MasterConnection,
-            failover_state=failover or FailoverState(s.sentinel_master),
-            db=s.db,
-            max_connections=s.max_connections,
             retry=retry,
-            **o.node_kwargs(s),
+            **_master_kwargs(s, failover),
         )
         return cast(redis.Redis, client)
-    return redis.Redis(
-        host=s.host,
-        port=s.port,
-        db=s.db,
-        ssl=s.ssl,
-        max_connections=s.max_connections,
-        retry=retry,
-        **o.node_kwargs(s),
-    )
+    return redis.Redis(retry=retry, **_standalone_kwargs(s))
 
 
 def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None) -> AsyncClient:
@@ -105,22 +106,11 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
         client = sentinel.master_for(
             s.sentinel_master,
             connection_class=AsyncMasterSSLConnection if s.ssl else AsyncMasterConnection,
-            failover_state=failover or FailoverState(s.sentinel_master),
-            db=s.db,
-            max_connections=s.max_connections,
             retry=retry,
-            **o.node_kwargs(s),
+            **_master_kwargs(s, failover),
         )
         return cast(aredis.Redis, client)
-    return aredis.Redis(
-        host=s.host,
-        port=s.port,
-        db=s.db,
-        ssl=s.ssl,
-        max_connections=s.max_connections,
-        retry=retry,
-        **o.node_kwargs(s),
-    )
+    return aredis.Redis(retry=retry, **_standalone_kwargs(s))
 
 
 def connect_redis(settings: RedisSettings, *, check: bool = True) -> SyncClient:

@@ -31,6 +31,7 @@ from redis.retry import Retry
 
 from . import _options as o
 from ._follow import parse_role
+from ._parse import text
 from .errors import RedisUnavailable
 from .settings import RedisSettings
 
@@ -48,10 +49,6 @@ class FailoverReport:
     caught_up_s: float = 0.0
     promoted_s: float = 0.0
     repointed: list[Addr] = field(default_factory=list)
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class PlannedFailover:
@@ -84,9 +81,9 @@ class PlannedFailover:
                 replicas = sentinel.sentinel_slaves(self.s.sentinel_master)
             except RedisError:
                 continue
-            master = (_text(state["ip"]), int(state["port"]))  # type: ignore[index]
+            master = (text(state["ip"]), int(state["port"]))  # type: ignore[index]
             found = [
-                (_text(r["ip"]), int(r["port"]))
+                (text(r["ip"]), int(r["port"]))
                 for r in replicas
                 if not r.get("is_sdown") and not r.get("is_odown")
             ]

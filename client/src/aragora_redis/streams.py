@@ -19,6 +19,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from . import _codec, keys
+from ._parse import text
 from .connection import AsyncClient, SyncClient
 
 #: How long one XREAD blocks; well under the subscription client's socket timeout.
@@ -27,10 +28,6 @@ BATCH = 256
 #: Pause after a failed read while no master answers.
 RETRY_PAUSE_S = 0.05
 FIELD = b"e"
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class _Cursor:
@@ -46,16 +43,16 @@ class _Cursor:
         return [s for s, i in self.last.items() if not i]
 
     def resolve(self, stream: str, newest: Any) -> None:
-        self.last[stream] = self.delivered[stream] = _text(newest[0][0]) if newest else "0-0"
+        self.last[stream] = self.delivered[stream] = text(newest[0][0]) if newest else "0-0"
 
     def positions(self) -> dict[Any, Any]:
         return dict(self.last)
 
     def take(self, reply: Any) -> None:
         for stream, entries in reply or []:
-            name = _text(stream)
+            name = text(stream)
             for entry_id, fields in entries:
-                ident = _text(entry_id)
+                ident = text(entry_id)
                 self.last[name] = ident
                 raw = fields.get(FIELD) or fields.get(FIELD.decode(), b"{}")
                 event = _codec.decode_event(raw, self.channel_of[name], ident)

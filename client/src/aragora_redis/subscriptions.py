@@ -23,6 +23,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 
 from . import _codec
 from ._liveness import Liveness
+from ._parse import text
 from .connection import AsyncClient, SyncClient
 from .errors import RedisUnavailable
 
@@ -36,10 +37,6 @@ def split_targets(targets: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Channels and glob patterns (``*``, ``?``, ``[``) among ``targets``."""
     patterns = [t for t in targets if any(c in t for c in "*?[")]
     return [t for t in targets if t not in patterns], patterns
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class _Reading:
@@ -59,7 +56,7 @@ class _Reading:
             return self.gap(now)
         elif kind in _MESSAGES:
             self.live.heard(now)
-            return _codec.decode_event(message["data"], _text(message["channel"]))
+            return _codec.decode_event(message["data"], text(message["channel"]))
         return None
 
     def gap(self, now: float) -> _codec.Event | None:

@@ -28,6 +28,7 @@ from redis.retry import Retry
 
 from . import _options as o
 from ._follow import CHANNELS, FailoverState, SentinelEvent, parse_role
+from ._parse import text
 from .settings import RedisSettings
 
 #: Pause before reconnecting to a sentinel that went away.
@@ -40,10 +41,6 @@ PROBE_FOR_S = 5.0
 PROBE = "role-probe"
 
 Listener = Callable[[SentinelEvent], None]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class _Fanout:
@@ -59,7 +56,7 @@ class _Fanout:
         if message.get("type") != "message":
             return None
         event = SentinelEvent(
-            time.monotonic(), _text(message["channel"]), _text(message["data"]), sentinel
+            time.monotonic(), text(message["channel"]), text(message["data"]), sentinel
         )
         self.announce(event)
         return event
