@@ -47,3 +47,10 @@ clean: local-down
 .PHONY: bench
 bench: setup
 	$(VENV)/python scripts/bench.py $(BENCH_ARGS)
+
+# Offline plan of one stack: its program under Pulumi's mocks, the resource tree,
+# the outputs (secrets masked) and the policy pack. Not a substitute for pulumi preview.
+.PHONY: plan
+plan: setup
+	@if [ -z "$(STACK)" ]; then echo "usage: make plan STACK=<name of a stacks/Pulumi.<name>.yaml>, e.g. STACK=prod-aws" >&2; exit 2; fi
+	$(VENV)/python scripts/plan.py $(STACK) $(PLAN_ARGS)

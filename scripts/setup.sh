@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.9
-# binary -> Debian package; PACKAGES adds to it (e.g. later haproxy, prometheus)
-declare -A NEED=([redis-server]=redis-server [redis-sentinel]=redis-sentinel [redis-cli]=redis-tools)
+# binary -> Debian package: Redis and Sentinel for the local stack and the tests,
+# HAProxy for the stable master URL, promtool (package prometheus) for the alert rules.
+declare -A NEED=([redis-server]=redis-server [redis-sentinel]=redis-sentinel [redis-cli]=redis-tools
+                 [haproxy]=haproxy [promtool]=prometheus)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -22,10 +24,10 @@ for bin in "${!NEED[@]}"; do
 done
 if ((${#missing[@]})); then
     if [[ "$(uname -s)" == Darwin ]]; then
-        say "missing ${missing[*]}: run 'brew install redis' and retry"; exit 1
+        say "missing ${missing[*]}: run 'brew install redis haproxy prometheus' and retry"; exit 1
     fi
     if ! command -v apt-get >/dev/null; then
-        say "missing ${missing[*]}: install redis-server, redis-sentinel and redis-cli (Redis 7+) with your package manager and retry"; exit 1
+        say "missing ${missing[*]}: install redis-server, redis-sentinel and redis-cli (Redis 7+), haproxy and promtool with your package manager and retry"; exit 1
     fi
     SUDO=()
     if [[ $EUID -ne 0 ]]; then
