@@ -17,6 +17,7 @@ from .errors import ConfigError
 Getter = Callable[[str], str | None]
 _MODES = ("standalone", "sentinel", "cluster")
 _CERT_REQS = ("required", "optional", "none")
+_AUTHS = ("password", "gcp-iam")
 
 
 def parse_env(env: Mapping[str, str]) -> dict[str, object]:
@@ -70,6 +71,13 @@ def parse_env(env: Mapping[str, str]) -> dict[str, object]:
                 f"got {reqs!r}, expected one of {', '.join(_CERT_REQS)}",
             )
         fields["ssl_cert_reqs"] = word
+    if auth := get("ARAGORA_REDIS_AUTH"):
+        word = auth.strip().lower()
+        if word not in _AUTHS:
+            raise ConfigError(
+                "ARAGORA_REDIS_AUTH", f"got {auth!r}, expected one of {', '.join(_AUTHS)}"
+            )
+        fields["auth"] = word
     if ca := get("ARAGORA_REDIS_SSL_CA_CERTS"):
         if not Path(ca).is_file():
             raise ConfigError(

@@ -67,11 +67,20 @@ def _secret(value: Any) -> str | None:
     return None if value is None else str(value.get_secret_value())
 
 
+def credential_kwargs(s: RedisSettings) -> dict[str, Any]:
+    """How a data-node connection logs in: username and password, or with ``gcp-iam``
+    the process-wide IAM token provider (redis-py refuses both at once)."""
+    if s.auth == "gcp-iam":
+        from .iam import provider_for
+
+        return {"credential_provider": provider_for(s)}
+    return {"username": s.username, "password": _secret(s.password)}
+
+
 def node_kwargs(s: RedisSettings) -> dict[str, Any]:
     """Options of a connection to a data node (no ``ssl`` flag, no retry, no db)."""
     return {
-        "username": s.username,
-        "password": _secret(s.password),
+        **credential_kwargs(s),
         "socket_timeout": s.socket_timeout,
         "socket_connect_timeout": s.socket_connect_timeout,
         "health_check_interval": s.health_check_interval,

@@ -27,6 +27,10 @@ from .errors import ConfigError
 
 Mode = Literal["standalone", "sentinel", "cluster"]
 CertReqs = Literal["required", "optional", "none"]
+#: How clients log in: a static password, or a Google Cloud IAM access token
+#: (Memorystore for Redis Cluster / for Valkey with IAM auth), fetched by the client.
+Auth = Literal["password", "gcp-iam"]
+AUTHS: tuple[Auth, ...] = ("password", "gcp-iam")
 MODES: tuple[Mode, ...] = ("standalone", "sentinel", "cluster")
 CERT_REQS: tuple[CertReqs, ...] = ("required", "optional", "none")
 PREFIX = "ARAGORA_REDIS_"
@@ -52,6 +56,7 @@ class RedisSettings(BaseModel):
     db: int = 0
     username: str | None = None
     password: SecretStr | None = None
+    auth: Auth = "password"
     ssl: bool = False
     ssl_cert_reqs: CertReqs = "required"
     ssl_ca_certs: str | None = None
@@ -169,6 +174,8 @@ class RedisSettings(BaseModel):
             "ARAGORA_REDIS_SENTINEL_HOSTS": p.render_host_list(s.sentinel_hosts) or None,
             "ARAGORA_REDIS_CLUSTER_NODES": p.render_host_list(s.cluster_nodes) or None,
             "ARAGORA_REDIS_SSL_CA_CERTS": s.ssl_ca_certs,
+            # Rendered only when it is not the default, so password stacks keep their outputs.
+            "ARAGORA_REDIS_AUTH": None if s.auth == "password" else s.auth,
         }
         env.update({k: v for k, v in optional.items() if v is not None})
         env.update({session_ttl_variable(kind): str(ttl) for kind, ttl in s.session_ttls})
@@ -227,6 +234,12 @@ def _problems(s: RedisSettings) -> list[ConfigError]:
         bad("db", f"got {s.db}, expected a database number of 0 or more")
     if s.password is not None and not s.password.get_secret_value():
         bad("password", "is empty; leave it unset for no password")
+    if s.auth == "gcp-iam" and s.password is not None:
+        bad(
+            "auth",
+            "is gcp-iam but a password is set (ARAGORA_REDIS_PASSWORD or inside the URL):"
+            " expected no password, the client sends an IAM access token instead",
+        )
     if s.mode == "sentinel" and not s.sentinel_hosts:
         bad(
             "sentinel_hosts",
