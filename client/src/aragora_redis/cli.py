@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from .commands import drill, local, ops
+from .commands import check, drill, envexport, local, ops
 from .errors import AragoraRedisError
 
-GROUPS = (local, drill, ops)
+GROUPS = (local, drill, ops, envexport, check)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,15 +23,16 @@ from .envfile import read_env_file
 def register(groups: Any) -> None:
     """Add ``failover`` and ``health``."""
     p = groups.add_parser("failover", help="planned Sentinel failover that loses no write")
-    _env(p)
+    env_option(p)
     p.add_argument("--pause-ms", type=int, default=5000, help="longest write pause (default 5000)")
     p.set_defaults(run=run_failover)
     h = groups.add_parser("health", help="role, replicas, memory and latency of the master(s)")
-    _env(h)
+    env_option(h)
     h.set_defaults(run=run_health)
 
 
-def _env(parser: argparse.ArgumentParser) -> None:
+def env_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--env-file`` (read by :func:`settings_from`)."""
     parser.add_argument(
         "--env-file",
         default=".env",
