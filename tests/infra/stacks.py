@@ -1,0 +1,143 @@
+"""Run any ``stacks/Pulumi.<name>.yaml`` under its backend's mocks, and the policy pack over it.
+
+:func:`run_stack` picks the mocks from the stack's ``aragora-redis:backend``;
+:func:`check_run` evaluates the whole pack (and the output secrecy check that
+CrossGuard cannot make) over what a run declared. The offline plan
+(``scripts/plan.py``) uses both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions
+
+from infra.policy.evaluate import Violation, evaluate, output_violations
+
+from . import harness
+from .gcp_mocks import run_gcp
+from .harness import STACKS, Run, Secret, stack_file
+from .test_azure_mocks import run_azure
+
+Runner = Callable[[Mapping[str, Any], str], Run]
+#: How to run a stack of each backend under mocks.
+RUNNERS: dict[str, Runner] = {
+    "aws": lambda config, stack: harness.run_program(config, stack),
+    "gcp": run_gcp,
+    "azure": run_azure,
+    "azure-managed": run_azure,
+}
+
+
+@dataclass
+class StackRun(Run):
+    """A :class:`Run` that also knows each resource's secret output names (URN -> names)."""
+
+    secret_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+class UnknownStackError(LookupError):
+    """No ``stacks/Pulumi.<name>.yaml``, or a backend without mocks."""
+
+
+def stack_names() -> list[str]:
+    """Every stack with a file in ``stacks/``, sorted."""
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS.glob("Pulumi.*.yaml")
+    )
+
+
+def backend_of(name: str) -> str:
+    """The ``aragora-redis:backend`` of stack ``name``."""
+    if name not in stack_names():
+        raise UnknownStackError(f"no stack file stacks/Pulumi.{name}.yaml")
+    return str(stack_file(name).get("aragora-redis:backend", ""))
+
+
+def run_stack(name: str, config: Mapping[str, Any] | None = None) -> StackRun:
+    """Run the program for stack ``name`` under its backend's mocks.
+
+    ``config`` replaces the stack file's config (a weakened copy, say); the
+    backend, and so the mocks, still come from the stack file.
+    """
+    backend = backend_of(name)
+    runner = RUNNERS.get(backend)
+    if runner is None:
+        raise UnknownStackError(f"stack {name}: no mocks for backend {backend!r}")
+    with _recording_secret_outputs() as secret_outputs:
+        run = runner(stack_file(name) if config is None else config, name)
+    return StackRun(
+        resources=run.resources,
+        outputs=run.outputs,
+        error=run.error,
+        warnings=run.warnings,
+        secret_outputs=dict(secret_outputs),
+    )
+
+
+def policy_resources(run: StackRun) -> list[PolicyResource]:
+    """The declared resources as CrossGuard hands them to policies (secrets unwrapped)."""
+    out = {
+        r.urn: PolicyResource(
+            r.type,
+            _unwrapped(r.inputs),
+            r.urn,
+            r.name,
+            PolicyResourceOptions(
+                protect=r.protect,
+                ignore_changes=[],
+                delete_before_replace=None,
+                aliases=[],
+                custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+                additional_secret_outputs=list(run.secret_outputs.get(r.urn, ())),
+                parent=r.parent or None,
+            ),
+            None,
+            None,
+            [],
+            {},
+        )
+        for r in run.resources
+    }
+    for resource in out.values():
+        resource.parent = out.get(resource.opts.parent or "")
+    return list(out.values())
+
+
+def check_run(run: StackRun) -> list[Violation]:
+    """The pack's violations for ``run``, then those of its credential outputs."""
+    flags = {name: exported.secret for name, exported in run.outputs.items()}
+    return evaluate(policy_resources(run)) + output_violations(flags)
+
+
+def _unwrapped(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return _unwrapped(value.value)
+    if isinstance(value, dict):
+        return {k: _unwrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(v) for v in value]
+    return value
+
+
+@contextmanager
+def _recording_secret_outputs() -> Iterator[dict[str, tuple[str, ...]]]:
+    # The harness's monitor keeps parent and protect only; this subclass also
+    # keeps additionalSecretOutputs, which CrossGuard passes to policies.
+    recorded: dict[str, tuple[str, ...]] = {}
+    base = harness._Monitor
+
+    class Recording(base):  # type: ignore[misc, valid-type]
+        def RegisterResource(self, request: Any) -> Any:
+            response = super().RegisterResource(request)
+            recorded[response.urn] = tuple(request.additionalSecretOutputs)
+            return response
+
+    harness._Monitor = Recording  # type: ignore[misc]
+    try:
+        yield recorded
+    finally:
+        harness._Monitor = base  # type: ignore[misc]
