@@ -21,7 +21,7 @@ import redis
 import redis.asyncio as aredis
 from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelConnectionPool
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoPermissionError, RedisError
 from redis.retry import Retry
 from redis.sentinel import SentinelConnectionPool
 
@@ -189,8 +189,13 @@ def _node_client(s: RedisSettings, address: str, timeout: float) -> redis.Redis:
     )
 
 
+#: What a user of ``check`` must be allowed to run (an ACL user of the stores may lack INFO).
+CHECK_COMMANDS = "+ping +info (cluster: +cluster|info +cluster|nodes)"
+
+
 def _why(step: str, exc: BaseException) -> str:
-    return f"{step}: {type(exc).__name__}: {exc}"
+    hint = f"; the check needs {CHECK_COMMANDS}" if isinstance(exc, NoPermissionError) else ""
+    return f"{step}: {type(exc).__name__}: {exc}{hint}"
 
 
 def _node(s: RedisSettings, address: str, timeout: float, *, cluster: bool = False) -> NodeFacts:
