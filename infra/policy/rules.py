@@ -135,16 +135,19 @@ PROTECT_PROD_STATEFUL = resource_policy(
     dict.fromkeys(STATEFUL, only_in_prod(protected)),
     MANDATORY,
 )
+_SECRETS = _checks(
+    aws.SECRETS,
+    gcp.SECRETS,
+    azure.SECRETS,
+    kubernetes.SECRETS,
+    {RANDOM_PASSWORD: secret_properties("result", "bcryptHash")},
+)
+#: The types with a property that carries a credential.
+CREDENTIALS_SECRET_TYPES = tuple(_SECRETS)
 CREDENTIALS_SECRET = resource_policy(
     "credentials-secret",
     "Properties carrying a password, token or key are secret outputs.",
-    _checks(
-        aws.SECRETS,
-        gcp.SECRETS,
-        azure.SECRETS,
-        kubernetes.SECRETS,
-        {RANDOM_PASSWORD: secret_properties("result", "bcryptHash")},
-    ),
+    _SECRETS,
     MANDATORY,
 )
 K8S_NETWORK_POLICY = stack_policy(
