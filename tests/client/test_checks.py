@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -219,12 +220,15 @@ def test_node_facts_read_info_as_redis_py_parses_it() -> None:
 
 
 def test_cluster_layout_groups_replicas_under_their_masters() -> None:
-    nodes = {
-        "10.0.0.1:6379": {"node_id": "a", "flags": "myself,master", "master_id": "-"},
-        "10.0.0.2:6379": {"node_id": "b", "flags": "master,fail", "master_id": "-"},
-        "10.0.0.3:6379": {"node_id": "c", "flags": "slave", "master_id": "a"},
-        "10.0.0.4:6379": {"node_id": "d", "flags": "slave,fail", "master_id": "b"},
-        "10.0.0.5:6379": {"node_id": "e", "flags": "slave", "master_id": "gone"},
+    S1, S2 = [["0", "8191"]], [["8192", "16383"]]
+    nodes: dict[str, dict[str, Any]] = {
+        "10.0.0.1:6379": {"node_id": "a", "flags": "myself,master", "master_id": "-", "slots": S1},
+        "10.0.0.2:6379": {"node_id": "b", "flags": "master,fail", "master_id": "-", "slots": S2},
+        "10.0.0.3:6379": {"node_id": "c", "flags": "slave", "master_id": "a", "slots": []},
+        "10.0.0.4:6379": {"node_id": "d", "flags": "slave,fail", "master_id": "b", "slots": []},
+        "10.0.0.5:6379": {"node_id": "e", "flags": "slave", "master_id": "gone", "slots": []},
+        # Already a replica, but this view still flags it master (gossip lags): no slots.
+        "10.0.0.6:6379": {"node_id": "f", "flags": "master", "master_id": "-", "slots": []},
     }
     assert cluster_layout(nodes) == [
         ("10.0.0.1:6379", ["10.0.0.3:6379"]),

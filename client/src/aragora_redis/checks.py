@@ -133,9 +133,16 @@ def node_facts(
 
 
 def cluster_layout(nodes: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
-    """Each master of a parsed ``CLUSTER NODES`` reply with its replicas' addresses, in order."""
+    """Each master of a parsed ``CLUSTER NODES`` reply with its replicas' addresses, in order.
+
+    A master is a node flagged ``master`` that serves slots: a node that has just
+    become a replica can still be flagged ``master`` (without slots) in a view
+    that gossip has not updated yet.
+    """
     ids = {str(v["node_id"]): addr for addr, v in nodes.items()}
-    masters = sorted(a for a, v in nodes.items() if "master" in str(v["flags"]).split(","))
+    masters = sorted(
+        a for a, v in nodes.items() if "master" in str(v["flags"]).split(",") and v.get("slots")
+    )
     replicas: dict[str, list[str]] = {a: [] for a in masters}
     for addr, v in sorted(nodes.items()):
         owner = ids.get(str(v.get("master_id", "-")))
