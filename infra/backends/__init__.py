@@ -13,10 +13,11 @@ from typing import Any, Generic, TypeVar
 
 from ..endpoint import RedisEndpoint
 from ..settings import ConfigModel, StackConfig
-from . import aws, azure, azure_managed, gcp
+from . import aws, azure, azure_managed, gcp, sentinel_k8s
 from .aws_settings import AwsSettings
 from .azure_settings import AzureManagedSettings, AzureSettings
 from .gcp_settings import GcpSettings
+from .sentinel_k8s_settings import SentinelK8sSettings
 
 S = TypeVar("S", bound=ConfigModel)
 
@@ -43,4 +44,5 @@ BACKENDS: Mapping[str, Backend[Any]] = {
     "azure": Backend(AzureSettings, azure.deploy),
     "azure-managed": Backend(AzureManagedSettings, azure_managed.deploy),
     "gcp": Backend(GcpSettings, gcp.deploy),
+    "sentinel-k8s": Backend(SentinelK8sSettings, sentinel_k8s.deploy),
 }

@@ -4,6 +4,12 @@ The same functions serve the local loopback stack and the Kubernetes backend's
 ConfigMaps, so every path, address and secret is an input: nothing here assumes
 where a node runs. Values are quoted the way Redis' config parser reads them,
 so a password may hold any character.
+
+Each file is rendered in two parts (:func:`redis_conf_parts`,
+:func:`sentinel_conf_parts`): every line that carries a password comes last, in
+the ``secret`` part, so a deployment can keep the rest in a ConfigMap and the
+credentials in a Secret; the whole file is ``public + secret``, exactly what
+:func:`render_redis_conf` / :func:`render_sentinel_conf` return.
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ class RedisNodeSpec:
     default user. ``announce_host`` may be a host name (Sentinel resolves it).
     ``save`` None keeps Redis' snapshot schedule; ``""`` turns snapshots off.
     ``shutdown_on_sigterm`` (e.g. ``force``) None keeps Redis' default.
+    ``maxmemory`` (e.g. ``768mb``) and ``maxmemory_policy`` None keep Redis' defaults.
     """
 
     port: int
@@ -97,6 +104,8 @@ class RedisNodeSpec:
     shutdown_on_sigterm: str | None = None
     pidfile: str | None = None
     logfile: str | None = None
+    maxmemory: str | None = None
+    maxmemory_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +161,29 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+@dataclass(frozen=True)
+class ConfParts:
+    """A config file in two parts: ``public`` holds no secret, ``secret`` every password line.
+
+    The file is ``public + secret`` (:attr:`full`); both parts end with a newline.
+    """
+
+    public: str
+    secret: str
+
+    @property
+    def full(self) -> str:
+        """The whole file."""
+        return self.public + self.secret
+
+
 def render_redis_conf(spec: RedisNodeSpec) -> str:
     """The ``redis.conf`` of one data node."""
+    return redis_conf_parts(spec).full
+
+
+def redis_conf_parts(spec: RedisNodeSpec) -> ConfParts:
+    """The ``redis.conf`` of one data node, its password lines apart."""
     _check_port("port", spec.port)
     if spec.min_replicas_to_write < 0 or spec.min_replicas_max_lag < 1:
         raise ConfigError(
@@ -167,7 +197,12 @@ def render_redis_conf(spec: RedisNodeSpec) -> str:
     ]
     if spec.save is not None:
         lines.append(_line("save", spec.save))
-    lines += _auth_lines(spec)
+    if spec.maxmemory is not None:
+        lines.append(_line("maxmemory", spec.maxmemory))
+    if spec.maxmemory_policy is not None:
+        lines.append(_line("maxmemory-policy", spec.maxmemory_policy))
+    secret, masteruser = _auth_lines(spec)
+    lines += masteruser
     if spec.replicaof is not None:
         lines.append(_line("replicaof", spec.replicaof.host, spec.replicaof.port))
     lines += [
@@ -186,11 +221,16 @@ def render_redis_conf(spec: RedisNodeSpec) -> str:
     if spec.cluster is not None:
         lines += _cluster_lines(spec.cluster, tls=spec.tls is not None)
     lines += _process_lines(spec.pidfile, spec.logfile)
-    return _document("data node", lines)
+    return ConfParts(_document("data node", lines), _lines(secret))
 
 
 def render_sentinel_conf(spec: SentinelSpec) -> str:
     """The ``sentinel.conf`` of one Sentinel; Sentinel rewrites it, so mount it writable."""
+    return sentinel_conf_parts(spec).full
+
+
+def sentinel_conf_parts(spec: SentinelSpec) -> ConfParts:
+    """The ``sentinel.conf`` of one Sentinel, its password lines apart (after ``monitor``)."""
     _check_port("port", spec.port)
     _check_port("master port", spec.master.port)
     if not spec.master_name or any(c.isspace() for c in spec.master_name):
@@ -215,19 +255,20 @@ def render_sentinel_conf(spec: SentinelSpec) -> str:
     )
     if spec.auth_user is not None:
         lines.append(_line("sentinel", "auth-user", name, spec.auth_user))
-    if spec.auth_pass is not None:
-        lines.append(_line("sentinel", "auth-pass", name, spec.auth_pass))
     lines += [
         _line("sentinel", "down-after-milliseconds", name, t.down_after_ms),
         _line("sentinel", "failover-timeout", name, t.failover_timeout_ms),
         _line("sentinel", "parallel-syncs", name, t.parallel_syncs),
     ]
-    if spec.password is not None:
-        lines.append(_line("requirepass", spec.password))
-        lines.append(_line("sentinel", "sentinel-pass", spec.password))
     lines += _tls_lines(spec.tls)
     lines += _process_lines(spec.pidfile, spec.logfile)
-    return _document("sentinel", lines)
+    secret = []
+    if spec.auth_pass is not None:
+        secret.append(_line("sentinel", "auth-pass", name, spec.auth_pass))
+    if spec.password is not None:
+        secret.append(_line("requirepass", spec.password))
+        secret.append(_line("sentinel", "sentinel-pass", spec.password))
+    return ConfParts(_document("sentinel", lines), _lines(secret))
 
 
 def _check_port(what: str, port: int) -> None:
@@ -241,7 +282,8 @@ def _listen(port: int, tls: TlsFiles | None) -> list[str]:
     return [_line("port", 0), _line("tls-port", port)]
 
 
-def _auth_lines(spec: RedisNodeSpec) -> list[str]:
+def _auth_lines(spec: RedisNodeSpec) -> tuple[list[str], list[str]]:
+    """(lines with a password, the ``masteruser`` line if any)."""
     lines = [_line("requirepass", spec.password)]
     for user in spec.users:
         if not user.name or any(c.isspace() for c in user.name):
@@ -249,14 +291,14 @@ def _auth_lines(spec: RedisNodeSpec) -> list[str]:
         lines.append(_line("user", user.name, "on", ">" + user.password, *user.rules))
     if spec.replication_user is None:
         lines.append(_line("masterauth", spec.password))
-        return lines
+        return lines, []
     match = [u for u in spec.users if u.name == spec.replication_user]
     if not match:
         raise ConfigError(
             "replication_user", f"{spec.replication_user!r} is not one of the node's ACL users"
         )
-    lines += [_line("masteruser", match[0].name), _line("masterauth", match[0].password)]
-    return lines
+    lines.append(_line("masterauth", match[0].password))
+    return lines, [_line("masteruser", match[0].name)]
 
 
 def _tls_lines(tls: TlsFiles | None) -> list[str]:
@@ -298,6 +340,10 @@ def _process_lines(pidfile: str | None, logfile: str | None) -> list[str]:
     if logfile is not None:
         lines.append(_line("logfile", logfile))
     return lines
+
+
+def _lines(lines: list[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _document(kind: str, lines: list[str]) -> str:
