@@ -158,6 +158,27 @@ def test_k8s_secret_is_a_valid_manifest_holding_env_and_ca(
     assert source_env["ARAGORA_REDIS_PASSWORD"] not in out
 
 
+def test_a_local_ca_file_goes_into_the_k8s_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text(PEM)
+    settings = sentinel_settings().replace(ssl=True, ssl_ca_certs=str(ca))
+    write_outputs(settings, tmp_path / "outputs.json", tmp_path / "unused.env")
+    target = tmp_path / "secret.yaml"
+    args = ["env", "--from", str(tmp_path / "outputs.json"), "--format", "k8s-secret"]
+    code, _, _ = run_cli([*args, "--out", str(target), "--ca-file", "/run/ca/bundle.pem"], capsys)
+    assert code == 0
+    items = YAML(typ="safe").load(target.read_text())["stringData"]
+    assert items["ca.pem"] == PEM
+    assert items["ARAGORA_REDIS_SSL_CA_CERTS"] == "/run/ca/bundle.pem"
+    ca.write_text("not a certificate")
+    code, _, err = run_cli([*args, "--out", str(target)], capsys)
+    assert code == 1
+    assert "ARAGORA_REDIS_SSL_CA_CERTS" in err
+    assert "no PEM certificate" in err
+
+
 def test_json_to_stdout_only_with_out_dash(
     gcp_outputs: str,
     tmp_path: Path,

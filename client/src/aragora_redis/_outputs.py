@@ -14,7 +14,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .errors import ConfigError
@@ -118,6 +118,14 @@ def parse_outputs(text: str, source: str) -> StackOutputs:
         shown = "a string without a certificate" if isinstance(ca_pem, str) else _type_name(ca_pem)
         raise ConfigError(CA_PEM_KEY, f"in {source} is {shown}, expected a PEM CA bundle")
     return StackOutputs(env, ca_pem or None)
+
+
+def with_ca_file(outputs: StackOutputs, pem: str) -> StackOutputs:
+    """``outputs`` carrying ``pem``, the bundle its ARAGORA_REDIS_SSL_CA_CERTS file holds."""
+    if PEM_BEGIN not in pem:
+        path = outputs.env.get(CA_VARIABLE)
+        raise ConfigError(CA_VARIABLE, f"file {path!r} holds no PEM certificate")
+    return replace(outputs, ca_pem=pem)
 
 
 def contract_env(

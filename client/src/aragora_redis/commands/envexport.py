@@ -71,6 +71,13 @@ def read_source(source: str | None) -> tuple[str, str]:
     return path.read_text(), str(path)
 
 
+def _read_ca(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(o.CA_VARIABLE, f"cannot read {path!r}: {exc.strerror}") from None
+
+
 def _ca_path(args: argparse.Namespace, out: str) -> str:
     if args.format == "k8s-secret":
         return str(args.ca_file or o.K8S_CA_MOUNT_PATH)
@@ -84,6 +91,10 @@ def run_env(args: argparse.Namespace, console: Console) -> int:
     """Validate the outputs and write them where ``--out`` says; print a masked summary."""
     text, source = read_source(args.source)
     outputs = o.parse_outputs(text, source)
+    local_ca = outputs.env.get(o.CA_VARIABLE)
+    if args.format == "k8s-secret" and outputs.ca_pem is None and local_ca:
+        # A path on this machine means nothing in a pod: ship the bundle in the Secret.
+        outputs = o.with_ca_file(outputs, _read_ca(local_ca))
     out = args.out or DEFAULT_OUT[args.format]
     ca_path = _ca_path(args, out) if outputs.ca_pem is not None else None
     settings, env = o.contract_env(outputs, ca_path)
