@@ -21,7 +21,11 @@ from ..local.outputs import env_file_text
 from ..local.record import write_private
 
 DEFAULT_SOURCE = Path(".local/outputs.json")
-DEFAULT_OUT = {"dotenv": ".env", "k8s-secret": "aragora-redis-secret.yaml", "json": "redis.json"}
+DEFAULT_OUT = {
+    "dotenv": ".env",
+    "k8s-secret": "aragora-redis-secret.yaml",
+    "json": "aragora-redis-env.json",
+}
 CA_FILE_NAME = "aragora-redis-ca.pem"
 
 
@@ -35,12 +39,12 @@ def register(groups: Any) -> None:
             "for stdin; default .local/outputs.json), validates it and writes the variables."
         ),
     )
-    p.add_argument("--from", dest="source", help="outputs JSON file, - for stdin")
+    p.add_argument("--from", dest="source", metavar="FILE", help="outputs JSON file, - for stdin")
     p.add_argument("--format", choices=tuple(DEFAULT_OUT), default="dotenv", help="default dotenv")
     p.add_argument(
         "--out",
         help="file to write (mode 0600), - for stdout; default .env, "
-        "aragora-redis-secret.yaml or redis.json by format",
+        "aragora-redis-secret.yaml or aragora-redis-env.json by format",
     )
     p.add_argument(
         "--ca-file",
