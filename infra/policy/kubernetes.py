@@ -84,9 +84,22 @@ def _spread_over_zones(spec: Mapping[str, Any]) -> bool:
 def stateful_set_ha(s: Subject) -> Iterable[str]:
     """Two or more pods, spread over zones."""
     if number(s.get("spec.replicas"), 1) < 2:
-        yield f"fewer than 2 pods: raise the replicas in {key(SECTION)}"
+        counts = f"{key(SECTION, 'replicas')} / {key(SECTION, 'sentinels')}"
+        yield f"fewer than 2 pods: raise {counts}"
     if not _spread_over_zones(s.get("spec.template.spec") or {}):
-        yield f"pods not spread over zones: add a topologySpreadConstraint on {ZONE_KEY}"
+        yield (
+            f"pods not spread over zones: set {key(SECTION, 'zoneSpread')}"
+            f" (a topologySpreadConstraint on {ZONE_KEY})"
+        )
+
+
+def data_on_volumes(s: Subject) -> Iterable[str]:
+    """The data pods (component ``redis``) keep their AOF/RDB files on persistent volumes."""
+    labels = s.get("spec.template.metadata.labels") or {}
+    if labels.get("app.kubernetes.io/component") == "redis" and not s.get(
+        "spec.volumeClaimTemplates"
+    ):
+        yield f"data on ephemeral storage: give the pods volumes ({key(SECTION, 'storageSize')})"
 
 
 def service_exposure(s: Subject) -> Iterable[str]:
@@ -119,6 +132,8 @@ def network_policy(s: Subject) -> Iterable[str]:
 TLS: dict[str, Check] = {CONFIG_MAP: conf_tls, SECRET: conf_tls}
 HIGH_AVAILABILITY: dict[str, Check] = {STATEFUL_SET: stateful_set_ha}
 PRIVATE_NETWORK: dict[str, Check] = {SERVICE: service_exposure, NETWORK_POLICY: network_policy}
+BACKUPS: dict[str, Check] = {STATEFUL_SET: data_on_volumes}
 SECRETS: dict[str, Check] = {SECRET: secret_properties("data", "stringData")}
 STATEFUL = (STATEFUL_SET,)
-ALARMS: dict[str, str] = {}
+#: Alerting rules route through Alertmanager; a rule with groups is an alarm.
+ALARMS = {PROMETHEUS_RULE: "spec.groups"}

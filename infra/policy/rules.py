@@ -36,6 +36,7 @@ _NOTIFY_KEYS = {
     aws.ALARM: key("aws", "alarmTopicArn"),
     gcp.ALERT_POLICY: key("gcp", "notificationChannels"),
     azure.METRIC_ALERT: f"{key('azure', 'alertActionGroupId')} (or azure-managed)",
+    kubernetes.PROMETHEUS_RULE: key("sentinel-k8s", "prometheusRule"),
 }
 
 
@@ -126,7 +127,10 @@ ENCRYPTION_AT_REST = resource_policy(
 BACKUPS_IN_PROD = resource_policy(
     "backups-in-prod",
     "Prod Redis keeps snapshots or persistence.",
-    {t: only_in_prod(c) for t, c in _checks(aws.BACKUPS, gcp.BACKUPS, azure.BACKUPS).items()},
+    {
+        t: only_in_prod(c)
+        for t, c in _checks(aws.BACKUPS, gcp.BACKUPS, azure.BACKUPS, kubernetes.BACKUPS).items()
+    },
     MANDATORY,
 )
 PROTECT_PROD_STATEFUL = resource_policy(

@@ -19,7 +19,7 @@ from infra.policy.evaluate import Violation, evaluate, output_violations
 
 from . import harness
 from .gcp_mocks import run_gcp
-from .harness import STACKS, Run, Secret, stack_file
+from .harness import Run, Secret, stack_file
 from .test_azure_mocks import run_azure
 
 Runner = Callable[[Mapping[str, Any], str], Run]
@@ -46,7 +46,8 @@ class UnknownStackError(LookupError):
 def stack_names() -> list[str]:
     """Every stack with a file in ``stacks/``, sorted."""
     return sorted(
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS.glob("Pulumi.*.yaml")
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for p in harness.STACKS.glob("Pulumi.*.yaml")
     )
 
 
@@ -133,6 +134,11 @@ def _recording_secret_outputs() -> Iterator[dict[str, tuple[str, ...]]]:
     class Recording(base):  # type: ignore[misc, valid-type]
         def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
+            recorded[response.urn] = tuple(request.additionalSecretOutputs)
+            return response
+
+        def ReadResource(self, request: Any) -> Any:
+            response = super().ReadResource(request)
             recorded[response.urn] = tuple(request.additionalSecretOutputs)
             return response
 

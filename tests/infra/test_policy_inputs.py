@@ -120,7 +120,11 @@ COMPLIANT: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
         {
             "spec": {
                 "replicas": 3.0,
-                "template": {"spec": {"topologySpreadConstraints": [{"topologyKey": ZONE}]}},
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/component": "redis"}},
+                    "spec": {"topologySpreadConstraints": [{"topologyKey": ZONE}]},
+                },
+                "volumeClaimTemplates": [{"metadata": {"name": "data"}}],
             }
         },
         (),

@@ -220,6 +220,14 @@ WEAKENED = [
     ),
     (
         "backups-in-prod",
+        compliant(
+            kubernetes.STATEFUL_SET,
+            spec={**COMPLIANT[kubernetes.STATEFUL_SET][0]["spec"], "volumeClaimTemplates": []},
+        ),
+        "aragora-redis:sentinel-k8s.storageSize",
+    ),
+    (
+        "backups-in-prod",
         compliant(azure.DATABASE, persistence=None),
         "aragora-redis:azure-managed.rdbPersistence",
     ),

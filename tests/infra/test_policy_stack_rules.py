@@ -44,20 +44,26 @@ def test_an_azure_cache_with_its_patch_schedule_has_a_window() -> None:
     assert reported(rules.MAINTENANCE_WINDOW, compliant(azure.REDIS), other)
 
 
+def nested(path: str, value: object) -> dict[str, object]:
+    head, _, rest = path.partition(".")
+    return {head: nested(rest, value) if rest else value}
+
+
 @pytest.mark.parametrize(
     ("alarm", "notify", "key"),
     [
         (aws.ALARM, "alarmActions", "aragora-redis:aws.alarmTopicArn"),
         (gcp.ALERT_POLICY, "notificationChannels", "aragora-redis:gcp.notificationChannels"),
         (azure.METRIC_ALERT, "actions", "aragora-redis:azure.alertActionGroupId"),
+        (kubernetes.PROMETHEUS_RULE, "spec.groups", "aragora-redis:sentinel-k8s.prometheusRule"),
     ],
 )
 def test_alarms_are_advised_and_must_notify(alarm: str, notify: str, key: str) -> None:
     redis = compliant(T)
     assert "no alarms" in reported(rules.ALARMS_PRESENT, redis)[0]
-    silent = Res(alarm, {notify: []}, name="a")
+    silent = Res(alarm, nested(notify, []), name="a")
     assert key in reported(rules.ALARMS_PRESENT, redis, silent)[0]
-    paging = Res(alarm, {notify: ["target"]}, name="a")
+    paging = Res(alarm, nested(notify, ["target"]), name="a")
     assert reported(rules.ALARMS_PRESENT, redis, paging) == []
 
 
