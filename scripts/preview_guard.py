@@ -77,6 +77,7 @@ STATELESS_TYPES = frozenset(
         "aws:secretsmanager/secretVersion:SecretVersion",
         "gcp:compute/globalAddress:GlobalAddress",
         "gcp:servicenetworking/connection:Connection",
+        "gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy",
         "gcp:monitoring/alertPolicy:AlertPolicy",
         "gcp:secretmanager/secretVersion:SecretVersion",
         "azure-native:redis:PatchSchedule",

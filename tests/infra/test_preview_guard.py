@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,8 @@ from scripts.preview_guard import (
     urn_type,
 )
 
-from .gcp_mocks import run_gcp
-from .harness import ROOT, STACKS, Run, run_program, stack_file
-from .test_azure_mocks import run_azure
+from .harness import ROOT
+from .stacks import run_stack, stack_names
 
 GUARD = ROOT / "scripts" / "preview_guard.py"
 STACK = "prod-aws"
@@ -243,27 +241,15 @@ def test_every_listed_type_is_a_real_sdk_type(token: str) -> None:
     assert sdk_class(token).pulumi_type == token
 
 
-Runner = Callable[[Mapping[str, Any], str], Run]
-#: Backends whose provider attributes need their own mocks; the rest use the default.
-RUNNERS: dict[str, Runner] = {"gcp": run_gcp, "azure": run_azure, "azure-managed": run_azure}
-
-
-def stack_names() -> list[str]:
-    return sorted(
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS.glob("Pulumi.*.yaml")
-    )
-
-
 @pytest.mark.parametrize("stack", stack_names())
 def test_every_declared_type_is_reviewed_and_the_store_is_stateful(stack: str) -> None:
-    config = stack_file(stack)
-    run = RUNNERS.get(config.get("aragora-redis:backend", ""), run_program)(config, stack)
+    run = run_stack(stack)
     assert run.error is None, f"{stack}: {run.error!r}"
     types = {r.type for r in run.resources}
     unreviewed = sorted(t for t in types if classify(t) is Kind.UNREVIEWED)
     assert unreviewed == [], (
-        f"{stack} declares types the preview guard has not classified: add each to"
-        " STATEFUL_TYPES or STATELESS_TYPES in scripts/preview_guard.py"
+        f"{stack} declares types the preview guard has not classified: {unreviewed};"
+        " add each to STATEFUL_TYPES or STATELESS_TYPES in scripts/preview_guard.py"
     )
     assert any(classify(t) is Kind.STATEFUL for t in types), f"{stack}: no stateful resource"
     protected = {r.type for r in run.resources if r.protect}
