@@ -144,12 +144,12 @@ def haproxy_spec(t: Topology) -> HaproxySpec:
 
 
 def script_spec(t: Topology) -> scripts.ScriptSpec:
-    """The scripts' view: data pods name themselves ``$POD_NAME.<headless Service>``."""
+    """The scripts' view: data pods name themselves ``$POD_NAME.<headless Service>:6379``."""
     return scripts.ScriptSpec(
         master_name=t.settings.master_name,
         sentinels=t.sentinel_nodes,
         data_nodes=t.data_nodes,
-        self_host=f"$POD_NAME.{t.names.service_host(t.names.redis_headless)}",
+        self_node=f"$POD_NAME.{t.names.service_host(t.names.redis_headless)}:{REDIS_PORT}",
         tls=t.tls,
         conf_dir=CONF_DIR,
     )

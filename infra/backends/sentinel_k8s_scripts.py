@@ -29,13 +29,14 @@ CLI_TIMEOUT_S = 3
 class ScriptSpec:
     """What the scripts need: the nodes, the master name, TLS, and how a pod names itself.
 
-    ``self_host`` is a shell word evaluated at run time (e.g. ``$POD_NAME.<service>``).
+    ``self_node`` is the pod's own ``host:port`` as the others know it, a shell
+    word evaluated at run time (e.g. ``$POD_NAME.<service>:6379``).
     """
 
     master_name: str
     sentinels: tuple[HostPort, ...]
     data_nodes: tuple[HostPort, ...]
-    self_host: str
+    self_node: str
     tls: bool
     config_dir: str = CONFIG_MOUNT
     auth_dir: str = AUTH_MOUNT
@@ -55,7 +56,7 @@ MASTER_NAME={shlex.quote(spec.master_name)}
 SENTINELS={shlex.quote(sentinels)}
 DATA_NODES={shlex.quote(nodes)}
 TLS_ARGS={shlex.quote(tls_args)}
-SELF="{spec.self_host}"
+SELF="{spec.self_node}"
 
 # cli PASSWORD HOST:PORT ARGS...: one command, its reply on stdout;
 # fails if the node does not answer.
@@ -79,7 +80,7 @@ find_master() {{
         return 0
     done
     for node in $DATA_NODES; do
-        [ "${{node%:*}}" = "$SELF" ] && continue
+        [ "$node" = "$SELF" ] && continue
         role=$(cli "${{REDIS_PASSWORD:-}}" "$node" ROLE | sed -n 1p) || continue
         if [ "$role" = master ]; then
             echo "${{node%:*}} ${{node##*:}}"
@@ -113,7 +114,7 @@ master=$(find_master)
 if [ -n "$master" ]; then
     set -- $master
     grep -v -e '^replicaof ' -e '^slaveof ' "$conf" > "$conf.new" || true
-    if [ "$1" = "$SELF" ]; then
+    if [ "$1:$2" = "$SELF" ]; then
         echo "start: the sentinels or nodes name this pod the master" >&2
     else
         echo "start: replica of the current master $1:$2" >&2

@@ -30,13 +30,15 @@ ObjectName = Annotated[
         "a Kubernetes object name: lowercase letters, digits, '-' and '.', at most 253",
     ),
 ]
-#: An image with a pinned tag or digest; ``latest`` and untagged images are refused.
+#: An image with a pinned tag or digest; ``latest``, untagged and Bitnami images are refused
+#: (Bitnami's free images stopped getting updates).
 PinnedImage = Annotated[
     str,
     matching(
-        r"(?!.*:latest$)[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
-        r"|@sha256:[a-f0-9]{64})",
-        "an image pinned to a version tag or digest, e.g. redis:7.4.2 (not latest, not untagged)",
+        r"(?!.*:latest$)(?!(.*/)?bitnami(legacy)?/)[a-z0-9][a-z0-9._/-]*"
+        r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})",
+        "an image pinned to a version tag or digest, e.g. redis:7.4.2"
+        " (not latest, not untagged, not Bitnami)",
     ),
 ]
 #: A Kubernetes quantity of CPU, e.g. ``250m`` or ``1``.

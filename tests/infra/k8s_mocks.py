@@ -11,6 +11,8 @@ policy pack's).
 from __future__ import annotations
 
 import base64
+import importlib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,11 @@ import pulumi
 
 from . import harness
 from .harness import Declared, Run, Secret
+
+with warnings.catch_warnings():
+    # The backends' registry imports pulumi_gcp, whose lazy modules warn as they load.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    importlib.import_module("infra.backends")
 
 #: Kubernetes version whose schemas the manifests are checked against.
 KUBERNETES_VERSION = "1.31"

@@ -1,0 +1,105 @@
+"""Each invalid sentinel-k8s config stops the program before any resource is declared.
+
+The error names the config key, shows the value and says what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.settings import StackConfigError
+
+from .harness import changed
+from .k8s_mocks import run_k8s, sentinel_k8s
+
+STACK = "dev-sentinel"
+SECTION = "aragora-redis:sentinel-k8s"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A change to the dev-sentinel stack file and the error it must give."""
+
+    id: str
+    changes: dict[str, Any]
+    key: str
+    shows: tuple[str, ...]
+
+
+CASES = [
+    Case("two sentinels", sentinel_k8s(sentinels=2), f"{SECTION}.sentinels",
+         ("got 2", "3 or more")),
+    Case("quorum above sentinels", sentinel_k8s(quorum=4), f"{SECTION}.quorum",
+         ("got 4", "2 to 3")),
+    Case("quorum below a majority", sentinel_k8s(sentinels=5, quorum=2), f"{SECTION}.quorum",
+         ("got 2", "3 to 5")),
+    Case("no replica in staging", {"environment": "staging", **sentinel_k8s(replicas=0)},
+         f"{SECTION}.replicas", ("got 0", "1 to 8 in staging")),
+    Case("min replicas above replicas", sentinel_k8s(minReplicasToWrite=3),
+         f"{SECTION}.minReplicasToWrite", ("got 3", "0 to 2")),
+    Case("no write guard in prod", {"environment": "prod", **sentinel_k8s(minReplicasToWrite=0)},
+         f"{SECTION}.minReplicasToWrite", ("got 0", "1 or more in prod")),
+    Case("soft anti-affinity in prod",
+         {"environment": "prod", **sentinel_k8s(podAntiAffinity="preferred")},
+         f"{SECTION}.podAntiAffinity", ("'preferred'", "required in prod")),
+    Case("unknown key", sentinel_k8s(replica=3), SECTION,
+         ("['replica']", "only these keys: allowedNamespaces,")),
+    Case("TLS without a certificate", sentinel_k8s(tlsSecretName=None),
+         f"{SECTION}.tlsSecretName", ("kubernetes.io/tls Secret",)),
+    Case("TLS in a namespace the stack creates", sentinel_k8s(createNamespace=True),
+         f"{SECTION}.createNamespace", ("got True", "false with TLS")),
+    Case("certificate without TLS", {"tls": "false"}, f"{SECTION}.tlsSecretName",
+         ("'aragora-redis-tls'", "aragora-redis:tls is false")),
+    Case("TLS off in prod", {"environment": "prod", "tls": "false"}, "aragora-redis:tls",
+         ("got False", "true (prod")),
+    Case("latest image", sentinel_k8s(redisImage="redis:latest"), f"{SECTION}.redisImage",
+         ("'redis:latest'", "pinned to a version tag")),
+    Case("untagged image", sentinel_k8s(haproxyImage="haproxy"), f"{SECTION}.haproxyImage",
+         ("'haproxy'", "pinned")),
+    Case("Bitnami image", sentinel_k8s(redisImage="bitnami/redis:7.4.2"),
+         f"{SECTION}.redisImage", ("'bitnami/redis:7.4.2'", "not Bitnami")),
+    Case("namespace", sentinel_k8s(namespace="Aragora_Redis"), f"{SECTION}.namespace",
+         ("'Aragora_Redis'", "a DNS label")),
+    Case("failure detection too fast", sentinel_k8s(downAfterMs=100),
+         f"{SECTION}.downAfterMs", ("100", "greater than or equal to 500")),
+    Case("nobody may connect", sentinel_k8s(allowedNamespaces=None), f"{SECTION}.allowedNamespaces",
+         ("got []", "allowedPodLabels")),
+    Case("storage size", sentinel_k8s(storageSize="8GB"), f"{SECTION}.storageSize",
+         ("'8GB'", "Ki, Mi, Gi or Ti")),
+    Case("memory limit", sentinel_k8s(resources={"redis": {"cpuRequest": "1", "cpuLimit": "1",
+         "memoryRequest": "1Gi", "memoryLimit": "1GB"}}),
+         f"{SECTION}.resources.redis.memoryLimit", ("'1GB'", "a byte quantity")),
+    Case("client labels", sentinel_k8s(allowedPodLabels={"app": "no spaces"}),
+         f"{SECTION}.allowedPodLabels.app", ("'no spaces'", "a label value")),
+    Case("zone spread", sentinel_k8s(zoneSpread="always"), f"{SECTION}.zoneSpread",
+         ("'always'", "'off', 'preferred' or 'required'")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_invalid_config_is_named_before_any_resource(case: Case) -> None:
+    run = run_k8s(changed(STACK, case.changes), STACK)
+    assert isinstance(run.error, StackConfigError), f"{case.id}: {run.error!r}"
+    assert case.key in run.error.keys, f"{case.id}: {run.error}"
+    problem = next(p for p in run.error.problems if p.key == case.key)
+    for fragment in case.shows:
+        assert fragment in str(problem), f"{case.id}: {fragment!r} not in {problem}"
+    assert run.resources == [], f"{case.id}: declared {[str(r) for r in run.resources]}"
+    assert run.outputs == {}
+
+
+def test_rules_file_missing_names_the_flag(tmp_path: Path) -> None:
+    from infra.backends.sentinel_k8s_monitoring import load_rules
+
+    with pytest.raises(StackConfigError) as missing:
+        load_rules(tmp_path / "redis-rules.yml")
+    assert missing.value.keys == (f"{SECTION}.prometheusRule",)
+    assert "false until redis-rules.yml exists" in str(missing.value)
+    empty = tmp_path / "empty.yml"
+    empty.write_text("groups: []\n")
+    with pytest.raises(StackConfigError, match="non-empty list of groups"):
+        load_rules(empty)
