@@ -175,7 +175,8 @@ def print_violations(console: Console, violations: Sequence[Violation]) -> None:
     console.print(Text(f"policy pack: {summary}", style="bold"))
     for level, style in (("mandatory", "red"), ("advisory", "yellow")):
         for v in (v for v in violations if v.level == level):
-            console.print(Text(f"  {level} {v.policy}: ", style=style) + Text(v.message))
+            line = Text(f"  {level} {v.policy}: ", style=style) + Text(v.message)
+            console.print(line, soft_wrap=True)  # one line per violation, for grep
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(resource_tree(args.stack, run))
     console.print(outputs_table(run))
     for warning in run.warnings:
-        console.print(Text(f"warning: {warning}", style="yellow"))
+        console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
     print_violations(console, violations)
     return 1 if failed else 0
 
