@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from aragora_redis import HostPort
-from aragora_redis.settings import Mode
+from aragora_redis.settings import Auth, Mode
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class RedisEndpoint:
     stable master address (sentinel) or a seed node (cluster). ``password`` and
     ``sentinel_password`` must be secret outputs. ``ca_pem`` is the CA that
     signed the server certificates when it is not in the system store (cloud
-    backends leave it ``None``).
+    backends leave it ``None``). ``auth`` is how clients log in: ``gcp-iam``
+    endpoints have no password, clients send an IAM access token instead.
     """
 
     mode: Mode
@@ -33,3 +34,4 @@ class RedisEndpoint:
     sentinel_master: str | None = None
     sentinel_password: pulumi.Output[str] | None = None
     ca_pem: pulumi.Output[str] | None = None
+    auth: Auth = "password"

@@ -39,6 +39,7 @@ def settings_for(
         port=values["port"],
         username=endpoint.username,
         password=_secret(values["password"]),
+        auth=endpoint.auth,
         ssl=endpoint.tls,
         ssl_cert_reqs="required",
         cluster_nodes=_host_ports(values["cluster_nodes"]),

@@ -8,6 +8,8 @@ Secret Manager. The contract's mode is ``standalone`` on the primary endpoint
 (its address follows failovers). Memorystore signs its server certificates
 with its own CA, exported as ``aragoraRedisCaPem`` (every certificate of
 ``server_ca_certs``, so clients keep trusting the server during a CA rotation).
+With ``cluster`` the stack gets Memorystore for Redis Cluster or for Valkey
+instead (:mod:`infra.backends.gcp_cluster`).
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class GcpRedis(pulumi.ComponentResource):
             ca_pem=instance.server_ca_certs.apply(ca_bundle),
         )
         if s.secret_id is not None:
-            self._publish(name, s.secret_id, contract_env(self.endpoint, args.client), args)
+            publish_env(self, name, s.secret_id, contract_env(self.endpoint, args.client), args)
         self.register_outputs(
             {
                 "instanceId": instance.id,
@@ -124,31 +126,33 @@ class GcpRedis(pulumi.ComponentResource):
             }
         )
 
-    def _publish(
-        self,
-        name: str,
-        secret_id: str,
-        env: pulumi.Output[dict[str, str]],
-        args: GcpRedisArgs,
-    ) -> None:
-        secret = gcp.secretmanager.Secret(
-            f"{name}-env",
-            secret_id=secret_id,
-            project=args.settings.project,
-            replication=gcp.secretmanager.SecretReplicationArgs(
-                auto=gcp.secretmanager.SecretReplicationAutoArgs()
-            ),
-            labels=args.labels,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        payload: pulumi.Output[str] = pulumi.Output.secret(env.apply(_json))
-        gcp.secretmanager.SecretVersion(
-            f"{name}-env",
-            secret=secret.id,
-            secret_data=payload,
-            # New content replaces the version, which a protected one would refuse.
-            opts=pulumi.ResourceOptions(parent=secret, protect=False),
-        )
+
+def publish_env(
+    parent: pulumi.Resource,
+    name: str,
+    secret_id: str,
+    env: pulumi.Output[dict[str, str]],
+    args: GcpRedisArgs,
+) -> None:
+    """Publish ``env`` (the ARAGORA_REDIS_* map, as JSON) to the Secret Manager ``secret_id``."""
+    secret = gcp.secretmanager.Secret(
+        f"{name}-env",
+        secret_id=secret_id,
+        project=args.settings.project,
+        replication=gcp.secretmanager.SecretReplicationArgs(
+            auto=gcp.secretmanager.SecretReplicationAutoArgs()
+        ),
+        labels=args.labels,
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
+    )
+    payload: pulumi.Output[str] = pulumi.Output.secret(env.apply(_json))
+    gcp.secretmanager.SecretVersion(
+        f"{name}-env",
+        secret=secret.id,
+        secret_data=payload,
+        # New content replaces the version, which a protected one would refuse.
+        opts=pulumi.ResourceOptions(parent=secret, protect=False),
+    )
 
 
 def ca_bundle(certs: Sequence[gcp.redis.outputs.InstanceServerCaCert] | None) -> str:
@@ -175,10 +179,15 @@ def _json(env: dict[str, str]) -> str:
 
 
 def deploy(config: StackConfig, settings: GcpSettings) -> RedisEndpoint:
-    """Declare the :class:`GcpRedis` of the stack."""
+    """Declare the stack's :class:`GcpRedis`, or its ``GcpClusterRedis`` with ``cluster``."""
     if config.stack.environment == "prod" and not settings.notification_channels:
         pulumi.log.warn(
             "aragora-redis:gcp.notificationChannels is not set: prod alerts notify no one"
         )
     args = GcpRedisArgs(settings, config.stack.protect, config.client, labels_of(config.tags))
+    if settings.cluster is not None:
+        # Imported here: gcp_cluster builds on this module (publish_env, labels).
+        from .gcp_cluster import GcpClusterRedis
+
+        return GcpClusterRedis(config.stack.name, args).endpoint
     return GcpRedis(config.stack.name, args).endpoint

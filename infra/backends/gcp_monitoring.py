@@ -28,7 +28,7 @@ def alert_policies(
 ) -> list[gcp.monitoring.AlertPolicy]:
     """The memory and failover policies of ``instance``."""
     duration = f"{s.alerts.duration_seconds}s"
-    memory = _policy(
+    memory = threshold_policy(
         f"{name}-memory",
         f"Redis {name}: memory usage ratio above {s.alerts.memory_usage_ratio}",
         _filter(instance, MEMORY_METRIC),
@@ -40,7 +40,7 @@ def alert_policies(
         labels=labels,
         parent=parent,
     )
-    failover = _policy(
+    failover = threshold_policy(
         f"{name}-failover",
         f"Redis {name}: failover (a node's replication role changed)",
         _filter(instance, ROLE_METRIC),
@@ -65,7 +65,7 @@ def _filter(instance: gcp.redis.Instance, metric: str) -> pulumi.Output[str]:
     )
 
 
-def _policy(
+def threshold_policy(
     resource_name: str,
     display_name: str,
     metric_filter: pulumi.Output[str],
@@ -77,6 +77,7 @@ def _policy(
     labels: dict[str, str],
     parent: pulumi.Resource,
 ) -> gcp.monitoring.AlertPolicy:
+    """An alert policy: ``metric_filter`` above ``threshold`` for ``duration``, to the channels."""
     return gcp.monitoring.AlertPolicy(
         resource_name,
         project=s.project,

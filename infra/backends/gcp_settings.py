@@ -13,8 +13,18 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from ..settings import ConfigModel, Environment, Problem, StackSettings, config_key, fail, matching
+from ..settings import (
+    ConfigModel,
+    Environment,
+    Problem,
+    StackConfigError,
+    StackSettings,
+    config_key,
+    fail,
+    matching,
+)
 from .aws_settings import MaxmemoryPolicy
+from .gcp_cluster_settings import GcpCluster, instance_keys_given, subnetwork_region
 
 Tier = Literal["STANDARD_HA", "BASIC"]
 RedisVersion = Literal["REDIS_7_2", "REDIS_7_0", "REDIS_6_X"]
@@ -122,12 +132,16 @@ class GcpSettings(ConfigModel):
     alerts: GcpAlerts = Field(default_factory=lambda: GcpAlerts.model_validate({}))
     #: Publish the ARAGORA_REDIS_* map (JSON) to this Secret Manager secret.
     secret_id: SecretId | None = None
+    #: Memorystore for Redis Cluster / for Valkey instead of the instance (no instance keys then).
+    cluster: GcpCluster | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _environment_defaults(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, Mapping):
             return data
+        if data.get("cluster") is not None and (clashes := instance_keys_given(data)):
+            raise StackConfigError(clashes)
         defaults = dict(POLICIES[_stack(info).environment].defaults)
         if data.get("tier") == "BASIC":
             defaults |= {"replicas": 0, "readReplicas": False}
@@ -169,6 +183,9 @@ class GcpSettings(ConfigModel):
                 self.reserved_ip_range,
                 "no value with createPrivateServiceAccess (the created range is used)",
             )
+        subnetwork = self.cluster.subnetwork if self.cluster else None
+        if subnetwork is not None and subnetwork_region(subnetwork) != self.region:
+            bad("cluster.subnetwork", subnetwork, f"a subnetwork in region {self.region}")
         fail(problems)
         return self
 
