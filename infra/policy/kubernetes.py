@@ -60,10 +60,10 @@ def conf_tls(s: Subject) -> Iterable[str]:
         found = directives(text)
         if "port" not in found and "tls-port" not in found:
             continue  # not a server config
-        if found.get("port", "6379") != "0":
-            yield f"{name} listens in plaintext: render it with port 0 ({key('tls')} true)"
-        if number(found.get("tls-port")) <= 0:
-            yield f"{name} has no tls-port: render it with TLS ({key('tls')} true)"
+        plaintext = found.get("port", "6379") != "0"
+        if plaintext or number(found.get("tls-port")) <= 0:
+            problem = "listens in plaintext" if plaintext else "has no tls-port"
+            yield f"{name} {problem}: render it with port 0 and a tls-port ({key('tls')} true)"
 
 
 def _spread_over_zones(spec: Mapping[str, Any]) -> bool:
@@ -84,8 +84,9 @@ def _spread_over_zones(spec: Mapping[str, Any]) -> bool:
 def stateful_set_ha(s: Subject) -> Iterable[str]:
     """Two or more pods, spread over zones."""
     if number(s.get("spec.replicas"), 1) < 2:
-        counts = f"{key(SECTION, 'replicas')} / {key(SECTION, 'sentinels')}"
-        yield f"fewer than 2 pods: raise {counts}"
+        sentinels = _component(s) == "sentinel"
+        count = key(SECTION, "sentinels") if sentinels else key(SECTION, "replicas")
+        yield f"fewer than 2 pods: raise {count}"
     if not _spread_over_zones(s.get("spec.template.spec") or {}):
         yield (
             f"pods not spread over zones: set {key(SECTION, 'zoneSpread')}"
@@ -93,12 +94,13 @@ def stateful_set_ha(s: Subject) -> Iterable[str]:
         )
 
 
+def _component(s: Subject) -> Any:
+    return (s.get("spec.template.metadata.labels") or {}).get("app.kubernetes.io/component")
+
+
 def data_on_volumes(s: Subject) -> Iterable[str]:
     """The data pods (component ``redis``) keep their AOF/RDB files on persistent volumes."""
-    labels = s.get("spec.template.metadata.labels") or {}
-    if labels.get("app.kubernetes.io/component") == "redis" and not s.get(
-        "spec.volumeClaimTemplates"
-    ):
+    if _component(s) == "redis" and not s.get("spec.volumeClaimTemplates"):
         yield f"data on ephemeral storage: give the pods volumes ({key(SECTION, 'storageSize')})"
 
 

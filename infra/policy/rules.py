@@ -39,6 +39,9 @@ _NOTIFY_KEYS = {
     kubernetes.PROMETHEUS_RULE: key("sentinel-k8s", "prometheusRule"),
 }
 
+#: Where a backend's alarms are optional: the switch that adds them.
+_ALARM_SWITCHES = {kubernetes.STATEFUL_SET: key("sentinel-k8s", "prometheusRule")}
+
 
 def protected(s: Subject) -> Iterable[str]:
     """A stateful resource of a prod stack has ``protect`` set."""
@@ -63,11 +66,13 @@ def maintenance(subjects: Sequence[Subject]) -> Iterable[tuple[str, str | None]]
 
 def alarms(subjects: Sequence[Subject]) -> Iterable[tuple[str, str | None]]:
     """A stack with a Redis has alarms, and at least one of them notifies someone."""
-    if not any(s.type in STATEFUL for s in subjects):
+    found_type = next((s.type for s in subjects if s.type in STATEFUL), None)
+    if found_type is None:
         return
     found = [s for s in subjects if s.type in ALARMS]
     if not found:
-        yield "no alarms or alert policies on the Redis of this stack: add them", None
+        hint = f" ({_ALARM_SWITCHES[found_type]} true)" if found_type in _ALARM_SWITCHES else ""
+        yield f"no alarms or alert policies on the Redis of this stack: add them{hint}", None
     elif not any(s.get(ALARMS[s.type]) for s in found):
         yield f"the alarms notify no one: set {_NOTIFY_KEYS[found[0].type]}", found[0].urn
 

@@ -20,6 +20,7 @@ from infra.policy.evaluate import Violation, evaluate, output_violations
 from . import harness
 from .gcp_mocks import run_gcp
 from .harness import Run, Secret, stack_file
+from .k8s_mocks import run_k8s
 from .test_azure_mocks import run_azure
 
 Runner = Callable[[Mapping[str, Any], str], Run]
@@ -29,6 +30,7 @@ RUNNERS: dict[str, Runner] = {
     "gcp": run_gcp,
     "azure": run_azure,
     "azure-managed": run_azure,
+    "sentinel-k8s": run_k8s,
 }
 
 

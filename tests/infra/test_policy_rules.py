@@ -125,6 +125,20 @@ WEAKENED = [
     ),
     (
         "high-availability",
+        compliant(
+            kubernetes.STATEFUL_SET,
+            spec={
+                "replicas": 1.0,
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/component": "sentinel"}},
+                    "spec": {"topologySpreadConstraints": [{"topologyKey": kubernetes.ZONE_KEY}]},
+                },
+            },
+        ),
+        "aragora-redis:sentinel-k8s.sentinels",
+    ),
+    (
+        "high-availability",
         compliant(kubernetes.STATEFUL_SET, spec={"replicas": 3.0}),
         "not spread over zones",
     ),

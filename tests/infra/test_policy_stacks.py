@@ -104,3 +104,35 @@ def test_a_credential_output_in_the_clear_fails() -> None:
             "stack output REDIS_URL carries a credential but is not secret",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "policy", "fragment"),
+    [
+        (
+            {"sentinel-k8s.zoneSpread": "off"},
+            "high-availability",
+            "kubernetes:apps/v1:StatefulSet 'aragora-dev-redis': pods not spread over zones:"
+            " set aragora-redis:sentinel-k8s.zoneSpread",
+        ),
+        (
+            {"sentinel-k8s.replicas": 0},
+            "high-availability",
+            "kubernetes:apps/v1:StatefulSet 'aragora-dev-redis': fewer than 2 pods:"
+            " raise aragora-redis:sentinel-k8s.replicas",
+        ),
+        (
+            {"tls": False, "sentinel-k8s.tlsSecretName": None},
+            "tls-required",
+            "kubernetes:core/v1:ConfigMap 'aragora-dev-config': redis-0.conf listens in plaintext",
+        ),
+    ],
+)
+def test_weakened_sentinel_configs_fail_with_the_named_rule(
+    changes: dict[str, object], policy: str, fragment: str
+) -> None:
+    run = run_stack("dev-sentinel", changed("dev-sentinel", changes))
+    assert run.error is None, run.error
+    found = mandatory(check_run(run))
+    assert _policies(found) == {policy}
+    assert any(v.message.startswith(fragment) for v in found), found
