@@ -27,6 +27,8 @@ with warnings.catch_warnings():
     # The backends' registry imports pulumi_gcp, whose lazy modules warn as they load.
     warnings.simplefilter("ignore", DeprecationWarning)
     importlib.import_module("infra.backends")
+# The backend's pure modules, for tests that use them without running the program.
+from infra.backends import sentinel_k8s_scripts as sentinel_k8s_scripts
 
 #: Kubernetes version whose schemas the manifests are checked against.
 KUBERNETES_VERSION = "1.31"
