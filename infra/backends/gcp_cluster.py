@@ -6,7 +6,8 @@ clients send an IAM access token, see :mod:`aragora_redis.iam`), reachable
 only through Private Service Connect in the stack's VPC (with the service
 connection policy that lets Memorystore create its endpoints), RDB
 persistence, a weekly maintenance window, an optional customer-managed key,
-deletion protection and a memory alert. The contract's mode is ``cluster`` on
+deletion protection, a memory alert, and optionally the DB connection role
+for the clients' principals. The contract's mode is ``cluster`` on
 the discovery endpoint, ``ARAGORA_REDIS_AUTH=gcp-iam``, and the CA bundle holds
 every certificate of the managed server CAs.
 """
@@ -86,6 +87,14 @@ class GcpClusterRedis(pulumi.ComponentResource):
             ca_pem = valkey.managed_server_cas.apply(ca_bundle)
             self.cluster = valkey
         _memory_alert(name, c, s, args.labels, self)
+        for i, member in enumerate(c.connection_members):
+            gcp.projects.IAMMember(
+                f"{name}-connect-{i}",
+                project=s.project or network_project(s),
+                role=c.connection_role,
+                member=member,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.endpoint = RedisEndpoint(
             "cluster",
             discovery.apply(lambda node: node.host),

@@ -35,6 +35,13 @@ Subnetwork = Annotated[
         "a subnetwork id such as projects/<project>/regions/<region>/subnetworks/<name>",
     ),
 ]
+Member = Annotated[
+    str,
+    matching(
+        r"(serviceAccount|user):[^@\s]+@[^@\s]+",
+        "an IAM principal: serviceAccount:<email> or user:<email> (groups are not supported)",
+    ),
+]
 #: Memorystore for Redis Cluster and for Valkey: 0 to 2 replicas per shard; HA needs 1.
 MAX_REPLICAS_PER_SHARD = 2
 MAX_SHARDS = 250
@@ -42,6 +49,11 @@ MAX_SHARDS = 250
 SERVICE_CLASS: Mapping[Engine, str] = {
     "redis": "gcp-memorystore-redis",
     "valkey": "gcp-memorystore",
+}
+#: The role that lets a principal log in with an IAM token, by engine.
+CONNECTION_ROLE: Mapping[Engine, str] = {
+    "redis": "roles/redis.dbConnectionUser",
+    "valkey": "roles/memorystore.dbConnectionUser",
 }
 #: Memorystore's ``nodeType`` spelling, by engine.
 NODE_TYPE_PREFIX: Mapping[Engine, str] = {"redis": "REDIS_", "valkey": ""}
@@ -82,6 +94,8 @@ class GcpCluster(ConfigModel):
     create_service_connection_policy: bool = True
     #: Memorystore refuses to delete the cluster while on; prod may not turn it off.
     deletion_protection: bool = True
+    #: Principals granted the engine's DB connection role on ``project`` (every cluster in it).
+    connection_members: tuple[Member, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -135,6 +149,11 @@ class GcpCluster(ConfigModel):
     def valkey_version(self) -> str:
         """The Valkey engine version (the newest when not set)."""
         return self.engine_version or "VALKEY_8_0"
+
+    @property
+    def connection_role(self) -> str:
+        """The IAM role that allows logging in with a token."""
+        return CONNECTION_ROLE[self.engine]
 
     @property
     def service_class(self) -> str:

@@ -183,6 +183,8 @@ class GcpSettings(ConfigModel):
                 self.reserved_ip_range,
                 "no value with createPrivateServiceAccess (the created range is used)",
             )
+        if self.cluster and self.cluster.connection_members and self.project is None:
+            bad("project", None, "the project id, to grant cluster.connectionMembers their role")
         subnetwork = self.cluster.subnetwork if self.cluster else None
         if subnetwork is not None and subnetwork_region(subnetwork) != self.region:
             bad("cluster.subnetwork", subnetwork, f"a subnetwork in region {self.region}")

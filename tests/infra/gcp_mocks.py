@@ -99,6 +99,7 @@ with warnings.catch_warnings():
     importlib.import_module("pulumi_gcp.redis").Cluster  # noqa: B018 (loads the module)
     importlib.import_module("pulumi_gcp.memorystore").Instance  # noqa: B018 (loads the module)
     importlib.import_module("pulumi_gcp.networkconnectivity").ServiceConnectionPolicy  # noqa: B018
+    importlib.import_module("pulumi_gcp.projects").IAMMember  # noqa: B018 (loads the module)
 
 
 @contextmanager

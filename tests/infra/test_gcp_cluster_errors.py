@@ -69,7 +69,12 @@ CASES = [
     Case("unknown engine", cluster(engine="memcached"), f"{KEY}.engine",
          ("'memcached'", "'redis' or 'valkey'")),
     Case("unknown cluster key", cluster(replicas=1), KEY,
-         ("['replicas']", "only these keys: createServiceConnectionPolicy,")),
+         ("['replicas']", "only these keys: connectionMembers, createServiceConnectionPolicy,")),
+    Case("connection member not a principal", cluster(connectionMembers=["group:ops@b.org"]),
+         f"{KEY}.connectionMembers[0]", ("'group:ops@b.org'", "serviceAccount:<email>")),
+    Case("connection members without project",
+         {"gcp.project": None, **cluster(connectionMembers=["user:a@b.org"])},
+         "aragora-redis:gcp.project", ("got None", "connectionMembers")),
     Case("Valkey id too short", {"name": "abc", **cluster(engine="valkey")}, "aragora-redis:name",
          ("'abc'", "at least 4 characters")),
 ]  # fmt: skip

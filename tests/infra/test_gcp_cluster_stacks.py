@@ -29,6 +29,7 @@ POLICY = "gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolic
 ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
 SECRET = "gcp:secretmanager/secret:Secret"
 VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
+IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
 ENGINES = {"redis": (REDIS_CLUSTER, CLUSTER_HOST), "valkey": (VALKEY, VALKEY_HOST)}
 
 
@@ -207,6 +208,22 @@ def test_env_published_to_secret_manager(deployed: tuple[str, dict[str, Any], Ru
     payload = run.one(VERSION).inputs["secretData"]
     assert isinstance(payload, Secret)
     assert json.loads(payload.value) == run.outputs[ENV_MAP_OUTPUT].value
+
+
+@pytest.mark.parametrize(
+    ("engine", "role"),
+    [("redis", "roles/redis.dbConnectionUser"), ("valkey", "roles/memorystore.dbConnectionUser")],
+)
+def test_connection_members_get_the_engine_db_connection_role(engine: str, role: str) -> None:
+    members = ["serviceAccount:aragora@aragora-prod-4821.iam.gserviceaccount.com", "user:a@b.org"]
+    config = cluster_stack({"gcp.cluster.engine": engine, "gcp.cluster.connectionMembers": members})
+    run = run_gcp(config, STACK)
+    assert run.error is None, repr(run.error)
+    bindings = run.of_type(IAM_MEMBER)
+    granted = sorted((b.inputs["member"], b.inputs["role"]) for b in bindings)
+    assert granted == sorted((m, role) for m in members)
+    assert {b.inputs["project"] for b in bindings} == {"aragora-prod-4821"}
+    assert not run_gcp(cluster_stack(), STACK).of_type(IAM_MEMBER), "none unless asked"
 
 
 def test_dev_defaults_and_an_existing_connection_policy() -> None:
