@@ -7,9 +7,10 @@ reach ``redis-cli`` as ``REDISCLI_AUTH``, never on a command line.
 
 Before a data node starts, and before a Sentinel's config is written, the
 script asks the Sentinels for the current master (``SENTINEL
-get-master-addr-by-name``), then the other data nodes (``ROLE``); only when no
-one knows a master does the rendered layout stand (ordinal 0 the master). So a
-restarted pod never makes itself a second master.
+get-master-addr-by-name``, the answer most of them give), then the other data
+nodes (``ROLE``); only when no one knows a master does the rendered layout
+stand (ordinal 0 the master). So a restarted pod never makes itself a second
+master.
 """
 
 from __future__ import annotations
@@ -69,16 +70,24 @@ cli() {{
 }}
 
 # find_master: "HOST PORT" of the current master, or nothing when no one knows one.
+# The Sentinels vote: the address most of those that answer give (a Sentinel that
+# just restarted may still name the master it was rendered with).
 find_master() {{
+    answers=""
     for sentinel in $SENTINELS; do
         reply=$(cli "${{SENTINEL_PASSWORD:-}}" "$sentinel" \\
             SENTINEL get-master-addr-by-name "$MASTER_NAME") || continue
         host=$(printf '%s\\n' "$reply" | sed -n 1p)
         port=$(printf '%s\\n' "$reply" | sed -n 2p)
         case $port in ''|*[!0-9]*) continue ;; esac
-        echo "$host $port"
-        return 0
+        answers="$answers$host $port
+"
     done
+    if [ -n "$answers" ]; then
+        printf '%s' "$answers" | sort | uniq -c | sort -k1,1nr -s | sed -n 1p \\
+            | awk '{{ print $2, $3 }}'
+        return 0
+    fi
     for node in $DATA_NODES; do
         [ "$node" = "$SELF" ] && continue
         role=$(cli "${{REDIS_PASSWORD:-}}" "$node" ROLE | sed -n 1p) || continue

@@ -217,6 +217,47 @@ def test_sentinel_init_monitors_the_current_master(stack: LocalStack, tmp_path: 
     assert written.endswith(parts.secret), "the password lines stay after `sentinel monitor`"
 
 
+@contextmanager
+def stale_sentinel(stack: LocalStack, tmp: Path) -> Iterator[HostPort]:
+    """A real Sentinel that names an old master (a closed port) and talks to no one."""
+    port, old_master = pick_free_ports(2)
+    directory = tmp / "stale"
+    directory.mkdir()
+    text = sentinel_conf_parts(
+        SentinelSpec(
+            port=port,
+            dir=str(directory),
+            master_name=stack.options.master_name,
+            master=HostPort(LOOPBACK, old_master),
+            password=stack.options.sentinel_password,
+        )
+    ).full
+    (directory / "sentinel.conf").write_text(text)
+    argv = ["redis-server", str(directory / "sentinel.conf"), "--sentinel"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+        client = redis.Redis(port=port, password=stack.options.sentinel_password, socket_timeout=2)
+        try:
+            _wait(client.ping, process)
+            yield HostPort(LOOPBACK, port)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_the_master_most_sentinels_name_wins_over_a_stale_one(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    port = pick_free_ports(1)[0]
+    master = current_master(stack)
+    with stale_sentinel(stack, tmp_path) as stale:
+        # The stale one is asked first: the first answer alone would be wrong.
+        sentinels = (stale, *(stack.address(n.name) for n in stack.sentinels[:2]))
+        spec = shell_spec(stack, tmp_path, port, sentinels=sentinels)
+        with data_node(stack, tmp_path, spec, port, replicaof=None) as (conf, client):
+            assert f"replicaof {master.host} {master.port}" in conf.splitlines()
+            assert replication(client)["master_port"] == master.port
+
+
 @pytest.mark.parametrize(
     ("check", "target", "ok"),
     [
