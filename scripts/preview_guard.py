@@ -79,6 +79,7 @@ STATELESS_TYPES = frozenset(
         "gcp:servicenetworking/connection:Connection",
         "gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy",
         "gcp:monitoring/alertPolicy:AlertPolicy",
+        "gcp:projects/iAMMember:IAMMember",
         "gcp:secretmanager/secretVersion:SecretVersion",
         "azure-native:redis:PatchSchedule",
         "azure-native:authorization:RoleAssignment",
