@@ -219,3 +219,38 @@ def test_the_package_imports_without_google_auth() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "gcp-iam"
+
+
+def test_async_never_waits_for_a_refresh_on_the_event_loop() -> None:
+    clock = Clock()
+    p, source = provider(clock)
+    first = p.token()
+    refreshing, release = threading.Event(), threading.Event()
+
+    class Slow(TokenSource):
+        def refresh(self, request: Any) -> None:
+            refreshing.set()
+            release.wait(timeout=30)  # a bound, so a blocked loop fails the test instead of hanging
+            super().refresh(request)
+
+    slow = Slow(clock)
+    slow.token, slow.expiry = source.token, source.expiry
+    p = GcpIamCredentialProvider(slow, clock=clock)
+    clock.advance(LIFETIME)
+    worker = threading.Thread(target=p.token)
+    worker.start()
+    refreshing.wait()
+
+    async def run() -> tuple[str, str]:
+        pending = asyncio.ensure_future(p.get_credentials_async())
+        # The loop stays free while the other thread's refresh holds the lock.
+        await asyncio.sleep(0)
+        assert not pending.done()
+        release.set()
+        return await pending
+
+    username, token = asyncio.run(run())
+    worker.join()
+    assert (username, token) == ("default", slow.issued.tokens[0])
+    assert token != first
+    assert slow.refreshes == 1

@@ -120,9 +120,14 @@ class GcpIamCredentialProvider(CredentialProvider):
             return str(token)
 
     def _cached(self) -> str | None:
-        with self._lock:
+        # Never wait for the lock on the event loop: a refresh holding it may take a while.
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
             c = self._credentials
             return None if c is None or self._stale(c) else str(c.token)
+        finally:
+            self._lock.release()
 
     def _stale(self, c: Credentials) -> bool:
         return needs_refresh(c.token, c.expiry, self._clock(), self._margin)
