@@ -8,6 +8,7 @@ CrossGuard cannot make) over what a run declared. The offline plan
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,19 +19,17 @@ from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOp
 from infra.policy.evaluate import Violation, evaluate, output_violations
 
 from . import harness
-from .gcp_mocks import run_gcp
 from .harness import Run, Secret, stack_file
-from .k8s_mocks import run_k8s
-from .test_azure_mocks import run_azure
 
 Runner = Callable[[Mapping[str, Any], str], Run]
-#: How to run a stack of each backend under mocks.
-RUNNERS: dict[str, Runner] = {
-    "aws": lambda config, stack: harness.run_program(config, stack),
-    "gcp": run_gcp,
-    "azure": run_azure,
-    "azure-managed": run_azure,
-    "sentinel-k8s": run_k8s,
+#: The function running a stack of each backend under its mocks, as ``module:function``
+#: of tests.infra. Imported on first use: loading every cloud SDK's mocks costs seconds.
+RUNNERS: dict[str, str] = {
+    "aws": "harness:run_program",
+    "gcp": "gcp_mocks:run_gcp",
+    "azure": "test_azure_mocks:run_azure",
+    "azure-managed": "test_azure_mocks:run_azure",
+    "sentinel-k8s": "k8s_mocks:run_k8s",
 }
 
 
@@ -60,16 +59,22 @@ def backend_of(name: str) -> str:
     return str(stack_file(name).get("aragora-redis:backend", ""))
 
 
+def runner_of(backend: str) -> Runner:
+    """The function running a stack of ``backend`` under its mocks."""
+    if backend not in RUNNERS:
+        raise UnknownStackError(f"no mocks for backend {backend!r}")
+    module, function = RUNNERS[backend].split(":")
+    runner: Runner = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+    return runner
+
+
 def run_stack(name: str, config: Mapping[str, Any] | None = None) -> StackRun:
     """Run the program for stack ``name`` under its backend's mocks.
 
     ``config`` replaces the stack file's config (a weakened copy, say); the
     backend, and so the mocks, still come from the stack file.
     """
-    backend = backend_of(name)
-    runner = RUNNERS.get(backend)
-    if runner is None:
-        raise UnknownStackError(f"stack {name}: no mocks for backend {backend!r}")
+    runner = runner_of(backend_of(name))
     with _recording_secret_outputs() as secret_outputs:
         run = runner(stack_file(name) if config is None else config, name)
     return StackRun(
