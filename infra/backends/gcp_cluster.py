@@ -90,7 +90,7 @@ class GcpClusterRedis(pulumi.ComponentResource):
         for i, member in enumerate(c.connection_members):
             gcp.projects.IAMMember(
                 f"{name}-connect-{i}",
-                project=s.project or network_project(s),
+                project=s.project,
                 role=c.connection_role,
                 member=member,
                 opts=pulumi.ResourceOptions(parent=self),

@@ -22,6 +22,7 @@ from .gcp_mocks import (
     run_gcp,
 )
 from .harness import Declared, Run, Secret
+from .stacks import check_run, run_stack
 
 STACK = "prod-gcp-cluster"
 COMPONENT = "aragora-redis:gcp:GcpClusterRedis"
@@ -224,6 +225,14 @@ def test_connection_members_get_the_engine_db_connection_role(engine: str, role:
     assert granted == sorted((m, role) for m in members)
     assert {b.inputs["project"] for b in bindings} == {"aragora-prod-4821"}
     assert not run_gcp(cluster_stack(), STACK).of_type(IAM_MEMBER), "none unless asked"
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_the_policy_pack_passes_both_engines(engine: str) -> None:
+    # prod-gcp's mocks and name, with the cluster config (the pack's rules for both types).
+    run = run_stack("prod-gcp", cluster_stack({"gcp.cluster.engine": engine}))
+    assert run.error is None, repr(run.error)
+    assert check_run(run) == []
 
 
 def test_dev_defaults_and_an_existing_connection_policy() -> None:
