@@ -177,7 +177,6 @@ def test_preview_fails_when_a_prod_stack_would_lose_a_stateful_resource() -> Non
     job = load("preview")["jobs"]["preview"]
     (guard,) = guard_steps(job)
     assert re.search(r"pulumi preview --stack \"\$STACK\" --json", guard["run"])
-    assert "set -o pipefail" in guard["run"]
     assert "$ENFORCE" in guard["run"]
     assert guard["env"] == {
         "STACK": "${{ matrix.stack }}",
