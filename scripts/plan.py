@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from infra.policy import aws, azure, gcp, kubernetes
-from infra.policy.core import lookup
+from infra.policy.core import Subject, lookup
 from infra.policy.evaluate import Violation
 from infra.settings import StackConfigError
 from tests.infra.harness import Declared, Secret
@@ -74,14 +74,45 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "clientProtocol", "port", "clusteringPolicy", "accessKeysAuthentication",
         "persistence.rdbEnabled",
     ),
-    kubernetes.STATEFUL_SET: ("spec.replicas",),
+    kubernetes.STATEFUL_SET: ("spec.replicas", "spec.podManagementPolicy"),
     kubernetes.SERVICE: ("spec.type",),
 }  # fmt: skip
 
 
+def _listeners(subject: Subject) -> dict[str, Any]:
+    # Only the port directives: a conf in a Secret may hold a password.
+    out = {}
+    for name, text in kubernetes.conf_files(subject):
+        found = kubernetes.directives(text)
+        if "port" in found or "tls-port" in found:
+            out[name] = f"port {found.get('port', '6379')}, tls-port {found.get('tls-port', '-')}"
+    return out
+
+
+def _zones(subject: Subject) -> dict[str, Any]:
+    spec = subject.get("spec.template.spec") or {}
+    return {"spread over zones": kubernetes.spread_over_zones(spec)}
+
+
+#: Facts derived from a resource's properties, for types whose key facts are not one path.
+DERIVED: dict[str, Callable[[Subject], dict[str, Any]]] = {
+    kubernetes.CONFIG_MAP: _listeners,
+    kubernetes.SECRET: _listeners,
+    kubernetes.STATEFUL_SET: _zones,
+}
+
+
 def key_properties(resource: Declared, secret_outputs: Sequence[str]) -> dict[str, Any]:
     """The key properties of ``resource`` that are set, secrets as :data:`MASK`."""
-    out: dict[str, Any] = {}
+    subject = Subject(
+        resource.type,
+        resource.name,
+        resource.urn,
+        _plain(resource.inputs),
+        resource.protect,
+        frozenset(secret_outputs),
+    )
+    out: dict[str, Any] = dict(DERIVED[resource.type](subject)) if resource.type in DERIVED else {}
     for path in KEY_PROPERTIES.get(resource.type, ()):
         value = lookup(resource.inputs, path)
         if value is None:
@@ -127,7 +158,8 @@ def resource_tree(stack: str, run: StackRun) -> Tree:
     """The resources nested under their parents, the stack at the root."""
     root = Tree(Text(f"stack {stack}", style="bold"))
     nodes: dict[str, Tree] = {}
-    pending = list(run.resources)
+    # Grouped by type, then name: the mocks register in no fixed order.
+    pending = sorted(run.resources, key=lambda r: (r.type, r.name))
     while pending:
         placed = [r for r in pending if r.parent in nodes or not _has_parent(r, run)]
         if not placed:  # a parent outside the run: show the rest at the root
@@ -227,6 +259,16 @@ def _whole(value: Any) -> Any:
         return int(value)
     if isinstance(value, list):
         return [_whole(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return _plain(value.value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
     return value
 
 

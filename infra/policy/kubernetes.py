@@ -28,7 +28,8 @@ ZONE_KEY = "topology.kubernetes.io/zone"
 SECTION = "sentinel-k8s"
 
 
-def _conf_files(s: Subject) -> Iterator[tuple[str, str]]:
+def conf_files(s: Subject) -> Iterator[tuple[str, str]]:
+    """``(name, text)`` of each ``*.conf`` entry of a ConfigMap or Secret (decoded)."""
     for name, text in (s.get("data") or {}).items():
         if name.endswith(".conf") and isinstance(text, str):
             yield name, _decoded(text) if s.type == SECRET else text
@@ -56,7 +57,7 @@ def directives(conf: str) -> dict[str, str]:
 
 def conf_tls(s: Subject) -> Iterable[str]:
     """Every Redis/Sentinel config closes the plaintext port and listens on ``tls-port``."""
-    for name, text in _conf_files(s):
+    for name, text in conf_files(s):
         found = directives(text)
         if "port" not in found and "tls-port" not in found:
             continue  # not a server config
@@ -66,7 +67,8 @@ def conf_tls(s: Subject) -> Iterable[str]:
             yield f"{name} {problem}: render it with port 0 and a tls-port ({key('tls')} true)"
 
 
-def _spread_over_zones(spec: Mapping[str, Any]) -> bool:
+def spread_over_zones(spec: Mapping[str, Any]) -> bool:
+    """Whether a pod spec spreads its pods over zones (a spread constraint or anti-affinity)."""
     constraints = spec.get("topologySpreadConstraints") or []
     if any(c.get("topologyKey") == ZONE_KEY for c in constraints if isinstance(c, Mapping)):
         return True
@@ -87,7 +89,7 @@ def stateful_set_ha(s: Subject) -> Iterable[str]:
         sentinels = _component(s) == "sentinel"
         count = key(SECTION, "sentinels") if sentinels else key(SECTION, "replicas")
         yield f"fewer than 2 pods: raise {count}"
-    if not _spread_over_zones(s.get("spec.template.spec") or {}):
+    if not spread_over_zones(s.get("spec.template.spec") or {}):
         yield (
             f"pods not spread over zones: set {key(SECTION, 'zoneSpread')}"
             f" (a topologySpreadConstraint on {ZONE_KEY})"

@@ -111,7 +111,7 @@ def test_prod_aws_tree_outputs_and_pack() -> None:
         "authToken=[secret]",
         "snapshotRetentionLimit=14",
     ):
-        assert any(line.strip() == expected for line in lines), expected
+        assert any(line.strip(" │") == expected for line in lines), expected
     outputs = {
         line.split("│")[1].strip(): line.split("│")[2].strip()
         for line in lines
@@ -182,3 +182,20 @@ def test_advisories_alone_exit_0(capsys: pytest.CaptureFixture[str], stacks_dir:
     assert "policy pack: 0 mandatory, 1 advisory violation(s)" in out
     assert "advisory alarms-present: the alarms notify no one: set" in out
     assert "aragora-redis:aws.alarmTopicArn" in out
+
+
+def test_sentinel_plan_shows_listeners_and_zones(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "dev-sentinel", "--json")
+    assert code == 0
+    assert secrets_in(out) == []
+    doc = json.loads(out)
+    by_name = {r["name"]: r for r in doc["resources"]}
+    listeners = by_name["aragora-dev-config"]["properties"]
+    assert listeners["redis-0.conf"] == "port 0, tls-port 6379"
+    assert listeners["sentinel-0.conf"] == "port 0, tls-port 26379"
+    redis = by_name["aragora-dev-redis"]
+    assert redis["properties"]["spread over zones"] is True
+    assert redis["properties"]["spec.replicas"] == 3
+    assert redis["protect"] is False  # a dev stack
+    assert doc["outputs"]["ARAGORA_REDIS_SENTINEL_PASSWORD"] == "[secret]"
+    assert doc["outputs"]["ARAGORA_REDIS_MODE"] == "sentinel"
