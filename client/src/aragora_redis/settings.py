@@ -46,6 +46,8 @@ class RedisSettings(BaseModel):
     the node itself in standalone mode, a stable master address (or the
     first-known master) in sentinel mode, a seed node in cluster mode.
     Passwords are :class:`pydantic.SecretStr`, so ``repr`` and ``str`` mask them.
+    ``auth`` is how data-node connections log in: ``password`` (the default), or
+    ``gcp-iam`` (no password; an IAM access token per connection, :mod:`aragora_redis.iam`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
