@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {finding}")
     print(
         "A replacement of a stateful resource loses its data or credentials. If it is"
-        " intended, do it by hand (see the README's runbook), not from this workflow."
+        " intended, do it by hand (see docs/runbook.md, Rollback), not from this workflow."
     )
     return 1 if args.enforce else 0
 
