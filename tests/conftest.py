@@ -2,7 +2,8 @@
 
 Fixtures (session-scoped, never skipped): ``standalone`` (auth), ``standalone_tls``
 (TLS + auth), ``acl`` (a ``limited`` ACL user), ``sentinel`` (1 master, 2
-replicas, 3 Sentinels) and ``cluster`` (3 masters, 3 replicas). Each is a
+replicas, 3 Sentinels), ``sentinel_haproxy`` (the same with HAProxy in front)
+and ``cluster`` (3 masters, 3 replicas). Each is a
 :class:`aragora_redis.local.LocalStack` (``acl``: an :class:`AclStack`)
 with ``.settings`` and per-node fault injection: ``stop``/``kill``/``start``/
 ``freeze``/``thaw`` by node name (``redis-0`` ... , ``sentinel-0`` ...). After each
@@ -36,7 +37,15 @@ class AclStack:
     username: str = "limited"
 
 
-STACK_FIXTURES = ("standalone", "standalone_tls", "acl", "sentinel", "sentinel_tls", "cluster")
+STACK_FIXTURES = (
+    "standalone",
+    "standalone_tls",
+    "acl",
+    "sentinel",
+    "sentinel_tls",
+    "sentinel_haproxy",
+    "cluster",
+)
 
 
 def _running(
@@ -76,6 +85,12 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 @pytest.fixture(scope="session")
 def sentinel_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     yield from _running(tmp_path_factory, "sentinel", tls=True)
+
+
+@pytest.fixture(scope="session")
+def sentinel_haproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The sentinel topology with HAProxy in front: ``settings.url`` names HAProxy."""
+    yield from _running(tmp_path_factory, "sentinel", haproxy=True)
 
 
 @pytest.fixture(scope="session")

@@ -95,14 +95,15 @@ class CliStack:
 
 @pytest.fixture(scope="module")
 def cli_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStack]:
-    """``aragora-redis local up --tls --acl-user app``: the Sentinel topology, once per module."""
+    """``aragora-redis local up --tls --acl-user app``: the Sentinel topology and HAProxy,
+    once per module."""
     root = tmp_path_factory.mktemp("cli")
     directory, env_file = root / ".local", root / ".env"
-    data, sentinels = port_block(3), port_block(3)
+    data, sentinels, proxy = port_block(3), port_block(3), pick_free_ports(1)[0]
     status, output = run_cli(
         "local", "up", "--tls", "--acl-user", "app", "--dir", str(directory),
         "--env-file", str(env_file), "--port-base", str(data),
-        "--sentinel-port-base", str(sentinels),
+        "--sentinel-port-base", str(sentinels), "--haproxy-port", str(proxy),
     )  # fmt: skip
     assert status == 0, output
     stack = LocalStack.load(directory)
@@ -166,12 +167,40 @@ def test_the_stack_is_reachable_over_tls_through_sentinel(cli_stack: CliStack) -
     master.set("aragora:test:cli", "1")
     assert master.get("aragora:test:cli") == b"1"
     master.close()
-    assert current_master(cli_stack.stack).port == s.port
+    assert current_master(cli_stack.stack).port != s.port, "the URL names HAProxy, not a node"
+
+
+def test_the_url_reaches_the_master_through_haproxy_over_tls(cli_stack: CliStack) -> None:
+    stack = cli_stack.stack
+    s = stack.settings
+    assert (s.host, s.port) == stack.address("haproxy")
+    assert s.url.startswith("rediss://app:")
+    assert s.sentinel_hosts == tuple(stack.address(n.name) for n in stack.sentinels)
+    client = redis.Redis.from_url(s.url, ssl_ca_certs=s.ssl_ca_certs, socket_timeout=5)
+    try:
+        assert client.set("aragora:test:haproxy", "1")
+        reached = client.info("server")["tcp_port"]
+    finally:
+        client.close()
+    assert reached == current_master(stack).port
+    assert stack.node("haproxy").conf_path.read_text().count("check-ssl verify required") == 1
+    for secret in secrets_of(stack):
+        assert secret not in stack.node("haproxy").conf_path.read_text()
+        assert secret not in " ".join(stack.nodes["haproxy"].argv)
+    status, output = run_cli("local", "status", "--dir", str(cli_stack.directory))
+    assert status == 0
+    assert f"routes to :{reached}" in output
+
+
+def test_haproxy_needs_the_sentinel_topology(tmp_path: Path) -> None:
+    options = StackOptions("standalone", tmp_path, (7001,), haproxy_port=7002)
+    with pytest.raises(LocalStackError, match="haproxy_port"):
+        options.resolved()
 
 
 def test_up_again_starts_nothing_new(cli_stack: CliStack) -> None:
     before = sorted(processes_mentioning(str(cli_stack.directory)))
-    assert len(before) == 6
+    assert len(before) == 7, "3 redis-server, 3 sentinels, haproxy"
     status, output = run_cli("local", "up", "--dir", str(cli_stack.directory), "--tls")
     assert status == 0
     assert "already up" in output
@@ -183,6 +212,7 @@ def test_up_brings_back_a_stopped_and_a_frozen_node(cli_stack: CliStack) -> None
     assert stack is not None
     stack.kill("redis-2")
     stack.freeze("sentinel-1")
+    stack.kill("haproxy")
     status, output = run_cli("local", "status", "--dir", str(cli_stack.directory))
     assert status == 1
     assert "frozen" in output
@@ -191,7 +221,7 @@ def test_up_brings_back_a_stopped_and_a_frozen_node(cli_stack: CliStack) -> None
         "local", "up", "--dir", str(cli_stack.directory), "--env-file", str(cli_stack.env_file)
     )
     assert status == 0, output
-    assert "Brought back redis-2, sentinel-1" in output
+    assert "Brought back redis-2, sentinel-1, haproxy" in output
     stack = LocalStack.load(cli_stack.directory)
     assert stack is not None
     assert all(stack.state(name) == "running" for name in stack.nodes)

@@ -35,6 +35,15 @@ def register(groups: Any) -> None:
     p_up.add_argument(
         "--sentinel-port-base", type=int, help="first Sentinel port (default: port base + 100)"
     )
+    p_up.add_argument(
+        "--haproxy-port",
+        type=int,
+        help="HAProxy in front of the current master (default: port base + 200); "
+        "ARAGORA_REDIS_URL points at it",
+    )
+    p_up.add_argument(
+        "--no-haproxy", action="store_true", help="no HAProxy: the URL names the first master"
+    )
     p_up.add_argument("--tls", action="store_true", help="TLS only, with a generated CA")
     p_up.add_argument(
         "--guide-timings",
@@ -129,6 +138,9 @@ def _options(args: argparse.Namespace, directory: Path) -> StackOptions:
     topology = args.topology
     sentinel_base = args.sentinel_port_base or base + 100
     sentinels = SENTINELS if topology == "sentinel" else 0
+    proxy = None
+    if topology == "sentinel" and not args.no_haproxy:
+        proxy = args.haproxy_port or base + 200
     return StackOptions(
         topology=topology,
         directory=directory,
@@ -137,6 +149,7 @@ def _options(args: argparse.Namespace, directory: Path) -> StackOptions:
         tls=args.tls,
         acl_user=args.acl_user,
         timings=conf.GUIDE_TIMINGS if args.guide_timings else conf.LOCAL_TIMINGS,
+        haproxy_port=proxy,
     )
 
 

@@ -59,10 +59,12 @@ def up_on_free_ports(
     *,
     attempts: int = 4,
     timeout: float = 60.0,
+    haproxy: bool = False,
     **options: Any,
 ) -> LocalStack:
     """Start a throwaway stack on loopback ports that are free now (tests, drills).
 
+    ``haproxy`` (sentinel only) adds HAProxy on one more free port.
     ``options`` are further :class:`StackOptions` fields (``tls``, ``extra_users``...).
     When another process takes a port between the check and the bind, the ports are
     drawn again, up to ``attempts`` times.
@@ -71,13 +73,14 @@ def up_on_free_ports(
     sentinels = spec.SENTINELS if topology == "sentinel" else 0
     buses = data if topology == "cluster" else 0
     for attempt in range(1, attempts + 1):
-        ports = pick_free_ports(data + sentinels + buses)
+        ports = pick_free_ports(data + sentinels + buses + int(haproxy))
         layout = spec.StackOptions(
             topology=topology,
             directory=directory,
             ports=ports[:data],
             sentinel_ports=ports[data : data + sentinels],
-            bus_ports=ports[data + sentinels :],
+            bus_ports=ports[data + sentinels : data + sentinels + buses],
+            haproxy_port=ports[-1] if haproxy else None,
             **options,
         )
         try:
@@ -130,6 +133,9 @@ def _start(stack: LocalStack, *, timeout: float, say: Callable[[str], None]) -> 
         say(f"starting {len(stack.sentinels)} Sentinels")
         for node in stack.sentinels:
             stack.spawn(node.name)
+    for node in stack.proxies:
+        say("starting HAProxy in front of the master")
+        stack.spawn(node.name)
     ready.wait_ready(stack, timeout=timeout, progress=say)
 
 

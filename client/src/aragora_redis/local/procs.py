@@ -31,12 +31,15 @@ class Proc:
     argv: tuple[str, ...]
 
 
-def spawn(argv: list[str], log_path: Path) -> Proc:
+def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> Proc:
     """Start ``argv`` in its own session, stdout and stderr appended to ``log_path``.
 
-    The process outlives the caller (``aragora-redis local up`` exits, Redis runs on).
+    ``env`` is added to the caller's environment (never to the command line, where
+    ``ps`` would show it). The process outlives the caller (``aragora-redis local up``
+    exits, Redis runs on).
     """
-    exe = shutil.which(argv[0])
+    # Debian installs haproxy in /usr/sbin, which is not on every user's PATH.
+    exe = shutil.which(argv[0]) or shutil.which(argv[0], path="/usr/local/sbin:/usr/sbin:/sbin")
     if exe is None:
         raise LocalStackError(f"{argv[0]} not found on PATH; run scripts/setup.sh")
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
@@ -48,7 +51,9 @@ def spawn(argv: list[str], log_path: Path) -> Proc:
     # umask 077: what Redis writes (rewritten configs with passwords, data) is owner-only.
     umask = os.umask(0o077)
     try:
-        pid = os.posix_spawn(exe, argv, dict(os.environ), file_actions=actions, setsid=True)
+        pid = os.posix_spawn(
+            exe, argv, {**os.environ, **(env or {})}, file_actions=actions, setsid=True
+        )
     finally:
         os.umask(umask)
     # Some kernels return from posix_spawn before the exec shows in /proc: wait for it.

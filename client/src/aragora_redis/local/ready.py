@@ -94,6 +94,17 @@ def replication_health(stack: LocalStack, master: HostPort) -> bool | str:
     return True
 
 
+def proxy_health(stack: LocalStack, master: HostPort) -> bool | str:
+    """Whether HAProxy (when the stack runs it) forwards new connections to ``master``."""
+    for node in stack.proxies:
+        reached = probe.info(stack.node_settings(node.name), "server").get("tcp_port")
+        if reached != str(master.port):
+            return (
+                f"{node.name} routes to port {reached or 'none'}, not to the master {master.port}"
+            )
+    return True
+
+
 def sentinel_health(stack: LocalStack) -> bool | str:
     """One agreed master, replicas linked, and each Sentinel knowing all replicas and peers."""
     try:
@@ -103,6 +114,9 @@ def sentinel_health(stack: LocalStack) -> bool | str:
     replicated = replication_health(stack, master)
     if replicated is not True:
         return replicated
+    routed = proxy_health(stack, master)
+    if routed is not True:
+        return routed
     replicas, peers = len(stack.data_nodes) - 1, len(stack.sentinels) - 1
     name = stack.options.master_name
     for node in stack.sentinels:

@@ -93,4 +93,6 @@ def _options_from_json(data: dict[str, Any]) -> StackOptions:
         master_name=data["master_name"],
         host=data["host"],
         min_replicas_to_write=data["min_replicas_to_write"],
+        # Absent in records written before HAProxy joined the stack.
+        haproxy_port=data.get("haproxy_port"),
     )

@@ -14,15 +14,19 @@ from typing import Literal
 from .. import conf
 from .._parse import HostPort
 from ..errors import LocalStackError
+from ..haproxy import DEFAULT_PASSWORD_ENV, HaproxySpec, render_haproxy_cfg
 from ..settings import RedisSettings
 from .ports import LOOPBACK
 
 Topology = Literal["standalone", "sentinel", "cluster"]
-Role = Literal["master", "replica", "sentinel", "cluster"]
+Role = Literal["master", "replica", "sentinel", "cluster", "haproxy"]
 TOPOLOGIES: tuple[Topology, ...] = ("standalone", "sentinel", "cluster")
 DATA_NODES = {"standalone": 1, "sentinel": 3, "cluster": 6}
 SENTINELS = 3
 MASTER_NAME = "aragora-master"
+#: HAProxy routes only to a master with a replica attached: with min-replicas-to-write 1
+#: any other master refuses writes, and a demoted master loses its replicas first.
+HAPROXY_MIN_REPLICAS = 1
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class StackOptions:
     the Sentinels', ``bus_ports`` the cluster bus ports (empty: port + 10000).
     With ``acl_user`` clients, replicas and Sentinels use that full-access ACL user;
     ``password`` stays the default user's. ``extra_users`` are added to every data node.
+    ``haproxy_port`` (sentinel only) runs HAProxy there, in front of the current
+    master; the settings' URL then points at it.
     """
 
     topology: Topology
@@ -50,6 +56,7 @@ class StackOptions:
     master_name: str = MASTER_NAME
     host: str = LOOPBACK
     min_replicas_to_write: int | None = None
+    haproxy_port: int | None = None
 
     def resolved(self) -> StackOptions:
         """A copy with an absolute directory and every secret filled in; checks the layout."""
@@ -63,6 +70,8 @@ class StackOptions:
             raise LocalStackError(f"{self.topology} needs {sentinels} sentinel ports")
         if self.bus_ports and (self.topology != "cluster" or len(self.bus_ports) != want):
             raise LocalStackError("bus_ports: one per data node, cluster topology only")
+        if self.haproxy_port is not None and self.topology != "sentinel":
+            raise LocalStackError("haproxy_port: HAProxy runs in the sentinel topology only")
         return replace(
             self,
             directory=self.directory.resolve(),
@@ -77,7 +86,8 @@ class StackOptions:
         bus = self.bus_ports or (
             tuple(p + 10000 for p in self.ports) if self.topology == "cluster" else ()
         )
-        return (*self.ports, *self.sentinel_ports, *bus)
+        proxy = () if self.haproxy_port is None else (self.haproxy_port,)
+        return (*self.ports, *self.sentinel_ports, *bus, *proxy)
 
     @property
     def tls_dir(self) -> Path:
@@ -100,9 +110,15 @@ class Node:
         return self.role == "sentinel"
 
     @property
+    def is_data(self) -> bool:
+        """Whether this is a Redis data node (master, replica or cluster node)."""
+        return self.role not in ("sentinel", "haproxy")
+
+    @property
     def conf_path(self) -> Path:
         """The rendered config (Redis may rewrite it)."""
-        return self.directory / ("sentinel.conf" if self.is_sentinel else "redis.conf")
+        name = {"sentinel": "sentinel.conf", "haproxy": "haproxy.cfg"}.get(self.role, "redis.conf")
+        return self.directory / name
 
     @property
     def log_path(self) -> Path:
@@ -112,6 +128,8 @@ class Node:
     @property
     def argv(self) -> tuple[str, ...]:
         """The command line; the config path in it makes the process recognisable."""
+        if self.role == "haproxy":
+            return ("haproxy", "-f", str(self.conf_path))
         mode = ("--sentinel",) if self.is_sentinel else ()
         # Keep argv as given, so that /proc/<pid>/cmdline identifies the process.
         return ("redis-server", str(self.conf_path), *mode, "--set-proc-title", "no")
@@ -125,11 +143,15 @@ def nodes(options: StackOptions) -> list[Node]:
         out.append(Node(f"redis-{i}", role, port, options.directory / f"redis-{i}"))
     for i, port in enumerate(options.sentinel_ports):
         out.append(Node(f"sentinel-{i}", "sentinel", port, options.directory / f"sentinel-{i}"))
+    if options.haproxy_port is not None:
+        out.append(Node("haproxy", "haproxy", options.haproxy_port, options.directory / "haproxy"))
     return out
 
 
 def render(options: StackOptions, node: Node) -> str:
     """The config file text of ``node``."""
+    if node.role == "haproxy":
+        return render_haproxy_cfg(haproxy_spec(options))
     tls = _tls(options)
     user, password = client_credentials(options)
     if node.is_sentinel:
@@ -190,7 +212,8 @@ def settings_for(options: StackOptions) -> RedisSettings:
     hosts = tuple(HostPort(options.host, p) for p in options.ports)
     common: dict[str, object] = {
         "host": options.host,
-        "port": options.ports[0],
+        # URL-only clients reach the current master through HAProxy, when it runs.
+        "port": options.haproxy_port or options.ports[0],
         "username": user,
         "password": password,
         **_tls_settings(options),
@@ -207,6 +230,26 @@ def settings_for(options: StackOptions) -> RedisSettings:
     if options.topology == "cluster":
         return RedisSettings(mode="cluster", cluster_nodes=hosts, **common)
     return RedisSettings(**common)
+
+
+def haproxy_spec(options: StackOptions) -> HaproxySpec:
+    """HAProxy in front of the data nodes; its check logs in as the clients do."""
+    user, _ = client_credentials(options)
+    return HaproxySpec(
+        servers=tuple(HostPort(options.host, p) for p in options.ports),
+        bind=HostPort(options.host, _required_port(options.haproxy_port)),
+        username=user,
+        min_replicas=HAPROXY_MIN_REPLICAS,
+        tls_ca_file=str(options.tls_dir / "ca.crt") if options.tls else None,
+        tls_server_name="localhost" if options.tls else None,
+    )
+
+
+def process_env(options: StackOptions, node: Node) -> dict[str, str]:
+    """Extra environment of ``node``'s process: HAProxy's check reads the password there."""
+    if node.role != "haproxy":
+        return {}
+    return {DEFAULT_PASSWORD_ENV: client_credentials(options)[1]}
 
 
 def node_settings(options: StackOptions, node: Node) -> RedisSettings:
@@ -248,6 +291,12 @@ def _required(secret: str | None) -> str:
     if secret is None:
         raise LocalStackError("stack options were not resolved: call StackOptions.resolved()")
     return secret
+
+
+def _required_port(port: int | None) -> int:
+    if port is None:
+        raise LocalStackError("haproxy_port is not set: the stack runs no HAProxy")
+    return port
 
 
 def _secret() -> str:

@@ -17,9 +17,10 @@ from .procs import Proc, State
 class LocalStack:
     """The processes of one stack directory, as recorded in its state file.
 
-    Nodes are named ``redis-<i>`` (``redis-0`` is the initial master) and
-    ``sentinel-<i>``. Fault injection: :meth:`stop` (SIGTERM), :meth:`kill`
-    (SIGKILL), :meth:`freeze` / :meth:`thaw` (SIGSTOP / SIGCONT), :meth:`start`;
+    Nodes are named ``redis-<i>`` (``redis-0`` is the initial master),
+    ``sentinel-<i>`` and ``haproxy`` (when the options give it a port). Fault injection:
+    :meth:`stop` (SIGTERM), :meth:`kill` (SIGKILL), :meth:`freeze` / :meth:`thaw`
+    (SIGSTOP / SIGCONT), :meth:`start`;
     :meth:`restore` brings everything back and waits until the topology is healthy.
     """
 
@@ -57,12 +58,17 @@ class LocalStack:
     @property
     def data_nodes(self) -> list[spec.Node]:
         """The Redis servers, ``redis-0`` first."""
-        return [n for n in self.nodes.values() if not n.is_sentinel]
+        return [n for n in self.nodes.values() if n.is_data]
 
     @property
     def sentinels(self) -> list[spec.Node]:
         """The Sentinels (empty unless the topology is sentinel)."""
         return [n for n in self.nodes.values() if n.is_sentinel]
+
+    @property
+    def proxies(self) -> list[spec.Node]:
+        """The HAProxy process, when the stack runs one."""
+        return [n for n in self.nodes.values() if n.role == "haproxy"]
 
     def node(self, name: str) -> spec.Node:
         """The node called ``name``."""
@@ -106,7 +112,7 @@ class LocalStack:
             return proc
         if not node.conf_path.is_file():
             raise LocalStackError(f"{node.conf_path} is missing: the stack was never started here")
-        proc = procs.spawn(list(node.argv), node.log_path)
+        proc = procs.spawn(list(node.argv), node.log_path, spec.process_env(self.options, node))
         self.processes[name] = proc
         self.save()
         return proc
@@ -151,14 +157,29 @@ class LocalStack:
     def freeze(self, name: str) -> None:
         """Suspend ``name`` (SIGSTOP): it keeps its sockets but answers nothing."""
         self._signal(name, signal.SIGSTOP)
+        self._settle(name, "frozen")
 
     def thaw(self, name: str) -> None:
         """Resume a frozen ``name`` (SIGCONT)."""
         self._signal(name, signal.SIGCONT)
+        self._settle(name, "running")
+
+    def _settle(self, name: str, wanted: State) -> None:
+        # A stop or continue reaches every thread asynchronously; return once it shows.
+        probe.wait_until(
+            lambda: self.state(name) == wanted or f"{name} is {self.state(name)}",
+            f"{name} to be {wanted}",
+            timeout=5.0,
+            interval=0.005,
+        )
 
     def down(self) -> list[str]:
-        """Stop every recorded process, Sentinels first; forget the stack; return who ran."""
-        order = [n.name for n in self.sentinels] + [n.name for n in reversed(self.data_nodes)]
+        """Stop every recorded process (HAProxy, Sentinels, then data nodes); return who ran.
+
+        The stack is forgotten afterwards."""
+        order = [n.name for n in self.proxies + self.sentinels] + [
+            n.name for n in reversed(self.data_nodes)
+        ]
         stopped = [name for name in order if self.pid(name) is not None]
         self._end(order, graceful=True)
         record.forget(self.directory)

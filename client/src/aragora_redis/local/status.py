@@ -35,6 +35,8 @@ def collect(stack: LocalStack) -> list[NodeStatus]:
         link = view = ""
         if state == "running" and node.is_sentinel:
             role, view = "sentinel", _sentinel_view(stack, node.name)
+        elif state == "running" and node.role == "haproxy":
+            view = _proxy_view(stack, node.name)
         elif state == "running":
             role, link = _data_view(stack, node.name)
         rows.append(NodeStatus(node.name, role, node.port, stack.pid(node.name), state, link, view))
@@ -61,6 +63,11 @@ def _data_view(stack: LocalStack, name: str) -> tuple[str, str]:
         if isinstance(state, dict):
             link += f", cluster_state {state.get('cluster_state', '?')}"
     return role, link
+
+
+def _proxy_view(stack: LocalStack, name: str) -> str:
+    reached = probe.info(stack.node_settings(name), "server", timeout=TIMEOUT).get("tcp_port")
+    return f"routes to :{reached}" if reached else "routes nowhere (no master up)"
 
 
 def _sentinel_view(stack: LocalStack, name: str) -> str:
