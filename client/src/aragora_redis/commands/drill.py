@@ -39,6 +39,11 @@ def register(groups: Any) -> None:
         help="local: inject into the local stack; none: only observe (trigger it yourself)",
     )
     p.add_argument("--baseline", action="store_true", help="run a naive redis-py client beside")
+    p.add_argument(
+        "--url-only",
+        action="store_true",
+        help="also run a URL-only redis-py client (on by default when the local stack has HAProxy)",
+    )
     p.add_argument("--dir", default=".local", help="local stack directory (default .local)")
     p.add_argument(
         "--env-file",
@@ -58,7 +63,7 @@ def _table(snapshot: dict[str, object]) -> Table:
     table = Table(title=f"drill: {snapshot['phase']}  (t={snapshot['t']} s)")
     for column in ("client", "acked writes", "caller errors"):
         table.add_column(column)
-    for name in ("ours", "naive"):
+    for name in ("ours", "naive", "url_only"):
         if f"{name}_acks" in snapshot:
             table.add_row(name, str(snapshot[f"{name}_acks"]), str(snapshot[f"{name}_errors"]))
     table.caption = f"last Sentinel event: {snapshot['last_event'] or '-'}"
@@ -71,8 +76,12 @@ def results_table(record: DrillRecord) -> Table:
     table.add_column("fault")
     table.add_column("metric")
     table.add_column("ours", justify="right")
-    if any(r.naive is not None for r in record.faults):
+    naive = any(r.naive is not None for r in record.faults)
+    url_only = any(r.url_only is not None for r in record.faults)
+    if naive:
         table.add_column("naive", justify="right")
+    if url_only:
+        table.add_column("url-only", justify="right")
     for result in record.faults:
         names = [
             m
@@ -81,8 +90,10 @@ def results_table(record: DrillRecord) -> Table:
         ]
         for i, metric in enumerate(names):
             row = [result.name if i == 0 else "", metric, _fmt(result.ours.get(metric))]
-            if result.naive is not None:
-                row.append(_fmt(result.naive.get(metric)))
+            if naive:
+                row.append(_fmt((result.naive or {}).get(metric)))
+            if url_only:
+                row.append(_fmt((result.url_only or {}).get(metric)))
             table.add_row(*row, end_section=i == len(names) - 1)
     return table
 
@@ -97,18 +108,21 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
     """Run the drill with live progress; print (and write) the results."""
     settings = settings_from(args)
     stack = None
+    url_only = bool(args.url_only)
     if args.trigger == "local":
         stack = LocalStack.load(Path(args.dir))
         if stack is None or not stack.running():
             raise ConfigError("--dir", f"no running local stack in {args.dir}: run make local")
         if settings.mode != "sentinel":
             raise ConfigError("ARAGORA_REDIS_MODE", "the local drill needs the sentinel topology")
+        url_only = url_only or bool(stack.proxies)
     options = DrillOptions(
         faults=tuple(f.parse_faults(args.faults)),
         trigger=args.trigger,
         baseline=args.baseline,
         settle_s=args.settle,
         observe_s=args.observe,
+        url_only=url_only,
     )
     drill = Drill(settings, options, stack, say=lambda line: console.log(line, highlight=False))
     done = threading.Event()

@@ -4,7 +4,8 @@ Times are seconds since the run started (``t``). ``samples`` are fixed buckets
 (``bucket_s``, 0.1 s by default) counting acknowledged writes and caller errors of
 our client and of the naive baseline; ``markers`` are the faults and the Sentinel
 events (+odown, +switch-master, ...) to draw on the time axis; ``faults`` hold the
-per-fault figures for ours and, with ``--baseline``, the naive client.
+per-fault figures for ours, with ``--baseline`` the naive client, and when the
+URL reaches HAProxy the URL-only client (``url_only``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class FaultResult:
     end: float
     ours: dict[str, float] = field(default_factory=dict)
     naive: dict[str, float] | None = None
+    url_only: dict[str, float] | None = None
 
 
 @dataclass

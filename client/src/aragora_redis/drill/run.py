@@ -22,7 +22,7 @@ from ..stores import Stores, connect
 from . import faults as f
 from .observe import Observations, Verified, buckets, fault_figures
 from .record import DrillRecord, FaultResult, Marker
-from .workload import NaiveWorkload, OurWorkload
+from .workload import NaiveWorkload, OurWorkload, UrlOnlyWorkload
 
 Say = Callable[[str], None]
 #: Sentinel events worth a line on the timeline.
@@ -40,6 +40,7 @@ class DrillOptions:
     settle_s: float = 6.0
     observe_s: float = 30.0
     writers: int = 2
+    url_only: bool = False
 
 
 class Drill:
@@ -61,6 +62,7 @@ class Drill:
         self.phase = "starting"
         self.ours: OurWorkload | None = None
         self.naive: NaiveWorkload | None = None
+        self.url_only: UrlOnlyWorkload | None = None
         self.stores: Stores | None = None
 
     def clock(self) -> float:
@@ -75,7 +77,12 @@ class Drill:
         """Counts so far, for a live table."""
         events = self._sentinel_events()
         row: dict[str, object] = {"phase": self.phase, "t": round(self.clock(), 1)}
-        for name, load in (("ours", self.ours), ("naive", self.naive)):
+        loads: tuple[tuple[str, Any], ...] = (
+            ("ours", self.ours),
+            ("naive", self.naive),
+            ("url_only", self.url_only),
+        )
+        for name, load in loads:
             if load is not None:
                 row[f"{name}_acks"] = len(load.obs.write_acks)
                 row[f"{name}_errors"] = len(load.obs.caller_errors)
@@ -89,10 +96,13 @@ class Drill:
         self.ours = OurWorkload(self.stores, self.run_id, self.clock, writers=self.options.writers)
         if self.options.baseline:
             self.naive = NaiveWorkload(self.settings, self.run_id, self.clock)
+        if self.options.url_only:
+            self.url_only = UrlOnlyWorkload(self.settings, self.run_id, self.clock)
         try:
             self.ours.start()
-            if self.naive is not None:
-                self.naive.start()
+            for extra in (self.naive, self.url_only):
+                if extra is not None:
+                    extra.start()
             self.phase = "warm-up"
             time.sleep(self.options.warmup_s)
             if self.options.trigger == "none":
@@ -103,8 +113,9 @@ class Drill:
         finally:
             self.phase = "stopping"
             self.ours.stop()
-            if self.naive is not None:
-                self.naive.stop()
+            for extra in (self.naive, self.url_only):
+                if extra is not None:
+                    extra.stop()
             record.duration = round(self.clock(), 3)
             record.samples = buckets(
                 self.ours.obs, self.naive.obs if self.naive else None, record.duration
@@ -162,6 +173,15 @@ class Drill:
             result.naive = fault_figures(
                 self.naive.obs,
                 self._verify(self.naive.obs, start, end, False),
+                start,
+                end,
+                events,
+                with_events=False,
+            )
+        if self.url_only is not None:
+            result.url_only = fault_figures(
+                self.url_only.obs,
+                self._verify(self.url_only.obs, start, end, False),
                 start,
                 end,
                 events,

@@ -1,10 +1,13 @@
-"""The drill's workloads: our four stores, and a naive redis-py Sentinel client beside them.
+"""The drill's workloads: our four stores, a naive redis-py Sentinel client, a URL-only client.
 
 Ours, per writer thread and iteration: a durable session write with a unique id
 (the counted write), a durable event; every tenth iteration a debate-state update.
 A limiter thread makes a rate-limit check every 5 ms, and two subscriber threads
 count what they hear, live and from the stream. The naive baseline only writes
-unique keys with redis-py's defaults.
+unique keys with redis-py's defaults. The URL-only client is what most of Aragora
+runs: ``redis.Redis.from_url(ARAGORA_REDIS_URL)`` (through HAProxy when the stack
+has it), with the small retry loop such a caller needs, since it does not retry
+on its own.
 """
 
 from __future__ import annotations
@@ -161,6 +164,59 @@ class NaiveWorkload:
 
     def stop(self) -> None:
         """Stop writing (a call hung on a frozen master is abandoned)."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.client.close()
+
+
+#: URL-only client: pause between two attempts of the same write, and its socket timeouts.
+URL_RETRY_S = 0.05
+URL_TIMEOUT_S = 1.0
+
+
+class UrlOnlyWorkload:
+    """``redis.Redis.from_url(settings.url)`` writing unique keys, each retried until acked.
+
+    No Sentinel: after a failover only the address in the URL (HAProxy) can lead
+    it to the new master. A failed write is counted as a caller error and tried
+    again with the same key after ``URL_RETRY_S``.
+    """
+
+    def __init__(self, settings: RedisSettings, run: str, clock: Clock) -> None:
+        tls = {"ssl_ca_certs": settings.ssl_ca_certs} if settings.ssl else {}
+        self.client = redis.Redis.from_url(
+            settings.url,
+            socket_timeout=URL_TIMEOUT_S,
+            socket_connect_timeout=URL_TIMEOUT_S,
+            **tls,
+        )
+        self.run = run
+        self.clock = clock
+        self.obs = Observations()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write, daemon=True)
+
+    def start(self) -> None:
+        """Start writing."""
+        self._thread.start()
+
+    def _write(self) -> None:
+        for i in itertools.count(1):
+            key = f"aragora:drill:url:{self.run}:{i}"
+            while not self._stop.is_set():
+                try:
+                    self.client.set(key, i)
+                except RedisError:
+                    self.obs.error(self.clock(), "url_only", write=True)
+                    time.sleep(URL_RETRY_S)
+                    continue
+                self.obs.ack(self.clock(), key)
+                break
+            if self._stop.is_set():
+                return
+
+    def stop(self) -> None:
+        """Stop writing."""
         self._stop.set()
         self._thread.join(timeout=10)
         self.client.close()
