@@ -14,6 +14,7 @@ every certificate of the managed server CAs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -87,9 +88,10 @@ class GcpClusterRedis(pulumi.ComponentResource):
             ca_pem = valkey.managed_server_cas.apply(ca_bundle)
             self.cluster = valkey
         _memory_alert(name, c, s, args.labels, self)
-        for i, member in enumerate(c.connection_members):
+        for member in c.connection_members:
             gcp.projects.IAMMember(
-                f"{name}-connect-{i}",
+                # Named by the member, not its position: reordering the list replaces nothing.
+                f"{name}-connect-{re.sub(r'[^a-z0-9]+', '-', member.lower())}",
                 project=s.project,
                 role=c.connection_role,
                 member=member,

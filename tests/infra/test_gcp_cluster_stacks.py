@@ -225,6 +225,14 @@ def test_connection_members_get_the_engine_db_connection_role(engine: str, role:
     assert granted == sorted((m, role) for m in members)
     assert {b.inputs["project"] for b in bindings} == {"aragora-prod-4821"}
     assert not run_gcp(cluster_stack(), STACK).of_type(IAM_MEMBER), "none unless asked"
+    # Reordering the list must not rename (and so replace) a binding.
+    reordered = cluster_stack(
+        {"gcp.cluster.engine": engine, "gcp.cluster.connectionMembers": members[::-1]}
+    )
+    names = {b.name: b.inputs["member"] for b in bindings}
+    assert {
+        b.name: b.inputs["member"] for b in run_gcp(reordered, STACK).of_type(IAM_MEMBER)
+    } == names
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
