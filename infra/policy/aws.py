@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .core import Check, Subject, key, number, open_cidr, secret_properties
+from .core import Check, Subject, key, number, open_cidr, present, secret_properties
 
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -34,7 +34,7 @@ def tls(s: Subject) -> Iterable[str]:
 
 def auth(s: Subject) -> Iterable[str]:
     """An AUTH token or an RBAC user group."""
-    if not s.get("authToken") and not s.get("userGroupIds"):
+    if not present(s.props, "authToken") and not present(s.props, "userGroupIds"):
         yield f"no AUTH token and no user group: set {key('aws', 'authMode')} (token or rbac)"
 
 

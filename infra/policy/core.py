@@ -6,6 +6,12 @@ check) into a CrossGuard :class:`~pulumi_policy.ResourceValidationPolicy` that
 prefixes each message with the resource's type and name. Stack-wide rules get
 every resource as a :class:`Subject` and yield ``(message, urn)`` pairs.
 
+During ``pulumi preview`` a property computed from another resource's output
+is unknown, and pulumi-policy raises when a policy reads it (the CLI then
+reports that the policy could not run). Checks that only need to know that a
+property is set (an AUTH token from a RandomPassword) use :func:`present`,
+which counts an unknown value as set.
+
 Prod-ness is a stack-level fact decided the same way for every rule: a
 resource belongs to a prod stack when its ``environment`` tag/label is
 ``prod`` (the program tags every taggable resource from
@@ -32,6 +38,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from ..settings import config_key
 
@@ -49,6 +56,8 @@ class Subject:
     props: Props
     protect: bool
     secret_outputs: frozenset[str]
+    #: The parent's URN, when there is one.
+    parent: str | None = None
 
     @classmethod
     def of(cls, resource: ResourceValidationArgs | PolicyResource) -> Subject:
@@ -61,6 +70,7 @@ class Subject:
             props=resource.props,
             protect=bool(opts.protect),
             secret_outputs=frozenset(opts.additional_secret_outputs or ()),
+            parent=opts.parent or None,
         )
 
     def __str__(self) -> str:
@@ -93,6 +103,14 @@ class Subject:
 
 Check = Callable[[Subject], Iterable[str]]
 StackCheck = Callable[[Sequence[Subject]], Iterable[tuple[str, str | None]]]
+
+
+def present(props: Props, path: str) -> bool:
+    """Whether ``path`` is set; a value unknown during preview is set (it will be known)."""
+    try:
+        return bool(lookup(props, path))
+    except UnknownValueError:
+        return True
 
 
 def lookup(props: Props, path: str, default: Any = None) -> Any:
@@ -187,10 +205,17 @@ def secret_properties(*names: str) -> Check:
 
     def check(subject: Subject) -> Iterable[str]:
         for name in names:
-            if name in subject.props and name not in subject.secret_outputs:
+            if _has(subject.props, name) and name not in subject.secret_outputs:
                 yield (
                     f"{name} carries a credential but is not a secret output: list it in"
                     " additional_secret_outputs (provider SDKs do for their secret fields)"
                 )
 
     return check
+
+
+def _has(props: Props, name: str) -> bool:
+    try:
+        return name in props
+    except UnknownValueError:  # there, with a value known after preview
+        return True

@@ -16,6 +16,8 @@ import binascii
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from pulumi_policy.proxy import UnknownValueError
+
 from .core import Check, Subject, key, number, open_cidr, secret_properties
 
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -29,13 +31,23 @@ SECTION = "sentinel-k8s"
 
 
 def conf_files(s: Subject) -> Iterator[tuple[str, str]]:
-    """``(name, text)`` of each ``*.conf`` entry of a ConfigMap or Secret (decoded)."""
-    for name, text in (s.get("data") or {}).items():
-        if name.endswith(".conf") and isinstance(text, str):
-            yield name, _decoded(text) if s.type == SECRET else text
-    for name, text in (s.get("stringData") or {}).items():
-        if name.endswith(".conf") and isinstance(text, str):
-            yield name, text
+    """``(name, text)`` of each ``*.conf`` entry of a ConfigMap or Secret (decoded).
+
+    An entry unknown during preview (rendered from another resource's output)
+    is left out; it is checked once known.
+    """
+    for field, encoded in (("data", s.type == SECRET), ("stringData", False)):
+        try:
+            entries = s.get(field) or {}
+        except UnknownValueError:
+            continue
+        for name in [n for n in entries if n.endswith(".conf")]:
+            try:
+                text = entries[name]
+            except UnknownValueError:
+                continue
+            if isinstance(text, str):
+                yield name, _decoded(text) if encoded else text
 
 
 def _decoded(text: str) -> str:

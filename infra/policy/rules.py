@@ -53,13 +53,14 @@ def protected(s: Subject) -> Iterable[str]:
 
 
 def maintenance(subjects: Sequence[Subject]) -> Iterable[tuple[str, str | None]]:
-    """Each Redis has a maintenance window (an Azure cache: a PatchSchedule naming it)."""
+    """Each Redis has a maintenance window (an Azure cache: a PatchSchedule, its child)."""
     checks = merge(aws.MAINTENANCE_WINDOW, gcp.MAINTENANCE_WINDOW)
-    scheduled = {s.get("name") for s in subjects if s.type == azure.PATCH_SCHEDULE}
+    # The schedule's parent, known in preview, unlike its name (the cache's output).
+    scheduled = {s.parent for s in subjects if s.type == azure.PATCH_SCHEDULE}
     for s in subjects:
         if s.type in checks:
             yield from ((f"{s}: {m}", s.urn) for m in checks[s.type](s))
-        elif s.type == azure.REDIS and s.get("name") not in scheduled:
+        elif s.type == azure.REDIS and s.urn not in scheduled:
             message = f"no patch schedule: set {key('azure', 'patchDay')} and patchStartHourUtc"
             yield f"{s}: {message}", s.urn
 

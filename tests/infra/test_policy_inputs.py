@@ -156,6 +156,7 @@ class Res:
     secret: tuple[str, ...] | None = None
     stack: str = "prod-test"
     name: str = "r"
+    parent: str | None = None
 
     @property
     def urn(self) -> str:
@@ -164,7 +165,7 @@ class Res:
     def opts(self) -> PolicyResourceOptions:
         secret = COMPLIANT.get(self.type, ({}, ()))[1] if self.secret is None else self.secret
         return PolicyResourceOptions(
-            self.protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), list(secret)
+            self.protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), list(secret), self.parent
         )
 
     def args(self) -> ResourceValidationArgs:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from pulumi_policy.proxy import (
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_STRING_VALUE,
+    UnknownValueError,
+    unknown_checking_proxy,
+)
 
 from infra.policy import aws, azure, gcp, kubernetes, rules
 from infra.policy.evaluate import evaluate, output_violations
 
-from .test_policy_inputs import Res, compliant, reported
+from .test_policy_inputs import Res, b64, compliant, reported
 
 T = aws.REPLICATION_GROUP
 
@@ -38,10 +44,11 @@ def test_maintenance_window_is_advised(resource: Res, fragment: str) -> None:
 
 
 def test_an_azure_cache_with_its_patch_schedule_has_a_window() -> None:
-    schedule = Res(azure.PATCH_SCHEDULE, {"name": "r"}, name="r-patches")
-    assert reported(rules.MAINTENANCE_WINDOW, compliant(azure.REDIS), schedule) == []
-    other = Res(azure.PATCH_SCHEDULE, {"name": "another"}, name="x")
-    assert reported(rules.MAINTENANCE_WINDOW, compliant(azure.REDIS), other)
+    cache = compliant(azure.REDIS)
+    schedule = Res(azure.PATCH_SCHEDULE, {"name": "r"}, name="r-patches", parent=cache.urn)
+    assert reported(rules.MAINTENANCE_WINDOW, cache, schedule) == []
+    other = Res(azure.PATCH_SCHEDULE, {"name": "r"}, name="x", parent=cache.urn + "-other")
+    assert reported(rules.MAINTENANCE_WINDOW, cache, other)
 
 
 def nested(path: str, value: object) -> dict[str, object]:
@@ -88,3 +95,25 @@ def test_credential_outputs_must_be_secret() -> None:
     found = output_violations(flags)
     assert [v.message.split()[2] for v in found] == ["ARAGORA_REDIS_URL", "aragoraRedisEnv"]
     assert {v.level for v in found} == {"mandatory"}
+
+
+def test_a_value_unknown_in_preview_counts_as_set() -> None:
+    # As CrossGuard hands inputs to policies during preview: unknowns raise when read.
+    group = compliant(T)
+    group.props = unknown_checking_proxy({**group.props, "authToken": UNKNOWN_STRING_VALUE})
+    assert reported(rules.AUTH_REQUIRED, group) == []
+    assert reported(rules.CREDENTIALS_SECRET, group) == []
+    secret = compliant(kubernetes.SECRET)
+    data = {"redis.conf": UNKNOWN_STRING_VALUE, "ok.conf": b64("port 6379")}
+    secret.props = unknown_checking_proxy({"data": data})
+    assert [m.split(": ")[1] for m in reported(rules.TLS_REQUIRED, secret)] == [
+        "ok.conf listens in plaintext"
+    ]
+
+
+def test_a_check_needing_an_unknown_value_cannot_run_in_preview() -> None:
+    group = compliant(T)
+    unknown = {**group.props, "atRestEncryptionEnabled": UNKNOWN_BOOLEAN_VALUE}
+    group.props = unknown_checking_proxy(unknown)
+    with pytest.raises(UnknownValueError):
+        reported(rules.ENCRYPTION_AT_REST, group)
