@@ -131,6 +131,7 @@ def test_username_goes_into_auth_with_its_byte_length() -> None:
         ({"min_replicas": 10}, "min_replicas"),
         ({"min_replicas": -1}, "min_replicas"),
         ({"idle_timeout_s": 0}, "idle_timeout_s"),
+        ({"check_timeout_ms": 5}, "check_timeout_ms"),
         ({"tls_ca_file": "/a b/ca.pem"}, "tls_ca_file"),
         ({"tls_server_name": "redis.local"}, "tls_server_name"),
     ],

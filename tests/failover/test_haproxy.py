@@ -94,6 +94,7 @@ def test_url_only_client_writes_through_haproxy_across_sentinel_failover(
     after = [key for at, key in acks if at > demoted_at]
     lost = [key for at, key in acks if key in missing]
     outage = longest_gap([at for at, _ in acks], failover_at, demoted_at)
+    lost_at = [at - failover_at for at, key in acks if key in missing] or [0.0]
     for name, value in (
         ("acked_writes", len(acks)),
         ("lost_before_demotion", len(lost)),
@@ -103,7 +104,8 @@ def test_url_only_client_writes_through_haproxy_across_sentinel_failover(
         record_property(name, value)
     print(
         f"URL-only through HAProxy: {len(acks)} acked writes, {len(lost)} lost, "
-        f"longest write gap {outage:.3f} s, {len(errors)} failed attempts"
+        f"longest write gap {outage:.3f} s, {len(errors)} failed attempts; lost writes were "
+        f"acked {min(lost_at):.3f} to {max(lost_at):.3f} s after SENTINEL FAILOVER"
     )
     assert reached == new[1], "new connections through HAProxy reach the new master"
     assert after, "the URL-only client kept writing after the failover"

@@ -47,7 +47,7 @@ class HaproxySpec:
       user (``AUTH <password>``). Letters, digits and ``._@+=:/-`` only.
     - ``check_interval_ms``: time between checks of a healthy node; ``fall``
       failed checks mark it down, ``rise`` passed checks mark it up. While a node
-      changes state it is checked every ``fast_interval_ms``.
+      changes state, or is down, it is checked every ``fast_interval_ms``.
     - ``min_replicas``: a node counts as master only with at least this many
       connected replicas (``connected_slaves``). Match it to the nodes'
       ``min-replicas-to-write`` so HAProxy never routes to a master that refuses
@@ -63,7 +63,9 @@ class HaproxySpec:
       None serves neither.
     - ``idle_timeout_s``: how long an idle client or server connection is kept
       (pub/sub subscribers can be quiet for a long time).
-    - ``connect_timeout_ms``: connect timeout to a node, also the check timeout.
+    - ``connect_timeout_ms``: connect timeout to a node.
+    - ``check_timeout_ms``: how long a check waits for the node's answer; a frozen
+      node fails a check after this long.
     """
 
     servers: tuple[HostPort, ...]
@@ -81,6 +83,7 @@ class HaproxySpec:
     stats_bind: HostPort | None = None
     idle_timeout_s: int = 3600
     connect_timeout_ms: int = 2000
+    check_timeout_ms: int = 1000
 
 
 def render_haproxy_cfg(spec: HaproxySpec) -> str:
@@ -96,7 +99,7 @@ def render_haproxy_cfg(spec: HaproxySpec) -> str:
         "    log global",
         "    option log-health-checks",
         f"    timeout connect {spec.connect_timeout_ms}ms",
-        f"    timeout check {spec.connect_timeout_ms}ms",
+        f"    timeout check {spec.check_timeout_ms}ms",
         f"    timeout client {spec.idle_timeout_s}s",
         f"    timeout server {spec.idle_timeout_s}s",
         "",
@@ -175,7 +178,9 @@ def _server_options(spec: HaproxySpec) -> str:
     options = [
         f"inter {spec.check_interval_ms}ms",
         f"fastinter {spec.fast_interval_ms}ms",
-        f"downinter {spec.check_interval_ms}ms",
+        # A node that is down is checked as often as one changing state, so that a
+        # newly promoted master takes traffic as soon as it qualifies.
+        f"downinter {spec.fast_interval_ms}ms",
         f"fall {spec.fall}",
         f"rise {spec.rise}",
         "on-marked-down shutdown-sessions",
@@ -222,6 +227,7 @@ def _validate(spec: HaproxySpec) -> None:
         ("rise", spec.rise, 1),
         ("idle_timeout_s", spec.idle_timeout_s, 1),
         ("connect_timeout_ms", spec.connect_timeout_ms, 10),
+        ("check_timeout_ms", spec.check_timeout_ms, 10),
     ):
         if value < low:
             raise ConfigError(field, f"got {value}, expected an integer >= {low}")
