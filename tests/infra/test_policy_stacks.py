@@ -136,3 +136,19 @@ def test_weakened_sentinel_configs_fail_with_the_named_rule(
     found = mandatory(check_run(run))
     assert _policies(found) == {policy}
     assert any(v.message.startswith(fragment) for v in found), found
+
+
+def test_the_valkey_engine_passes_and_its_instance_is_protected_in_prod() -> None:
+    valkey = changed("prod-gcp-cluster", {})
+    valkey["aragora-redis:gcp"]["cluster"]["engine"] = "valkey"
+    run = run_stack("prod-gcp-cluster", valkey)
+    assert run.error is None, run.error
+    assert [r.name for r in run.resources if r.type == "gcp:memorystore/instance:Instance"] == [
+        "aragora-prod"
+    ]
+    assert check_run(run) == []
+    valkey["aragora-redis:environment"] = "staging"
+    found = mandatory(check_run(run_stack("prod-gcp-cluster", valkey)))
+    assert [(v.policy, v.message.split(":")[0:3]) for v in found] == [
+        ("protect-prod-stateful", ["gcp", "memorystore/instance", "Instance 'aragora-staging'"])
+    ]
