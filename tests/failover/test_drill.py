@@ -2,7 +2,8 @@
 
 Asserts what is deterministic: no acknowledged write lost in the planned failover
 and under kill -9 (durable writes), subscribers hear again within 2 s of a
-promotion, and the fail-open rate limiter never raises while every node is down.
+promotion, the fail-open rate limiter never raises while every node is down, and with
+HAProxy in front the drill also runs a URL-only client that loses nothing in the planned failover.
 """
 
 from __future__ import annotations
@@ -83,3 +84,22 @@ def test_observe_only_run_writes_json(sentinel: Any, tmp_path: Path) -> None:
     assert observed.ours["acked_writes"] > 0
     assert observed.ours["acked_writes_lost"] == 0
     assert report.read_text().lstrip().lower().startswith("<!doctype html>")
+
+
+def test_local_drill_runs_a_url_only_client_when_the_stack_has_haproxy(
+    sentinel_haproxy: Any, tmp_path: Path
+) -> None:
+    env = tmp_path / "drill.env"
+    env.write_text("".join(f"{k}={v}\n" for k, v in sentinel_haproxy.settings.to_env().items()))
+    out = tmp_path / "run.json"
+    args = ["drill", "--faults", "planned,kill", "--settle", "4", "--env-file", str(env)]
+    status = main([*args, "--dir", str(sentinel_haproxy.directory), "--json", str(out)])
+    assert status == 0
+    loaded = DrillRecord.from_json(json.loads(out.read_text()))
+    assert [r.name for r in loaded.faults] == ["planned", "kill"]
+    for result in loaded.faults:
+        assert result.url_only is not None, result.name
+        assert result.url_only["acked_writes"] > 0, result.name
+        assert result.url_only["switch_follow_s"] >= 0, f"{result.name}: never wrote after it"
+    # The planned failover pauses writes until the new master has them all.
+    assert _fault(loaded, "planned").url_only["acked_writes_lost"] == 0

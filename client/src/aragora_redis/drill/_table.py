@@ -17,12 +17,16 @@ Verdict = Literal["better", "worse", "same"]
 
 @dataclass(frozen=True)
 class MetricRow:
-    """One line of a fault's table; ``verdict`` is ours compared with naive."""
+    """One line of a fault's table; ``verdict`` is ours compared with naive.
+
+    ``url_only`` is the URL-only client's figure (through HAProxy), when it ran.
+    """
 
     metric: str
     ours: str
     naive: str | None
     verdict: Verdict | None
+    url_only: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,25 +37,27 @@ class FaultTable:
     window: str
     has_naive: bool
     rows: list[MetricRow]
+    has_url_only: bool = False
 
 
 def fault_tables(record: DrillRecord) -> list[FaultTable]:
     """One table per fault: METRICS first in their order, then any other figure recorded."""
     tables = []
     for f in record.faults:
-        naive = f.naive
-        extra = sorted((set(f.ours) | set(naive or {})) - set(METRICS))
+        naive, url = f.naive, f.url_only
+        extra = sorted((set(f.ours) | set(naive or {}) | set(url or {})) - set(METRICS))
         rows = [
             MetricRow(
                 m,
                 format_value(m, f.ours.get(m)),
                 None if naive is None else format_value(m, naive.get(m)),
                 None if naive is None else verdict(m, f.ours.get(m), naive.get(m)),
+                None if url is None else format_value(m, url.get(m)),
             )
             for m in (*METRICS, *extra)
         ]
         window = f"{f.start:.1f} s to {f.end:.1f} s ({f.end - f.start:.1f} s)"
-        tables.append(FaultTable(f.name, window, naive is not None, rows))
+        tables.append(FaultTable(f.name, window, naive is not None, rows, url is not None))
     return tables
 
 

@@ -74,6 +74,8 @@ def _fault_table(table: _table.FaultTable) -> str:
     head = "<th>metric</th><th>ours</th>"
     if table.has_naive:
         head += "<th>naive</th><th>ours vs naive</th>"
+    if table.has_url_only:
+        head += "<th>URL-only via HAProxy</th>"
     rows = []
     for r in table.rows:
         cls = f"num {r.verdict}" if r.verdict in ("better", "worse") else "num"
@@ -81,6 +83,8 @@ def _fault_table(table: _table.FaultTable) -> str:
         if table.has_naive:
             cells += f'<td class="num">{escape(r.naive or "")}</td>'
             cells += f'<td class="{r.verdict}">{r.verdict}</td>' if r.verdict else "<td></td>"
+        if table.has_url_only:
+            cells += f'<td class="num">{escape(r.url_only or "")}</td>'
         rows.append(f"<tr>{cells}</tr>")
     return (
         f'<table class="fault"><caption>{escape(table.name)} '
