@@ -10,7 +10,6 @@ into a writable in-memory volume.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from aragora_redis import HostPort
@@ -38,6 +37,7 @@ from .sentinel_k8s_names import (
     Names,
 )
 from .sentinel_k8s_settings import SentinelK8sSettings
+from .sentinel_k8s_values import quantity_bytes
 
 #: Listen on every IPv4 and, where there is one, IPv6 address of the pod.
 BIND_ALL = ("*", "-::*")
@@ -49,7 +49,6 @@ SENTINEL_PASSWORD_KEY = "sentinel-password"  # noqa: S105
 REDIS_AUTH_FILE = "redis-auth.conf"
 SENTINEL_AUTH_FILE = "sentinel-auth.conf"
 HAPROXY_CFG = "haproxy.cfg"
-_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 
 
 @dataclass(frozen=True)
@@ -84,11 +83,8 @@ def maxmemory(settings: SentinelK8sSettings) -> str:
     """``maxmemory``: the setting, else 75% of the container's memory limit (room for forks)."""
     if settings.maxmemory is not None:
         return settings.maxmemory
-    limit = settings.resources.redis.memory_limit
-    match = re.fullmatch(r"([0-9]+)(Ki|Mi|Gi|Ti)", limit)
-    if match is None:  # the settings model admits no other form
-        raise ValueError(f"memory limit {limit!r} is not a quantity in Ki, Mi, Gi or Ti")
-    return f"{max(1, int(match[1]) * _UNITS[match[2]] * 3 // 4 // 1024**2)}mb"
+    limit = quantity_bytes(settings.resources.redis.memory_limit)
+    return f"{max(1, limit * 3 // 4 // 1024**2)}mb"
 
 
 def redis_spec(t: Topology, ordinal: int, password: str) -> RedisNodeSpec:

@@ -23,6 +23,8 @@ from .sentinel_k8s_values import (
     PinnedImage,
     RedisBytes,
     Resources,
+    quantity_bytes,
+    redis_bytes,
 )
 
 SECTION = "sentinel-k8s"
@@ -141,6 +143,13 @@ class SentinelK8sSettings(ConfigModel):
         if env == "prod" and self.pod_anti_affinity != "required":
             bad("podAntiAffinity", self.pod_anti_affinity, "required in prod")
         self._check_tls(stack, bad)
+        limit = self.resources.redis.memory_limit
+        if self.maxmemory is not None and redis_bytes(self.maxmemory) >= quantity_bytes(limit):
+            bad(
+                "maxmemory",
+                self.maxmemory,
+                f"less than resources.redis.memoryLimit ({limit}), with room for the AOF rewrite",
+            )
         if not self.allowed_namespaces and not self.allowed_pod_labels:
             bad(
                 "allowedNamespaces",

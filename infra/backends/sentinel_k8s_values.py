@@ -6,6 +6,7 @@ with the key, the value and the expected form.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import pulumi_kubernetes as k8s
@@ -64,6 +65,26 @@ LabelValue = Annotated[
 ]
 #: A Redis ``maxmemory`` size as Redis reads it, e.g. ``768mb``.
 RedisBytes = Annotated[str, matching(r"[1-9][0-9]*(kb|mb|gb)", "a size such as 768mb or 2gb")]
+
+
+_QUANTITY_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+_REDIS_UNITS = {"kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def quantity_bytes(quantity: str) -> int:
+    """Bytes of a :data:`Memory` quantity (``512Mi``)."""
+    match = re.fullmatch(r"([0-9]+)(Ki|Mi|Gi|Ti)", quantity)
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a quantity in Ki, Mi, Gi or Ti")
+    return int(match[1]) * _QUANTITY_UNITS[match[2]]
+
+
+def redis_bytes(size: str) -> int:
+    """Bytes of a :data:`RedisBytes` size (``768mb``; Redis counts kb/mb/gb in powers of 1024)."""
+    match = re.fullmatch(r"([0-9]+)(kb|mb|gb)", size)
+    if match is None:
+        raise ValueError(f"{size!r} is not a size in kb, mb or gb")
+    return int(match[1]) * _REDIS_UNITS[match[2]]
 
 
 class ContainerResources(ConfigModel):

@@ -110,6 +110,17 @@ def run_k8s(config: Mapping[str, Any], stack: str = "test") -> K8sRun:
     return K8sRun(run.resources, run.outputs, run.error, run.warnings, set(mocks.reads))
 
 
+def passwords(run: Run) -> tuple[str, str]:
+    """The generated (data-node, Sentinel) passwords, told apart by name.
+
+    Registration order is not declaration order (Pulumi registers concurrently).
+    """
+    found = {r.name.rsplit("-", 2)[-2]: str(r.inputs["result"]) for r in run.of_type(PASSWORD)}
+    assert sorted(found) == ["redis", "sentinel"], f"passwords: {sorted(found)}"
+    assert found["redis"] != found["sentinel"], "two distinct passwords"
+    return found["redis"], found["sentinel"]
+
+
 def meta_name(resource: Declared) -> str:
     """``metadata.name`` of a declared object."""
     name: str = resource.inputs["metadata"]["name"]

@@ -34,7 +34,7 @@ from aragora_redis.conf import (
 from aragora_redis.haproxy import HaproxySpec, render_haproxy_cfg
 
 from .harness import changed, stack_file
-from .k8s_mocks import PASSWORD, K8sRun, run_k8s, sentinel_k8s
+from .k8s_mocks import K8sRun, passwords, run_k8s, sentinel_k8s
 
 STACK = "dev-sentinel"
 BASE = "aragora-dev"
@@ -66,11 +66,6 @@ def files(run: K8sRun) -> tuple[dict[str, str], dict[str, str]]:
     config = run.object("ConfigMap", f"{BASE}-config").inputs["data"]
     secret = run.object("Secret", f"{BASE}-auth").inputs["stringData"].value
     return config, secret
-
-
-def passwords(run: K8sRun) -> tuple[str, str]:
-    redis_pw, sentinel_pw = (str(r.inputs["result"]) for r in run.of_type(PASSWORD))
-    return redis_pw, sentinel_pw
 
 
 def test_redis_conf_is_the_renderers_bytes(deployed: tuple[bool, K8sRun]) -> None:

@@ -75,6 +75,8 @@ CASES = [
          f"{SECTION}.resources.redis.memoryLimit", ("'1GB'", "a byte quantity")),
     Case("client labels", sentinel_k8s(allowedPodLabels={"app": "no spaces"}),
          f"{SECTION}.allowedPodLabels.app", ("'no spaces'", "a label value")),
+    Case("maxmemory above the memory limit", sentinel_k8s(maxmemory="2gb"),
+         f"{SECTION}.maxmemory", ("'2gb'", "less than resources.redis.memoryLimit (1Gi)")),
     Case("zone spread", sentinel_k8s(zoneSpread="always"), f"{SECTION}.zoneSpread",
          ("'always'", "'off', 'preferred' or 'required'")),
 ]  # fmt: skip

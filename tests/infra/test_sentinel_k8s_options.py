@@ -139,7 +139,7 @@ def test_no_prometheus_objects_unless_asked() -> None:
 @pytest.mark.parametrize(
     ("changes", "line"),
     [
-        (sentinel_k8s(maxmemory="2gb"), "maxmemory 2gb"),
+        (sentinel_k8s(maxmemory="900mb"), "maxmemory 900mb"),
         (
             sentinel_k8s(
                 resources={

@@ -12,7 +12,17 @@ from aragora_redis import HostPort, RedisSettings
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
 from .harness import Declared, Secret, stack_file
-from .k8s_mocks import COMPONENT, FAKE_CA, PASSWORD, K8sRun, manifest, meta_name, run_k8s, validate
+from .k8s_mocks import (
+    COMPONENT,
+    FAKE_CA,
+    PASSWORD,
+    K8sRun,
+    manifest,
+    meta_name,
+    passwords,
+    run_k8s,
+    validate,
+)
 
 STACK = "dev-sentinel"
 BASE = "aragora-dev"
@@ -41,13 +51,6 @@ def pod_spec(resource: Declared) -> dict[str, Any]:
 def containers(resource: Declared) -> list[dict[str, Any]]:
     spec = pod_spec(resource)
     return [*spec.get("initContainers", []), *spec["containers"]]
-
-
-def passwords(run: K8sRun) -> list[str]:
-    found = [str(r.inputs["result"]) for r in run.of_type(PASSWORD)]
-    assert len(found) == 2, "two passwords"
-    assert found[0] != found[1], "two distinct passwords"
-    return found
 
 
 def test_every_object_is_valid_against_the_kubernetes_schema(
@@ -275,7 +278,7 @@ def test_ca_output_is_the_certificates_ca(deployed: tuple[dict[str, Any], K8sRun
 
 def test_secrets_are_secret_and_in_no_config_map(deployed: tuple[dict[str, Any], K8sRun]) -> None:
     run = deployed[1]
-    secret_values = passwords(run)
+    secret_values = list(passwords(run))
     for name, output in run.outputs.items():
         secret = name in CREDENTIAL_VARIABLES or name == ENV_MAP_OUTPUT
         assert output.secret is secret, f"output {name}: secret={output.secret}"
@@ -292,3 +295,23 @@ def test_secrets_are_secret_and_in_no_config_map(deployed: tuple[dict[str, Any],
             assert value not in text, f"{resource} holds a password"
     data = auth.inputs["stringData"].value
     assert (data["redis-password"], data["sentinel-password"]) == tuple(secret_values)
+
+
+def test_password_inputs_never_change(deployed: tuple[dict[str, Any], K8sRun]) -> None:
+    # A changed input makes RandomPassword generate a new password on the next `pulumi up`,
+    # which the running pods would not know: these values are part of the deployed state.
+    run = deployed[1]
+    for password in run.of_type(PASSWORD):
+        computed = ("result", "arn", "name")  # added by the mocks
+        inputs = {k: v for k, v in password.inputs.items() if k not in computed}
+        assert inputs == {
+            "length": 32,
+            "special": True,
+            "overrideSpecial": "-_.+=!#%^~",
+            "minLower": 1,
+            "minUpper": 1,
+            "minNumeric": 1,
+            "minSpecial": 1,
+        }, f"{password}: {inputs}"
+    names = sorted(r.name for r in run.of_type(PASSWORD))
+    assert names == [f"{BASE}-redis-password", f"{BASE}-sentinel-password"]
