@@ -237,6 +237,16 @@ def test_prometheus_rule_from_the_rules_file(deployed: tuple[dict[str, Any], K8s
     assert {"RedisDown"} <= alerts
     (monitor,) = run.of_kind("PodMonitor")
     assert "redis" in meta_name(monitor), "the rules' job regex .*redis.* must match"
+    (endpoint,) = monitor.inputs["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == "metrics", f"{monitor}: scrapes the exporters and HAProxy"
+    ports = {
+        p["name"]
+        for kind in WORKLOADS
+        for w in run.of_kind(kind)
+        for c in containers(w)
+        for p in c.get("ports", [])
+    }
+    assert "metrics" in ports
 
 
 def test_outputs_round_trip_through_the_client(deployed: tuple[dict[str, Any], K8sRun]) -> None:
