@@ -35,7 +35,7 @@ ALARMS = {**aws.ALARMS, **gcp.ALARMS, **azure.ALARMS, **kubernetes.ALARMS}
 _NOTIFY_KEYS = {
     aws.ALARM: key("aws", "alarmTopicArn"),
     gcp.ALERT_POLICY: key("gcp", "notificationChannels"),
-    azure.METRIC_ALERT: f"{key('azure', 'alertActionGroupId')} (or azure-managed)",
+    azure.METRIC_ALERT: key("azure", "alertActionGroupId"),
     kubernetes.PROMETHEUS_RULE: key("sentinel-k8s", "prometheusRule"),
 }
 
@@ -67,15 +67,20 @@ def maintenance(subjects: Sequence[Subject]) -> Iterable[tuple[str, str | None]]
 
 def alarms(subjects: Sequence[Subject]) -> Iterable[tuple[str, str | None]]:
     """A stack with a Redis has alarms, and at least one of them notifies someone."""
-    found_type = next((s.type for s in subjects if s.type in STATEFUL), None)
-    if found_type is None:
+    redis = next((s for s in subjects if s.type in STATEFUL), None)
+    if redis is None:
         return
     found = [s for s in subjects if s.type in ALARMS]
     if not found:
-        hint = f" ({_ALARM_SWITCHES[found_type]} true)" if found_type in _ALARM_SWITCHES else ""
-        yield f"no alarms or alert policies on the Redis of this stack: add them{hint}", None
+        switch = _ALARM_SWITCHES.get(redis.type)
+        hint = f" (set {switch} true)" if switch else ""
+        yield f"{redis}: no alarms or alert policies watch it: add them{hint}", redis.urn
     elif not any(s.get(ALARMS[s.type]) for s in found):
-        yield f"the alarms notify no one: set {_NOTIFY_KEYS[found[0].type]}", found[0].urn
+        alarm = found[0]
+        target = _NOTIFY_KEYS[alarm.type]
+        if redis.type in (azure.ENTERPRISE, azure.DATABASE):
+            target = key("azure-managed", "alertActionGroupId")
+        yield f"{alarm}: the alarms notify no one: set {target}", alarm.urn
 
 
 def network_policy_present(subjects: Sequence[Subject]) -> Iterable[tuple[str, str | None]]:

@@ -180,7 +180,8 @@ def test_advisories_alone_exit_0(capsys: pytest.CaptureFixture[str], stacks_dir:
     code, out, _ = run_main(capsys, "staging-aws")
     assert code == 0
     assert "policy pack: 0 mandatory, 1 advisory violation(s)" in out
-    assert "advisory alarms-present: the alarms notify no one: set" in out
+    assert "advisory alarms-present: aws:cloudwatch/metricAlarm:MetricAlarm" in out
+    assert "the alarms notify no one: set" in out
     assert "aragora-redis:aws.alarmTopicArn" in out
 
 

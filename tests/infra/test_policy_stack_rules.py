@@ -67,11 +67,31 @@ def nested(path: str, value: object) -> dict[str, object]:
 )
 def test_alarms_are_advised_and_must_notify(alarm: str, notify: str, key: str) -> None:
     redis = compliant(T)
-    assert "no alarms" in reported(rules.ALARMS_PRESENT, redis)[0]
+    assert reported(rules.ALARMS_PRESENT, redis) == [
+        f"{T} 'r': no alarms or alert policies watch it: add them"
+    ]
     silent = Res(alarm, nested(notify, []), name="a")
-    assert key in reported(rules.ALARMS_PRESENT, redis, silent)[0]
+    assert reported(rules.ALARMS_PRESENT, redis, silent) == [
+        f"{alarm} 'a': the alarms notify no one: set {key}"
+    ]
     paging = Res(alarm, nested(notify, ["target"]), name="a")
     assert reported(rules.ALARMS_PRESENT, redis, paging) == []
+
+
+def test_azure_managed_alarms_name_their_section() -> None:
+    silent = Res(azure.METRIC_ALERT, {"actions": []}, name="a")
+    assert reported(rules.ALARMS_PRESENT, compliant(azure.ENTERPRISE), silent) == [
+        f"{azure.METRIC_ALERT} 'a': the alarms notify no one:"
+        " set aragora-redis:azure-managed.alertActionGroupId"
+    ]
+
+
+def test_kubernetes_alarms_are_switched_on_in_config() -> None:
+    pods = compliant(kubernetes.STATEFUL_SET)
+    assert reported(rules.ALARMS_PRESENT, pods) == [
+        f"{kubernetes.STATEFUL_SET} 'r': no alarms or alert policies watch it: add them"
+        " (set aragora-redis:sentinel-k8s.prometheusRule true)"
+    ]
 
 
 def test_evaluate_runs_every_policy_with_its_level() -> None:
