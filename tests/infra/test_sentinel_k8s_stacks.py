@@ -325,3 +325,30 @@ def test_password_inputs_never_change(deployed: tuple[dict[str, Any], K8sRun]) -
         }, f"{password}: {inputs}"
     names = sorted(r.name for r in run.of_type(PASSWORD))
     assert names == [f"{BASE}-redis-password", f"{BASE}-sentinel-password"]
+
+
+def test_the_certificate_names_cover_every_address_a_client_or_node_dials(
+    deployed: tuple[dict[str, Any], K8sRun],
+) -> None:
+    from infra.backends.sentinel_k8s_names import Names
+
+    config, run = deployed
+    names = Names(BASE, section(config)["namespace"]).certificate_dns_names
+    settings = RedisSettings.from_env(run.outputs[ENV_MAP_OUTPUT].value)
+    conf = run.object("ConfigMap", f"{BASE}-config").inputs["data"]
+    data_pods = [
+        line.split()[2].rsplit(":", 1)[0]
+        for line in conf["haproxy.cfg"].splitlines()
+        if line.strip().startswith("server ")
+    ]
+    dialed = [settings.host, *(h.host for h in settings.sentinel_hosts), *data_pods]
+    assert len(dialed) == 7
+    for host in dialed:
+        assert any(covers(name, host) for name in names), f"no certificate name covers {host}"
+
+
+def covers(name: str, host: str) -> bool:
+    """A certificate DNS name matches ``host`` (a wildcard stands for exactly one label)."""
+    if name.startswith("*."):
+        return host.split(".", 1)[1] == name[2:] and "." not in host.split(".", 1)[0]
+    return name == host
