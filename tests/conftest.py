@@ -2,8 +2,8 @@
 
 Fixtures (session-scoped, never skipped): ``standalone`` (auth), ``standalone_tls``
 (TLS + auth), ``acl`` (a ``limited`` ACL user), ``sentinel`` (1 master, 2
-replicas, 3 Sentinels), ``sentinel_haproxy`` (the same with HAProxy in front)
-and ``cluster`` (3 masters, 3 replicas). Each is a
+replicas, 3 Sentinels), ``sentinel_haproxy`` / ``sentinel_haproxy_tls`` (the same
+with HAProxy in front) and ``cluster`` (3 masters, 3 replicas). Each is a
 :class:`aragora_redis.local.LocalStack` (``acl``: an :class:`AclStack`)
 with ``.settings`` and per-node fault injection: ``stop``/``kill``/``start``/
 ``freeze``/``thaw`` by node name (``redis-0`` ... , ``sentinel-0`` ...). After each
@@ -44,6 +44,7 @@ STACK_FIXTURES = (
     "sentinel",
     "sentinel_tls",
     "sentinel_haproxy",
+    "sentinel_haproxy_tls",
     "cluster",
 )
 
@@ -91,6 +92,12 @@ def sentinel_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStac
 def sentinel_haproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The sentinel topology with HAProxy in front: ``settings.url`` names HAProxy."""
     yield from _running(tmp_path_factory, "sentinel", haproxy=True)
+
+
+@pytest.fixture(scope="session")
+def sentinel_haproxy_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """``sentinel_haproxy`` with TLS: HAProxy passes TLS through and checks over TLS."""
+    yield from _running(tmp_path_factory, "sentinel", haproxy=True, tls=True)
 
 
 @pytest.fixture(scope="session")

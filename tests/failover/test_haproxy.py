@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import pytest
 import redis
 
 from aragora_redis.drill.observe import longest_gap
@@ -53,10 +54,13 @@ def _acks_after(load: UrlOnlyWorkload, t: float) -> int:
         return sum(1 for at, _ in load.obs.write_acks if at > t)
 
 
+@pytest.mark.parametrize("fixture", ["sentinel_haproxy", "sentinel_haproxy_tls"])
 def test_url_only_client_writes_through_haproxy_across_sentinel_failover(
-    sentinel_haproxy: LocalStack, record_property: Callable[[str, object], None]
+    fixture: str,
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
 ) -> None:
-    stack = sentinel_haproxy
+    stack: LocalStack = request.getfixturevalue(fixture)
     s = stack.settings
     assert (s.host, s.port) == stack.address("haproxy"), "the URL names HAProxy"
     load = UrlOnlyWorkload(s, uuid.uuid4().hex[:8], time.monotonic)
@@ -85,7 +89,8 @@ def test_url_only_client_writes_through_haproxy_across_sentinel_failover(
         missing = {key for (_, key), found in zip(acks, pipe.execute(), strict=True) if not found}
     finally:
         master.close()
-    url_client = redis.Redis.from_url(s.url, socket_timeout=5)
+    tls = {"ssl_ca_certs": s.ssl_ca_certs} if s.ssl else {}
+    url_client = redis.Redis.from_url(s.url, socket_timeout=5, **tls)
     try:
         reached = url_client.info("server")["tcp_port"]
     finally:
@@ -103,7 +108,7 @@ def test_url_only_client_writes_through_haproxy_across_sentinel_failover(
     ):
         record_property(name, value)
     print(
-        f"URL-only through HAProxy: {len(acks)} acked writes, {len(lost)} lost, "
+        f"URL-only through HAProxy ({fixture}): {len(acks)} acked writes, {len(lost)} lost, "
         f"longest write gap {outage:.3f} s, {len(errors)} failed attempts; lost writes were "
         f"acked {min(lost_at):.3f} to {max(lost_at):.3f} s after SENTINEL FAILOVER"
     )
