@@ -56,9 +56,6 @@ def parse(raw: Mapping[str, str], stack_name: str) -> StackConfig:
     flat = {k: raw[k] for k in FLAT_KEYS if k in raw}
     stack = _validate(StackSettings, {**flat, "tags": objects["tags"]}, problems)
     client = _validate(ClientSettings, objects["client"], problems, "client")
-    if stack is not None and stack.backend not in BACKENDS:
-        expected = f"an implemented backend: {', '.join(BACKENDS)} ({stack.backend} is planned)"
-        problems.append(Problem(config_key("backend"), stack.backend, expected))
     if problems or stack is None or client is None:
         raise StackConfigError(problems)
     backend = BACKENDS[stack.backend]

@@ -37,8 +37,8 @@ class Backend(Generic[S]):
         return self.deploy_fn(config, settings)
 
 
-#: Implemented backends by ``aragora-redis:backend`` name; the other known names
-#: (:data:`infra.settings.BackendName`) are refused as not implemented yet.
+#: Every backend by its ``aragora-redis:backend`` name, one per
+#: :data:`infra.settings.BackendName` (a test checks they match).
 BACKENDS: Mapping[str, Backend[Any]] = {
     "aws": Backend(AwsSettings, aws.deploy),
     "azure": Backend(AzureSettings, azure.deploy),

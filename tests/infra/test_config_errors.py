@@ -6,12 +6,13 @@ The error names the config key, shows the value and says what is allowed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import pulumi
 import pytest
 
-from infra.settings import StackConfigError
+from infra.backends import BACKENDS
+from infra.settings import BackendName, StackConfigError
 
 from .harness import aws, changed, run_program, stack_file
 
@@ -34,8 +35,8 @@ STAGING_VPC = stack_file("staging-aws")["aragora-redis:aws"]["vpcId"]
 CASES = [
     Case("unknown backend", "staging-aws", {"backend": "gcpp"}, "aragora-redis:backend",
          ("'gcpp'", "'aws', 'gcp', 'azure', 'azure-managed' or 'sentinel-k8s'")),
-    Case("backend not implemented", "staging-aws", {"backend": "sentinel-k8s"},
-         "aragora-redis:backend", ("'sentinel-k8s'", "implemented backend: aws")),
+    Case("backend without its section", "staging-aws", {"backend": "sentinel-k8s"},
+         "aragora-redis:sentinel-k8s.allowedNamespaces", ("got []", "allowedPodLabels")),
     Case("no environment", "staging-aws", {"environment": None}, "aragora-redis:environment",
          ("got nothing", "required")),
     Case("unknown environment", "staging-aws", {"environment": "production"},
@@ -132,3 +133,7 @@ def test_all_problems_of_a_section_are_reported_together() -> None:
         "aragora-redis:aws.snapshotRetentionDays",
         "aragora-redis:aws.applyImmediately",
     }
+
+
+def test_every_backend_name_has_a_backend() -> None:
+    assert set(get_args(BackendName)) == set(BACKENDS), "BackendName and BACKENDS differ"
