@@ -73,6 +73,8 @@ class Declared:
     inputs: dict[str, Any]
     parent: str
     protect: bool
+    #: ``additional_secret_outputs``: the provider SDK's secret fields (CrossGuard sees them).
+    secret_outputs: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.type} {self.name!r}"
@@ -216,15 +218,29 @@ def computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
 
 
 class _Monitor(MockMonitor):
-    """Keeps each registration's parent and ``protect``, which the mocks do not see."""
+    """Keeps each registration's parent, ``protect`` and secret output names, which the
+    mocks do not see."""
 
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
-        self.options: dict[str, tuple[str, bool]] = {}
+        self.options: dict[str, tuple[str, bool, tuple[str, ...]]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # SDK
-        self.options[response.urn] = (request.parent, request.protect)
+        self.options[response.urn] = (
+            request.parent,
+            request.protect,
+            tuple(request.additionalSecretOutputs),
+        )
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]  # SDK
+        self.options[response.urn] = (
+            request.parent,
+            False,
+            tuple(request.additionalSecretOutputs),
+        )
         return response
 
 
@@ -280,11 +296,17 @@ def _run(config: Mapping[str, Any], stack: str, mocks: Mocks, result: Run) -> No
         result.error = exc
     finally:
         for urn, registration in monitor.resources.items():
-            parent, protect = monitor.options.get(urn, ("", False))
+            parent, protect, secret_outputs = monitor.options.get(urn, ("", False, ()))
             type_ = urn.split("::")[2].split("$")[-1]
             result.resources.append(
                 Declared(
-                    urn, type_, urn.split("::")[3], unwrap(registration.state), parent, protect
+                    urn,
+                    type_,
+                    urn.split("::")[3],
+                    unwrap(registration.state),
+                    parent,
+                    protect,
+                    secret_outputs,
                 )
             )
         loop.close()

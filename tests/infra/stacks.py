@@ -9,8 +9,7 @@ CrossGuard cannot make) over what a run declared. The offline plan
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,14 +74,13 @@ def run_stack(name: str, config: Mapping[str, Any] | None = None) -> StackRun:
     backend, and so the mocks, still come from the stack file.
     """
     runner = runner_of(backend_of(name))
-    with _recording_secret_outputs() as secret_outputs:
-        run = runner(stack_file(name) if config is None else config, name)
+    run = runner(stack_file(name) if config is None else config, name)
     return StackRun(
         resources=run.resources,
         outputs=run.outputs,
         error=run.error,
         warnings=run.warnings,
-        secret_outputs=dict(secret_outputs),
+        secret_outputs={r.urn: r.secret_outputs for r in run.resources},
     )
 
 
@@ -129,28 +127,3 @@ def _unwrapped(value: Any) -> Any:
     if isinstance(value, list):
         return [_unwrapped(v) for v in value]
     return value
-
-
-@contextmanager
-def _recording_secret_outputs() -> Iterator[dict[str, tuple[str, ...]]]:
-    # The harness's monitor keeps parent and protect only; this subclass also
-    # keeps additionalSecretOutputs, which CrossGuard passes to policies.
-    recorded: dict[str, tuple[str, ...]] = {}
-    base = harness._Monitor
-
-    class Recording(base):  # type: ignore[misc, valid-type]
-        def RegisterResource(self, request: Any) -> Any:
-            response = super().RegisterResource(request)
-            recorded[response.urn] = tuple(request.additionalSecretOutputs)
-            return response
-
-        def ReadResource(self, request: Any) -> Any:
-            response = super().ReadResource(request)
-            recorded[response.urn] = tuple(request.additionalSecretOutputs)
-            return response
-
-    harness._Monitor = Recording  # type: ignore[misc]
-    try:
-        yield recorded
-    finally:
-        harness._Monitor = base  # type: ignore[misc]
