@@ -8,6 +8,8 @@ an init container that also points it at the current master.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -34,6 +36,7 @@ from .sentinel_k8s_pods import (
 )
 
 core = k8s.core.v1
+meta = k8s.meta.v1
 #: Long enough for a master to finish an AOF fsync and for Sentinel to notice it left.
 TERMINATION_GRACE_S = 30
 
@@ -43,7 +46,6 @@ def redis_statefulset(
 ) -> k8s.apps.v1.StatefulSet:
     """The data StatefulSet: ``replicas + 1`` pods, each with a Redis and an exporter."""
     s, n = t.settings, t.names
-    affinity, spread = placement(t, "redis")
     init: core.ContainerArgsDict = {
         "name": "config",
         "image": s.redis_image,
@@ -92,26 +94,15 @@ def redis_statefulset(
                 "when_deleted": "Retain",
                 "when_scaled": "Retain",
             },
-            "template": {
-                "metadata": {
-                    "labels": {**labels, **n.selector("redis")},
-                    "annotations": {"checksum/config": config_digest},
-                },
-                "spec": {
-                    "automount_service_account_token": False,
-                    "enable_service_links": False,
-                    "termination_grace_period_seconds": TERMINATION_GRACE_S,
-                    "security_context": pod_security(REDIS_UID),
-                    "affinity": affinity,
-                    "topology_spread_constraints": spread,
-                    "init_containers": [init],
-                    "containers": [
-                        redis,
-                        exporter(t, self_host, REDIS_PORT, REDIS_PASSWORD_KEY),
-                    ],
-                    "volumes": [*common_volumes(t, REDIS_AUTH_FILE), memory_volume("conf")],
-                },
-            },
+            "template": _pod_template(
+                t,
+                "redis",
+                labels,
+                config_digest,
+                init,
+                [redis, exporter(t, self_host, REDIS_PORT, REDIS_PASSWORD_KEY)],
+                [*common_volumes(t, REDIS_AUTH_FILE), memory_volume("conf")],
+            ),
             "volume_claim_templates": [claim],
         },
         opts=opts,
@@ -123,7 +114,6 @@ def sentinel_statefulset(
 ) -> k8s.apps.v1.StatefulSet:
     """The Sentinel StatefulSet: stable DNS names to announce, a writable config each."""
     s, n = t.settings, t.names
-    affinity, spread = placement(t, "sentinel")
     writable: core.VolumeMountArgsDict = {"name": "sentinel", "mount_path": DATA_DIR}
     init: core.ContainerArgsDict = {
         "name": "config",
@@ -158,32 +148,49 @@ def sentinel_statefulset(
             "pod_management_policy": "Parallel",
             "selector": {"match_labels": n.selector("sentinel")},
             "update_strategy": {"type": "RollingUpdate"},
-            "template": {
-                "metadata": {
-                    "labels": {**labels, **n.selector("sentinel")},
-                    "annotations": {"checksum/config": config_digest},
-                },
-                "spec": {
-                    "automount_service_account_token": False,
-                    "enable_service_links": False,
-                    "termination_grace_period_seconds": TERMINATION_GRACE_S,
-                    "security_context": pod_security(REDIS_UID),
-                    "affinity": affinity,
-                    "topology_spread_constraints": spread,
-                    "init_containers": [init],
-                    "containers": [
-                        sentinel,
-                        exporter(t, self_host, SENTINEL_PORT, SENTINEL_PASSWORD_KEY),
-                    ],
-                    "volumes": [
-                        *common_volumes(t, SENTINEL_AUTH_FILE),
-                        memory_volume("sentinel"),
-                    ],
-                },
-            },
+            "template": _pod_template(
+                t,
+                "sentinel",
+                labels,
+                config_digest,
+                init,
+                [sentinel, exporter(t, self_host, SENTINEL_PORT, SENTINEL_PASSWORD_KEY)],
+                [*common_volumes(t, SENTINEL_AUTH_FILE), memory_volume("sentinel")],
+            ),
         },
         opts=opts,
     )
+
+
+def _pod_template(
+    t: Topology,
+    component: Literal["redis", "sentinel"],
+    labels: dict[str, str],
+    config_digest: str,
+    init: core.ContainerArgsDict,
+    containers: list[core.ContainerArgsDict],
+    volumes: list[core.VolumeArgsDict],
+) -> core.PodTemplateSpecArgsDict:
+    """A pod of ``component`` (redis or sentinel): placement, security, its config's checksum."""
+    affinity, spread = placement(t, component)
+    metadata: meta.ObjectMetaArgsDict = {
+        "labels": {**labels, **t.names.selector(component)},
+        "annotations": {"checksum/config": config_digest},
+    }
+    return {
+        "metadata": metadata,
+        "spec": {
+            "automount_service_account_token": False,
+            "enable_service_links": False,
+            "termination_grace_period_seconds": TERMINATION_GRACE_S,
+            "security_context": pod_security(REDIS_UID),
+            "affinity": affinity,
+            "topology_spread_constraints": spread,
+            "init_containers": [init],
+            "containers": containers,
+            "volumes": volumes,
+        },
+    }
 
 
 def digest_of(files: dict[str, str], *names: str) -> str:
