@@ -356,6 +356,22 @@ def test_fault_helpers_on_a_standalone(standalone: LocalStack) -> None:
     client.close()
 
 
+def test_a_node_restarted_by_another_handle_of_the_stack_is_adopted(
+    standalone: LocalStack,
+) -> None:
+    # The drill loads its own LocalStack from the directory and restarts what it killed.
+    other = LocalStack.load(standalone.directory)
+    assert other is not None
+    old = standalone.pid("redis-0")
+    other.kill("redis-0")
+    other.start("redis-0")
+    new = other.pid("redis-0")
+    assert new not in (None, old)
+    assert standalone.pid("redis-0") == new, "the first handle follows the record on disk"
+    assert standalone.state("redis-0") == "running"
+    standalone.wait_answers(["redis-0"], timeout=10.0)
+
+
 def test_sentinel_fixture_is_whole(sentinel: LocalStack) -> None:
     assert [n.name for n in sentinel.data_nodes] == ["redis-0", "redis-1", "redis-2"]
     assert [n.name for n in sentinel.sentinels] == ["sentinel-0", "sentinel-1", "sentinel-2"]

@@ -90,14 +90,30 @@ class LocalStack:
         """Where ``name`` listens."""
         return HostPort(self.options.host, self.node(name).port)
 
+    def _proc(self, name: str) -> Proc | None:
+        """The recorded process of ``name``; when ours is gone, the one on disk.
+
+        Another ``LocalStack`` of the same directory (the drill, ``local up``) may
+        have restarted the node and recorded the new process: adopt it.
+        """
+        proc = self.processes.get(name)
+        if proc is not None and procs.alive(proc):
+            return proc
+        found = record.load(self.directory)
+        newer = None if found is None else found[1].get(name)
+        if newer is not None and newer != proc and procs.alive(newer):
+            self.processes[name] = newer
+            return newer
+        return proc
+
     def pid(self, name: str) -> int | None:
         """The pid of ``name`` while it runs (or is frozen), else None."""
-        proc = self.processes.get(name)
+        proc = self._proc(name)
         return proc.pid if proc is not None and procs.alive(proc) else None
 
     def state(self, name: str) -> State:
         """``running``, ``frozen`` or ``stopped``."""
-        proc = self.processes.get(self.node(name).name)
+        proc = self._proc(self.node(name).name)
         return "stopped" if proc is None else procs.state(proc)
 
     def running(self) -> list[str]:
@@ -107,7 +123,7 @@ class LocalStack:
     def spawn(self, name: str) -> Proc:
         """Start ``name`` from its config file without waiting; a live one is left alone."""
         node = self.node(name)
-        proc = self.processes.get(name)
+        proc = self._proc(name)
         if proc is not None and procs.alive(proc):
             return proc
         if not node.conf_path.is_file():
@@ -127,7 +143,7 @@ class LocalStack:
 
         def check() -> bool | str:
             for name in names:
-                proc = self.processes.get(name)
+                proc = self._proc(name)
                 if proc is None or not procs.alive(proc):
                     raise self.died(name)
                 if not probe.pings(self.node_settings(name)):
