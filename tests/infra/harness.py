@@ -112,10 +112,24 @@ class Run:
         return next(r for r in self.resources if r.urn == urn)
 
 
+def project_defaults() -> dict[str, Any]:
+    """The defaults ``Pulumi.yaml`` gives every stack (``config:`` values and ``default``s)."""
+    data = YAML(typ="safe").load((ROOT / "Pulumi.yaml").read_text())
+    out: dict[str, Any] = {}
+    for key, declared in (data.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if not isinstance(declared, dict):
+            out[full] = declared
+        elif "value" in declared or "default" in declared:
+            out[full] = declared.get("value", declared.get("default"))
+    return out
+
+
 def stack_file(stack: str) -> dict[str, Any]:
-    """The ``config:`` map of ``stacks/Pulumi.<stack>.yaml``."""
+    """The config of ``stacks/Pulumi.<stack>.yaml`` over the project's defaults, as the CLI
+    hands it to the program."""
     data = YAML(typ="safe").load((STACKS / f"Pulumi.{stack}.yaml").read_text())
-    config: dict[str, Any] = data["config"]
+    config: dict[str, Any] = {**project_defaults(), **data["config"]}
     return config
 
 
