@@ -73,7 +73,7 @@ def _in_progress(s: RedisSettings, clients: list[redis.Redis]) -> bool:
 
 
 def failover_and_wait(
-    s: RedisSettings, timeout: float = 20.0, *, heal: bool = True
+    s: RedisSettings, timeout: float = 60.0, *, heal: bool = True
 ) -> tuple[str, int]:
     """Run SENTINEL FAILOVER and wait until every sentinel names the new master.
 

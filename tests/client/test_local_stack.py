@@ -396,3 +396,13 @@ def test_tls_fixture_refuses_plain_connections(standalone_tls: LocalStack) -> No
     plain = redis.Redis(host=s.host, port=s.port, socket_timeout=1, retry=Retry(NoBackoff(), 0))
     with pytest.raises(redis.ConnectionError):
         plain.ping()
+
+
+def test_a_process_that_exits_at_once_is_spawned_stopped(tmp_path: Path) -> None:
+    # It exits at once, as a node whose port is taken does; spawn must not call it
+    # unstarted (the caller reads why from its log). Twenty times: it is a race.
+    procs = [spawn(["sh", "-c", "exit 3"], tmp_path / "log") for _ in range(20)]
+    deadline = time.monotonic() + 5
+    while any(state(p) != "stopped" for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(state(p) == "stopped" for p in procs)

@@ -57,14 +57,18 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) ->
     finally:
         os.umask(umask)
     # Some kernels return from posix_spawn before the exec shows in /proc: wait for it.
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + 15.0
     while (seen := _identity(pid)) is not None and seen[2] != tuple(argv):
         if time.monotonic() > deadline:
             break
         time.sleep(0.005)
-    if seen is None or seen[2] != tuple(argv):
-        if seen is not None:
-            os.kill(pid, signal.SIGKILL)
+    if seen is None:
+        # It ran and exited already (e.g. its port was taken): a stopped Proc lets the
+        # caller report the death with the end of the log, which says why.
+        _reap(pid)
+        return Proc(pid, "", tuple(argv))
+    if seen[2] != tuple(argv):
+        os.kill(pid, signal.SIGKILL)
         _reap(pid)
         raise LocalStackError(f"{argv[0]} did not start; see {log_path}")
     return Proc(pid, seen[0], tuple(argv))
