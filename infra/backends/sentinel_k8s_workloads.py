@@ -46,15 +46,7 @@ def redis_statefulset(
 ) -> k8s.apps.v1.StatefulSet:
     """The data StatefulSet: ``replicas + 1`` pods, each with a Redis and an exporter."""
     s, n = t.settings, t.names
-    init: core.ContainerArgsDict = {
-        "name": "config",
-        "image": s.redis_image,
-        "command": ["sh", f"{CONFIG_MOUNT}/init-redis.sh"],
-        "env": password_env(t),
-        "resources": s.resources.sentinel.as_k8s(),
-        "security_context": container_security(),
-        "volume_mounts": [*common_mounts(t), {"name": "conf", "mount_path": CONF_DIR}],
-    }
+    conf: core.VolumeMountArgsDict = {"name": "conf", "mount_path": CONF_DIR}
     redis: core.ContainerArgsDict = {
         "name": "redis",
         "image": s.redis_image,
@@ -68,7 +60,7 @@ def redis_statefulset(
         "liveness_probe": exec_probe("redis-alive", delay=15),
         "volume_mounts": [
             *common_mounts(t),
-            {"name": "conf", "mount_path": CONF_DIR},
+            conf,
             {"name": "data", "mount_path": DATA_DIR},
         ],
     }
@@ -99,7 +91,7 @@ def redis_statefulset(
                 "redis",
                 labels,
                 config_digest,
-                init,
+                conf,
                 [redis, exporter(t, self_host, REDIS_PORT, REDIS_PASSWORD_KEY)],
                 [*common_volumes(t, REDIS_AUTH_FILE), memory_volume("conf")],
             ),
@@ -115,15 +107,6 @@ def sentinel_statefulset(
     """The Sentinel StatefulSet: stable DNS names to announce, a writable config each."""
     s, n = t.settings, t.names
     writable: core.VolumeMountArgsDict = {"name": "sentinel", "mount_path": DATA_DIR}
-    init: core.ContainerArgsDict = {
-        "name": "config",
-        "image": s.redis_image,
-        "command": ["sh", f"{CONFIG_MOUNT}/init-sentinel.sh"],
-        "env": password_env(t),
-        "resources": s.resources.sentinel.as_k8s(),
-        "security_context": container_security(),
-        "volume_mounts": [*common_mounts(t), writable],
-    }
     sentinel: core.ContainerArgsDict = {
         "name": "sentinel",
         "image": s.redis_image,
@@ -153,7 +136,7 @@ def sentinel_statefulset(
                 "sentinel",
                 labels,
                 config_digest,
-                init,
+                writable,
                 [sentinel, exporter(t, self_host, SENTINEL_PORT, SENTINEL_PASSWORD_KEY)],
                 [*common_volumes(t, SENTINEL_AUTH_FILE), memory_volume("sentinel")],
             ),
@@ -167,12 +150,22 @@ def _pod_template(
     component: Literal["redis", "sentinel"],
     labels: dict[str, str],
     config_digest: str,
-    init: core.ContainerArgsDict,
+    config_mount: core.VolumeMountArgsDict,
     containers: list[core.ContainerArgsDict],
     volumes: list[core.VolumeArgsDict],
 ) -> core.PodTemplateSpecArgsDict:
-    """A pod of ``component`` (redis or sentinel): placement, security, its config's checksum."""
+    """A pod of ``component`` (redis or sentinel): placement, security, its config's checksum,
+    and the init container ``init-<component>.sh`` that writes the config into ``config_mount``."""
     affinity, spread = placement(t, component)
+    init: core.ContainerArgsDict = {
+        "name": "config",
+        "image": t.settings.redis_image,
+        "command": ["sh", f"{CONFIG_MOUNT}/init-{component}.sh"],
+        "env": password_env(t),
+        "resources": t.settings.resources.sentinel.as_k8s(),
+        "security_context": container_security(),
+        "volume_mounts": [*common_mounts(t), config_mount],
+    }
     metadata: meta.ObjectMetaArgsDict = {
         "labels": {**labels, **t.names.selector(component)},
         "annotations": {"checksum/config": config_digest},
