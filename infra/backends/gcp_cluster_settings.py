@@ -4,7 +4,9 @@ Both engines shard the keyspace, keep at least one replica per shard in
 another zone, accept only TLS (``SERVER_AUTHENTICATION``) and log clients in
 with IAM access tokens (no AUTH string exists). Clients reach them through
 Private Service Connect: a service connection policy on the VPC lets
-Memorystore create its endpoints in ``subnetwork``.
+Memorystore create its endpoints. Only one policy may exist per VPC, region and
+service class, so by default the stack uses the one the network stack owns;
+``createServiceConnectionPolicy`` makes this stack its owner (in ``subnetwork``).
 """
 
 from __future__ import annotations
@@ -88,10 +90,11 @@ class GcpCluster(ConfigModel):
     node_type: NodeType
     #: Valkey only (Redis Cluster has no version to choose).
     engine_version: ValkeyVersion | None = None
-    #: The PSC subnetwork of the service connection policy, in the stack's region.
+    #: The PSC subnetwork of the created service connection policy, in the stack's region.
     subnetwork: Subnetwork | None = None
-    #: Create the service connection policy (one per VPC, region and service class).
-    create_service_connection_policy: bool = True
+    #: Create the service connection policy; only one may exist per VPC, region and service
+    #: class, so the default is the existing one (owned by the network stack).
+    create_service_connection_policy: bool = False
     #: Memorystore refuses to delete the cluster while on; prod may not turn it off.
     deletion_protection: bool = True
     #: Principals granted the engine's DB connection role on ``project`` (every cluster in it).
@@ -121,13 +124,14 @@ class GcpCluster(ConfigModel):
                 )
             if not self.deletion_protection:
                 bad("deletionProtection", False, "true in prod")
-        if self.create_service_connection_policy and self.subnetwork is None:
-            bad(
-                "subnetwork",
-                None,
-                "a subnetwork id for the service connection policy's PSC endpoints,"
-                " or createServiceConnectionPolicy false when the VPC already has the policy",
-            )
+            if not self.connection_members:
+                bad(
+                    "connectionMembers",
+                    [],
+                    f"at least one principal in prod (serviceAccount:<email> or user:<email>):"
+                    f" with IAM auth only holders of {self.connection_role} can log in",
+                )
+        self._check_connection_policy(bad)
         if self.engine == "redis" and self.engine_version is not None:
             bad("engineVersion", self.engine_version, "no value with engine redis")
         if self.engine == "valkey" and len(stack.name) < 4:
@@ -139,6 +143,22 @@ class GcpCluster(ConfigModel):
         if problems:
             raise StackConfigError(problems)
         return self
+
+    def _check_connection_policy(self, bad: Any) -> None:
+        if self.create_service_connection_policy and self.subnetwork is None:
+            bad(
+                "subnetwork",
+                None,
+                "a subnetwork id for the created service connection policy's PSC endpoints,"
+                " or createServiceConnectionPolicy false to use the VPC's existing policy",
+            )
+        if not self.create_service_connection_policy and self.subnetwork is not None:
+            bad(
+                "subnetwork",
+                self.subnetwork,
+                "no value unless createServiceConnectionPolicy is true (the existing policy"
+                " of the VPC, region and service class names its own subnetworks)",
+            )
 
     @property
     def memorystore_node_type(self) -> str:

@@ -123,6 +123,14 @@ def gcp(**changes: Any) -> dict[str, Any]:
     return {f"gcp.{k}": v for k, v in changes.items()}
 
 
+#: The principal prod clusters grant the DB connection role (prod requires one).
+APP_MEMBER = "serviceAccount:aragora-app@aragora-prod-4821.iam.gserviceaccount.com"
+#: What a stack that creates its service connection policy adds to ``gcp.cluster``.
+OWN_POLICY = {
+    "createServiceConnectionPolicy": True,
+    "subnetwork": "projects/aragora-prod-4821/regions/us-central1/subnetworks/aragora-prod-psc",
+}
+
 #: The prod-gcp keys that describe the STANDARD_HA instance, not a cluster.
 INSTANCE_ONLY = (
     "reservedIpRange",
@@ -146,8 +154,8 @@ def cluster_stack(changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "shardCount": 3,
         "replicasPerShard": 1,
         "nodeType": "highmem-medium",
-        "subnetwork": "projects/aragora-prod-4821/regions/us-central1/subnetworks/aragora-prod-psc",
         "deletionProtection": True,
+        "connectionMembers": [APP_MEMBER],
     }
     base: dict[str, Any] = {
         **{f"gcp.{key}": None for key in INSTANCE_ONLY},

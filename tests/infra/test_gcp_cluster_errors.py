@@ -14,12 +14,13 @@ import pytest
 from aragora_redis import HostPort
 from infra.settings import StackConfigError
 
-from .gcp_mocks import cluster_stack, run_gcp
+from .gcp_mocks import OWN_POLICY, cluster_stack, run_gcp
 from .gcp_mocks import gcp as gcp_keys
 
 STACK = "prod-gcp-cluster"
 STAGING = {"environment": "staging", **gcp_keys(customerManagedKey=None)}
 KEY = "aragora-redis:gcp.cluster"
+PSC_SUBNET = OWN_POLICY["subnetwork"]
 DISCOVERY = "CONNECTION_TYPE_DISCOVERY"
 
 
@@ -44,12 +45,20 @@ CASES = [
     Case("three replicas per shard", cluster(replicasPerShard=3), f"{KEY}.replicasPerShard",
          ("got 3", "less than or equal to 2")),
     Case("no shard", cluster(shardCount=0), f"{KEY}.shardCount", ("got 0",)),
-    Case("no subnetwork", cluster(subnetwork=None), f"{KEY}.subnetwork",
-         ("got None", "createServiceConnectionPolicy false")),
+    Case("created policy without subnetwork", cluster(createServiceConnectionPolicy=True),
+         f"{KEY}.subnetwork", ("got None", "createServiceConnectionPolicy false")),
+    Case("subnetwork for the network stack's policy", cluster(subnetwork=PSC_SUBNET),
+         f"{KEY}.subnetwork", ("aragora-prod-psc", "no value unless createServiceConnection")),
+    Case("nobody may log in to a prod cluster", cluster(connectionMembers=None),
+         f"{KEY}.connectionMembers", ("got []", "at least one principal in prod",
+                                      "roles/redis.dbConnectionUser")),
+    Case("nobody may log in to a prod Valkey", cluster(engine="valkey", connectionMembers=[]),
+         f"{KEY}.connectionMembers", ("got []", "roles/memorystore.dbConnectionUser")),
     Case("subnetwork not an id", cluster(subnetwork="aragora-psc"), f"{KEY}.subnetwork",
          ("'aragora-psc'", "projects/<project>/regions/<region>/subnetworks/<name>")),
     Case("subnetwork in another region",
-         cluster(subnetwork="projects/aragora-prod-4821/regions/europe-west1/subnetworks/psc"),
+         cluster(createServiceConnectionPolicy=True,
+                 subnetwork="projects/aragora-prod-4821/regions/europe-west1/subnetworks/psc"),
          f"{KEY}.subnetwork", ("europe-west1", "a subnetwork in region us-central1")),
     Case("TLS off in prod", {"tls": "false"}, "aragora-redis:tls", ("got False", "true (prod")),
     Case("TLS off in staging", {**STAGING, "tls": "false"}, "aragora-redis:tls",
@@ -89,6 +98,13 @@ def test_invalid_cluster_config_is_named_before_any_resource(case: Case) -> None
     for text in case.shows:
         assert text in str(problem), f"{case.id}: {text!r} not in {problem}"
     assert not run.resources, f"{case.id}: resources declared before the error"
+
+
+def test_staging_and_dev_may_grant_no_one_yet() -> None:
+    for environment in ("staging", "dev"):
+        changes = {**STAGING, "environment": environment, **cluster(connectionMembers=None)}
+        run = run_gcp(cluster_stack(changes), STACK)
+        assert run.error is None, f"{environment}: {run.error!r}"
 
 
 def test_staging_may_turn_deletion_protection_off() -> None:

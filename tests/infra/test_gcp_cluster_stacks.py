@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aragora_redis import HostPort, RedisSettings
+from infra.backends.gcp_cluster_settings import SERVICE_CLASS
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
 from .gcp_mocks import (
@@ -15,14 +16,15 @@ from .gcp_mocks import (
     CLUSTER_HOST,
     DISCOVERY_PORT,
     INSTANCE,
+    OWN_POLICY,
     REDIS_CLUSTER,
     VALKEY,
     VALKEY_HOST,
     cluster_stack,
     run_gcp,
 )
-from .harness import Declared, Run, Secret
-from .stacks import check_run, run_stack
+from .harness import Declared, Run, Secret, stack_file
+from .stacks import check_run, run_stack, stack_names
 
 STACK = "prod-gcp-cluster"
 COMPONENT = "aragora-redis:gcp:GcpClusterRedis"
@@ -31,6 +33,7 @@ ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
 SECRET = "gcp:secretmanager/secret:Secret"
 VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
+OWN_KEYS = {f"gcp.cluster.{k}": v for k, v in OWN_POLICY.items()}
 ENGINES = {"redis": (REDIS_CLUSTER, CLUSTER_HOST), "valkey": (VALKEY, VALKEY_HOST)}
 
 
@@ -92,7 +95,7 @@ def test_iam_auth_tls_and_deletion_protection(deployed: tuple[str, dict[str, Any
     assert m.inputs["deletionProtectionEnabled"] is True
 
 
-def test_private_service_connect_with_its_policy(
+def test_private_service_connect_through_the_network_stacks_policy(
     deployed: tuple[str, dict[str, Any], Run],
 ) -> None:
     engine, config, run = deployed
@@ -104,12 +107,22 @@ def test_private_service_connect_with_its_policy(
         assert m.inputs["desiredAutoCreatedEndpoints"] == [
             {"network": gcp["network"], "projectId": gcp["network"].split("/")[1]}
         ]
+    # One policy per network, region and service class: by default the existing one.
+    assert not run.of_type(POLICY)
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_a_stack_that_owns_the_policy_creates_it_first(engine: str) -> None:
+    config = cluster_stack({"gcp.cluster.engine": engine, **OWN_KEYS})
+    run = run_gcp(config, STACK)
+    assert run.error is None, repr(run.error)
+    gcp = gcp_section(config)
     policy = run.one(POLICY)
     expected_class = "gcp-memorystore-redis" if engine == "redis" else "gcp-memorystore"
     assert policy.inputs["serviceClass"] == expected_class
     assert policy.inputs["network"] == gcp["network"]
     assert policy.inputs["location"] == gcp["region"]
-    assert policy.inputs["pscConfig"]["subnetworks"] == [gcp["cluster"]["subnetwork"]]
+    assert policy.inputs["pscConfig"]["subnetworks"] == [OWN_POLICY["subnetwork"]]
 
 
 def test_persistence_maintenance_key_and_configs(
@@ -224,7 +237,8 @@ def test_connection_members_get_the_engine_db_connection_role(engine: str, role:
     granted = sorted((b.inputs["member"], b.inputs["role"]) for b in bindings)
     assert granted == sorted((m, role) for m in members)
     assert {b.inputs["project"] for b in bindings} == {"aragora-prod-4821"}
-    assert not run_gcp(cluster_stack(), STACK).of_type(IAM_MEMBER), "none unless asked"
+    staging = {"environment": "staging", "gcp.cluster.connectionMembers": None}
+    assert not run_gcp(cluster_stack(staging), STACK).of_type(IAM_MEMBER), "none unless asked"
     # Reordering the list must not rename (and so replace) a binding.
     reordered = cluster_stack(
         {"gcp.cluster.engine": engine, "gcp.cluster.connectionMembers": members[::-1]}
@@ -259,3 +273,17 @@ def test_dev_defaults_and_an_existing_connection_policy() -> None:
     assert cluster.inputs["deletionProtectionEnabled"] is True
     assert not cluster.protect, "only prod protects"
     assert not run.of_type(POLICY)
+
+
+def test_no_two_stack_files_create_the_same_connection_policy() -> None:
+    # Google allows one policy per network, region and service class: a second fails on create.
+    owners: dict[tuple[str, str, str], str] = {}
+    for name in stack_names():
+        gcp = stack_file(name).get("aragora-redis:gcp") or {}
+        cluster = gcp.get("cluster") or {}
+        if not cluster.get("createServiceConnectionPolicy"):
+            continue
+        engine = cluster.get("engine", "redis")
+        slot = (gcp["network"], gcp["region"], SERVICE_CLASS[engine])
+        assert slot not in owners, f"{name} and {owners[slot]} both create the policy {slot}"
+        owners[slot] = name
