@@ -70,6 +70,8 @@ CASES = [
          ("got []", "allowedPodLabels")),
     Case("storage size", sentinel_k8s(storageSize="8GB"), f"{SECTION}.storageSize",
          ("'8GB'", "Ki, Mi, Gi or Ti")),
+    Case("storage class", sentinel_k8s(storageClassName="Fast_SSD"),
+         f"{SECTION}.storageClassName", ("'Fast_SSD'", "a Kubernetes object name")),
     Case("memory limit", sentinel_k8s(resources={"redis": {"cpuRequest": "1", "cpuLimit": "1",
          "memoryRequest": "1Gi", "memoryLimit": "1GB"}}),
          f"{SECTION}.resources.redis.memoryLimit", ("'1GB'", "a byte quantity")),

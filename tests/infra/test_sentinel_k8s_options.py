@@ -159,3 +159,17 @@ def test_maxmemory(changes: dict[str, Any], line: str) -> None:
     run = deploy(changes)
     conf = run.object("ConfigMap", f"{BASE}-config").inputs["data"]
     assert line in conf["redis-0.conf"].splitlines()
+
+
+def test_storage_class_name_is_rendered_into_the_data_claims() -> None:
+    # Without it the claims take the cluster's default StorageClass; with none, they stay Pending.
+    def claim_spec(run: K8sRun) -> dict[str, Any]:
+        statefulset = run.object("StatefulSet", f"{BASE}-redis").inputs["spec"]
+        (claim,) = statefulset["volumeClaimTemplates"]
+        spec: dict[str, Any] = claim["spec"]
+        return spec
+
+    assert "storageClassName" not in claim_spec(deploy({}))
+    named = claim_spec(deploy(sentinel_k8s(storageClassName="premium-rwo")))
+    assert named["storageClassName"] == "premium-rwo"
+    assert named["resources"] == {"requests": {"storage": "4Gi"}}
