@@ -80,6 +80,7 @@ STATELESS_TYPES = frozenset(
         "gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy",
         "gcp:monitoring/alertPolicy:AlertPolicy",
         "gcp:projects/iAMMember:IAMMember",
+        "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
         "gcp:secretmanager/secretVersion:SecretVersion",
         "azure-native:redis:PatchSchedule",
         "azure-native:authorization:RoleAssignment",

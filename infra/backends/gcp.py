@@ -25,6 +25,7 @@ import pulumi_gcp as gcp
 from ..endpoint import RedisEndpoint
 from ..outputs import contract_env
 from ..settings import ClientSettings, StackConfig
+from .gcp_kms import REDIS_AGENT, key_access
 from .gcp_monitoring import alert_policies
 from .gcp_network import private_access
 from .gcp_settings import GcpSettings
@@ -62,6 +63,7 @@ class GcpRedis(pulumi.ComponentResource):
         super().__init__("aragora-redis:gcp:GcpRedis", name, None, opts)
         s, labels = args.settings, args.labels
         access = private_access(name, s, labels, self)
+        key_grant = key_access(name, s, REDIS_AGENT, self)
         standard = s.tier == "STANDARD_HA"
         instance = gcp.redis.Instance(
             name,
@@ -101,7 +103,7 @@ class GcpRedis(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
-                depends_on=list(access.depends_on),
+                depends_on=[*access.depends_on, *key_grant],
                 additional_secret_outputs=["auth_string"],
             ),
         )

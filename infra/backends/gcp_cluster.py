@@ -27,6 +27,7 @@ from ..outputs import contract_env
 from .gcp import GcpRedisArgs, publish_env
 from .gcp_cluster_settings import GcpCluster
 from .gcp_cluster_values import ca_bundle, redis_discovery, valkey_discovery
+from .gcp_kms import MEMORYSTORE_AGENT, REDIS_AGENT, key_access
 from .gcp_monitoring import Alert, threshold_policy
 from .gcp_settings import GcpSettings
 
@@ -75,6 +76,8 @@ class GcpClusterRedis(pulumi.ComponentResource):
         after: list[pulumi.Resource] = []
         if c.create_service_connection_policy:
             after.append(_connection_policy(name, s, c, args.labels, self))
+        agent = REDIS_AGENT if c.engine == "redis" else MEMORYSTORE_AGENT
+        after += key_access(name, s, agent, self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=after)
         discovery: pulumi.Output[HostPort]
         if c.engine == "redis":

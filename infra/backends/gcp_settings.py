@@ -128,6 +128,9 @@ class GcpSettings(ConfigModel):
     maintenance_day: Day = "SUNDAY"
     maintenance_hour: int = Field(5, ge=0, le=23)
     customer_managed_key: CryptoKey | None = None
+    #: Grant Memorystore's service agent the encrypter/decrypter role on the key (false: the
+    #: key's owners grant it, e.g. a central KMS project the deployer cannot administer).
+    grant_key_access: bool = True
     notification_channels: tuple[NotificationChannel, ...] = ()
     alerts: GcpAlerts = Field(default_factory=lambda: GcpAlerts.model_validate({}))
     #: Publish the ARAGORA_REDIS_* map (JSON) to this Secret Manager secret.
@@ -185,6 +188,13 @@ class GcpSettings(ConfigModel):
             )
         if self.cluster and self.cluster.connection_members and self.project is None:
             bad("project", None, "the project id, to grant cluster.connectionMembers their role")
+        key_region = key_location(self.customer_managed_key)
+        if key_region is not None and key_region != self.region:
+            bad(
+                "customerManagedKey",
+                self.customer_managed_key,
+                f"a key in region {self.region} (Memorystore needs the key ring in its region)",
+            )
         subnetwork = self.cluster.subnetwork if self.cluster else None
         if subnetwork is not None and subnetwork_region(subnetwork) != self.region:
             bad("cluster.subnetwork", subnetwork, f"a subnetwork in region {self.region}")
@@ -207,6 +217,11 @@ class GcpSettings(ConfigModel):
     def redis_configs(self) -> dict[str, str]:
         """The ``redis_configs`` of the instance."""
         return {"maxmemory-policy": self.maxmemory_policy}
+
+
+def key_location(key: str | None) -> str | None:
+    """The location of a Cloud KMS key id (``.../locations/<location>/keyRings/...``)."""
+    return key.split("/locations/", 1)[1].split("/", 1)[0] if key else None
 
 
 def _stack(info: ValidationInfo) -> StackSettings:

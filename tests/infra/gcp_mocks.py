@@ -15,10 +15,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import pulumi
+
 from . import harness
 from .harness import Run
 
 INSTANCE = "gcp:redis/instance:Instance"
+GET_PROJECT = "gcp:organizations/getProject:getProject"
+PROJECT_NUMBER = "918273645012"
 REDIS_CLUSTER = "gcp:redis/cluster:Cluster"
 VALKEY = "gcp:memorystore/instance:Instance"
 CLUSTER_HOST, VALKEY_HOST, DISCOVERY_PORT = "10.80.0.9", "10.81.0.9", 6379
@@ -100,6 +104,20 @@ with warnings.catch_warnings():
     importlib.import_module("pulumi_gcp.memorystore").Instance  # noqa: B018 (loads the module)
     importlib.import_module("pulumi_gcp.networkconnectivity").ServiceConnectionPolicy  # noqa: B018
     importlib.import_module("pulumi_gcp.projects").IAMMember  # noqa: B018 (loads the module)
+    importlib.import_module("pulumi_gcp.kms").CryptoKeyIAMMember  # noqa: B018 (loads the module)
+    importlib.import_module("pulumi_gcp.organizations").get_project  # noqa: B018 (loads it)
+
+
+class GcpMocks(harness.Mocks):
+    """Also answers the project lookup (its number names Memorystore's service agent)."""
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == GET_PROJECT:
+            project = args.args.get("projectId") or "provider-default-project"
+            return {"projectId": project, "number": PROJECT_NUMBER}, []
+        return super().call(args)
 
 
 @contextmanager
@@ -113,9 +131,9 @@ def gcp_mocks() -> Iterator[None]:
 
 
 def run_gcp(config: Mapping[str, Any], stack: str = "test") -> Run:
-    """:func:`harness.run_program` with the GCP attributes mocked."""
+    """:func:`harness.run_program` with the GCP attributes and lookups mocked."""
     with gcp_mocks():
-        return harness.run_program(config, stack)
+        return harness.run_program(config, stack, mocks=GcpMocks({}))
 
 
 def gcp(**changes: Any) -> dict[str, Any]:
