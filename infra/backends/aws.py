@@ -20,7 +20,7 @@ from aragora_redis import HostPort
 
 from ..endpoint import RedisEndpoint
 from ..outputs import contract_env
-from ..settings import ClientSettings, StackConfig
+from ..settings import ClientSettings, Problem, StackConfig, config_key, fail
 from .aws_auth import credentials
 from .aws_monitoring import alarms, log_delivery, log_groups
 from .aws_settings import AwsSettings
@@ -237,8 +237,18 @@ def _endpoint(
 
 def deploy(config: StackConfig, settings: AwsSettings) -> RedisEndpoint:
     """Look up the subnets, then declare the :class:`ElastiCacheRedis` of the stack."""
+    _check_key_region(settings)
     zones = subnet_zones(settings)
     if config.stack.environment == "prod" and settings.alarm_topic_arn is None:
         pulumi.log.warn("aragora-redis:aws.alarmTopicArn is not set: prod alarms notify no one")
     args = ElastiCacheRedisArgs(settings, zones, config.stack.protect, config.client, config.tags)
     return ElastiCacheRedis(config.stack.name, args).endpoint
+
+
+def _check_key_region(settings: AwsSettings) -> None:
+    # KMS keys are regional: ElastiCache in aws:region cannot use a key of another region.
+    region = pulumi.Config("aws").get("region")
+    key = settings.kms_key_id
+    if key is not None and region is not None and key.split(":")[3] != region:
+        expected = f"a KMS key of the stack's aws:region {region} (keys are regional)"
+        fail([Problem(config_key("aws", "kmsKeyId"), key, expected)])

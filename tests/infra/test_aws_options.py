@@ -8,6 +8,7 @@ from aragora_redis import HostPort, RedisSettings
 from aragora_redis.acl import access_rules
 from infra.backends.aws_auth import APP_ACCESS_STRING, ID_LIMIT
 from infra.outputs import ENV_MAP_OUTPUT
+from infra.settings import StackConfigError
 
 from .harness import Run, Secret, aws, changed, run_program
 
@@ -155,3 +156,12 @@ def test_client_settings_reach_the_outputs() -> None:
     assert settings.max_connections == 20
     assert run.outputs["ARAGORA_SESSION_DEBATE_TTL"].value == "7200"
     assert settings.rate_limit_fail_open, "staging stack file sets rateLimitFailOpen"
+
+
+def test_a_kms_key_of_another_region_is_named_before_any_resource() -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+    run = run_program(changed("prod-aws", {"aws.kmsKeyId": key}), "prod-aws")
+    assert isinstance(run.error, StackConfigError), repr(run.error)
+    assert run.error.keys == ("aragora-redis:aws.kmsKeyId",)
+    assert "aws:region us-east-1" in str(run.error)
+    assert not run.resources
