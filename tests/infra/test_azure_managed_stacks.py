@@ -63,11 +63,12 @@ def test_every_resource_is_a_descendant_of_the_component(prod: Run) -> None:
         assert resource is component or urn == component.urn, f"{resource} outside the component"
 
 
-def test_cluster_is_highly_available_across_zones_tls_and_private(prod: Run) -> None:
+def test_cluster_is_highly_available_without_a_zone_list_tls_and_private(prod: Run) -> None:
     c = cluster(prod)
     assert c.inputs["sku"] == {"name": "Balanced_B5"}, f"{c}"
     assert c.inputs["highAvailability"] == "Enabled", f"{c}"
-    assert c.inputs["zones"] == ["1", "2", "3"], f"{c}"
+    # The API answers 400 to zones on every Azure Managed Redis SKU.
+    assert "zones" not in c.inputs, f"{c}"
     assert c.inputs["minimumTlsVersion"] == "1.2", f"{c}"
     assert c.inputs["publicNetworkAccess"] == "Disabled", f"{c}"
 
@@ -76,7 +77,7 @@ def test_database_on_tls_port_10000_with_keys_and_the_policies(prod: Run) -> Non
     db = database(prod)
     assert db.inputs["port"] == 10000, f"{db}"
     assert db.inputs["clientProtocol"] == "Encrypted", f"{db}"
-    assert db.inputs["clusteringPolicy"] == "EnterpriseCluster", f"{db}"
+    assert db.inputs["clusteringPolicy"] == "NoCluster", f"{db}: unsharded for standalone"
     assert db.inputs["evictionPolicy"] == "VolatileTTL", f"{db}"
     assert db.inputs["accessKeysAuthentication"] == "Enabled", f"{db}: the client needs the key"
     assert db.inputs["persistence"] == {"rdbEnabled": True, "rdbFrequency": "1h"}, f"{db}"
@@ -148,6 +149,22 @@ def test_oss_cluster_policy_gives_cluster_mode() -> None:
     assert [(n.host, n.port) for n in settings.cluster_nodes] == [(HOST, 10000)]
 
 
+def test_enterprise_cluster_policy_stays_standalone_on_a_large_sku() -> None:
+    changes = managed(clusteringPolicy="EnterpriseCluster", sku="Balanced_B50")
+    run = run_azure(changed(STACK, changes), STACK)
+    assert run.error is None, repr(run.error)
+    assert database(run).inputs["clusteringPolicy"] == "EnterpriseCluster"
+    assert RedisSettings.from_env(run.outputs[ENV_MAP_OUTPUT].value).mode == "standalone"
+
+
+@pytest.mark.parametrize("sku", ["Balanced_B0", "Balanced_B20", "MemoryOptimized_M20",
+                                 "ComputeOptimized_X20"])  # fmt: skip
+def test_no_cluster_is_the_default_up_to_25_gb(sku: str) -> None:
+    run = run_azure(changed(STACK, managed(clusteringPolicy=None, sku=sku)), STACK)
+    assert run.error is None, repr(run.error)
+    assert database(run).inputs["clusteringPolicy"] == "NoCluster"
+
+
 def test_staging_may_turn_high_availability_off_and_skip_key_vault() -> None:
     changes = {"environment": "staging", **managed(highAvailability=False, keyVault=None)}
     run = run_azure(changed(STACK, changes), "staging-azure-managed")
@@ -177,8 +194,14 @@ ERRORS = [
      "aragora-redis:azure-managed.highAvailability", ("False", "true in prod")),
     ("retiring Enterprise SKU", managed(sku="Enterprise_E10"),
      "aragora-redis:azure-managed.sku", ("'Enterprise_E10'", "2027-03-31")),
-    ("unknown clustering policy", managed(clusteringPolicy="NoCluster"),
-     "aragora-redis:azure-managed.clusteringPolicy", ("'NoCluster'", "EnterpriseCluster")),
+    ("unknown clustering policy", managed(clusteringPolicy="Sharded"),
+     "aragora-redis:azure-managed.clusteringPolicy", ("'Sharded'", "NoCluster")),
+    ("NoCluster above 25 GB", managed(sku="Balanced_B50"),
+     "aragora-redis:azure-managed.clusteringPolicy", ("'NoCluster'", "25 GB or less")),
+    ("NoCluster on Flash", managed(sku="FlashOptimized_A250", clusteringPolicy="NoCluster"),
+     "aragora-redis:azure-managed.clusteringPolicy", ("'NoCluster'", "OSSCluster")),
+    ("a zone list", managed(zones=["1", "2", "3"]),
+     "aragora-redis:azure-managed.zones", ("['1', '2', '3']", "refuses zones")),
     ("RDB every minute", managed(rdbPersistence="1m"),
      "aragora-redis:azure-managed.rdbPersistence", ("'1m'", "'1h'")),
 ]  # fmt: skip
