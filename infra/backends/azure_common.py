@@ -195,7 +195,7 @@ def publish_env(
         f"{name}-env",
         resource_group_name=target.resource_group_name or s.resource_group_name,
         vault_name=target.vault_name,
-        secret_name=target.secret_name,
+        secret_name=target.secret_name_for(name),
         properties=keyvault.SecretPropertiesArgs(value=payload, content_type="application/json"),
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["properties"]),

@@ -30,6 +30,8 @@ DayOfWeek = Literal[
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Everyday",
     "Weekend",
 ]  # fmt: skip
+#: Names too generic for a global DNS label in prod (the default is ``aragora-<environment>``).
+GENERIC_NAMES = frozenset({"aragora", "aragora-dev", "aragora-staging", "aragora-prod"})
 #: The availability zones of an Azure region.
 AZURE_ZONES = ("1", "2", "3")
 
@@ -48,7 +50,12 @@ class KeyVaultTarget(ConfigModel):
     vault_name: KeyVaultName
     #: Defaults to the backend's resource group.
     resource_group_name: ResourceGroupName | None = None
-    secret_name: AzureName = "aragora-redis-env"  # noqa: S105 (a name, not a secret)
+    #: Defaults to ``<aragora-redis:name>-env``: two stacks may share a vault, never a secret.
+    secret_name: AzureName | None = None
+
+    def secret_name_for(self, name: str) -> str:
+        """The secret's name for the stack whose resources are named ``name``."""
+        return self.secret_name or f"{name}-env"
 
 
 class RdbBackup(ConfigModel):
@@ -92,7 +99,7 @@ class AzureCommonSettings(ConfigModel):
     SECTION: ClassVar[str] = "azure"
 
     def common_problems(self, stack: StackSettings) -> list[Problem]:
-        """The rules of both backends: TLS, TLS floor, public access."""
+        """The rules of both backends: TLS, TLS floor, public access, a distinctive prod name."""
         problems: list[Problem] = []
 
         def bad(key: str, value: Any, expected: str) -> None:
@@ -118,6 +125,17 @@ class AzureCommonSettings(ConfigModel):
                 "publicNetworkAccess",
                 True,
                 "false in prod (clients reach Redis through the private endpoint only)",
+            )
+        if stack.environment == "prod" and stack.name in GENERIC_NAMES:
+            problems.append(
+                Problem(
+                    config_key("name"),
+                    stack.name,
+                    "a name of your organisation's own in prod, such as contoso-aragora-prod"
+                    " (it becomes the global host name <name>.redis.cache.windows.net or"
+                    " <name>.<region>.redis.azure.net; a generic name is likely taken and"
+                    " fails with NameNotAvailable)",
+                )
             )
         return problems
 

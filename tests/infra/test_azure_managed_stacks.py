@@ -25,7 +25,7 @@ STACK = "prod-azure-managed"
 COMPONENT = "aragora-redis:azure-managed:AzureManagedRedis"
 CLUSTER = "azure-native:redisenterprise:RedisEnterprise"
 DATABASE = "azure-native:redisenterprise:Database"
-HOST = "aragora-prod.eastus2.redis.azure.net"
+HOST = "contoso-aragora-prod-amr.eastus2.redis.azure.net"
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_database_on_tls_port_10000_with_keys_and_the_policies(prod: Run) -> Non
     assert db.inputs["evictionPolicy"] == "VolatileTTL", f"{db}"
     assert db.inputs["accessKeysAuthentication"] == "Enabled", f"{db}: the client needs the key"
     assert db.inputs["persistence"] == {"rdbEnabled": True, "rdbFrequency": "1h"}, f"{db}"
-    assert db.inputs["clusterName"] == "aragora-prod"
+    assert db.inputs["clusterName"] == "contoso-aragora-prod-amr"
 
 
 def test_private_endpoint_in_the_managed_redis_zone(prod: Run) -> None:
@@ -116,7 +116,7 @@ def test_keys_come_from_the_database_and_stay_secret(prod: Run, mocks: AzureMock
     calls = [args for token, args in mocks.invokes if token == LIST_DATABASE_KEYS]
     assert calls
     assert calls[0]["databaseName"] == "default"
-    assert calls[0]["clusterName"] == "aragora-prod"
+    assert calls[0]["clusterName"] == "contoso-aragora-prod-amr"
     for resource in prod.resources:
         assert not key_in_clear(resource.inputs), f"{resource}: key in clear"
     for name, output in prod.outputs.items():
@@ -190,6 +190,8 @@ ERRORS = [
     ("TLS 1.0", managed(minimumTlsVersion="1.0"),
      "aragora-redis:azure-managed.minimumTlsVersion", ("'1.0'", "1.2")),
     ("TLS off", {"tls": "false"}, "aragora-redis:tls", ("False", "true")),
+    ("generic global name in prod", {"name": None},
+     "aragora-redis:name", ("'aragora-prod'", "NameNotAvailable")),
     ("HA off in prod", managed(highAvailability=False),
      "aragora-redis:azure-managed.highAvailability", ("False", "true in prod")),
     ("retiring Enterprise SKU", managed(sku="Enterprise_E10"),

@@ -81,7 +81,7 @@ def test_private_endpoint_with_its_dns_zone_link_and_zone_group(prod: Run) -> No
     assert pe.inputs["subnet"]["id"] == subnet, f"{pe}"
     (connection,) = pe.inputs["privateLinkServiceConnections"]
     assert connection["groupIds"] == ["redisCache"]
-    assert connection["privateLinkServiceId"].endswith("/aragora-prod")
+    assert connection["privateLinkServiceId"].endswith("/contoso-aragora-prod")
     zone = prod.one(ZONE)
     assert zone.inputs["privateZoneName"] == "privatelink.redis.cache.windows.net"
     link = prod.one("azure-native:privatedns:VirtualNetworkLink")
@@ -90,7 +90,7 @@ def test_private_endpoint_with_its_dns_zone_link_and_zone_group(prod: Run) -> No
     group = prod.one("azure-native:network:PrivateDnsZoneGroup")
     (config,) = group.inputs["privateDnsZoneConfigs"]
     assert config["privateDnsZoneId"].endswith("/privatelink.redis.cache.windows.net")
-    assert group.inputs["privateEndpointName"].startswith("aragora-prod-pe")
+    assert group.inputs["privateEndpointName"].startswith("contoso-aragora-prod-pe")
 
 
 def test_rdb_backups_are_written_by_the_caches_identity(prod: Run) -> None:
@@ -122,7 +122,7 @@ def test_prod_is_protected_and_locked(prod: Run) -> None:
     assert cache(prod).protect, "prod cache not protected"
     lock = prod.one(LOCK)
     assert lock.inputs["level"] == "CanNotDelete"
-    assert lock.inputs["scope"].endswith("/aragora-prod")
+    assert lock.inputs["scope"].endswith("/contoso-aragora-prod")
 
 
 def test_three_alerts_to_the_action_group(prod: Run) -> None:
@@ -145,6 +145,7 @@ def test_the_access_key_is_secret_everywhere(prod: Run) -> None:
             assert output.secret, f"output {name} holds the key but is not secret"
     secret = prod.one("azure-native:keyvault:Secret")
     assert isinstance(secret.inputs["properties"], Secret), f"{secret}: env map in clear"
+    assert secret.inputs["secretName"] == "contoso-aragora-prod-env", "not this stack's own"
 
 
 def test_credential_outputs_are_secret_and_the_rest_are_not(prod: Run) -> None:
@@ -157,7 +158,7 @@ def test_outputs_round_trip_through_the_client(prod: Run) -> None:
     env = prod.outputs[ENV_MAP_OUTPUT].value
     settings = RedisSettings.from_env(env)
     assert settings.mode == "standalone"
-    assert (settings.host, settings.port) == ("aragora-prod.redis.cache.windows.net", 6380)
+    assert (settings.host, settings.port) == ("contoso-aragora-prod.redis.cache.windows.net", 6380)
     assert settings.ssl
     assert settings.ssl_ca_certs is None, "Azure uses public CAs"
     assert settings.password is not None
@@ -197,7 +198,7 @@ def test_premium_clustering_gives_cluster_mode() -> None:
     settings = RedisSettings.from_env(run.outputs[ENV_MAP_OUTPUT].value)
     assert settings.mode == "cluster"
     assert [(n.host, n.port) for n in settings.cluster_nodes] == [
-        ("aragora-prod.redis.cache.windows.net", 6380)
+        ("contoso-aragora-prod.redis.cache.windows.net", 6380)
     ]
 
 
@@ -226,6 +227,8 @@ ERRORS = [
     ("TLS 1.0", azure(minimumTlsVersion="1.0"),
      "aragora-redis:azure.minimumTlsVersion", ("'1.0'", "1.2")),
     ("TLS off", {"tls": "false"}, "aragora-redis:tls", ("False", "true")),
+    ("generic global name in prod", {"name": None},
+     "aragora-redis:name", ("'aragora-prod'", "NameNotAvailable")),
     ("one replica for three zones", azure(replicasPerPrimary=1),
      "aragora-redis:azure.replicasPerPrimary", ("got 1", "2 to 3")),
     ("no zones in prod", azure(zones=[]), "aragora-redis:azure.zones", ("got []", "2 or 3")),
