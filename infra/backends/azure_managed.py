@@ -30,6 +30,7 @@ from ..endpoint import RedisEndpoint
 from ..outputs import contract_env
 from ..settings import ClientSettings, StackConfig
 from .azure_common import MANAGED_LINK, alerts, delete_lock, private_endpoint, publish_env
+from .azure_managed_ready import running_name
 from .azure_managed_settings import AzureManagedSettings
 
 PORT = 10000
@@ -91,7 +92,12 @@ class AzureManagedRedis(pulumi.ComponentResource):
         )
         database = redisenterprise.Database(
             f"{name}-db",
-            cluster_name=cluster.name,
+            cluster_name=running_name(
+                cluster,
+                s.resource_group_name,
+                timeout_seconds=s.ready_timeout_seconds,
+                poll_seconds=s.ready_poll_seconds,
+            ),
             database_name=DATABASE,
             resource_group_name=s.resource_group_name,
             client_protocol="Encrypted",

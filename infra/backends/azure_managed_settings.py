@@ -46,6 +46,10 @@ class AzureManagedSettings(AzureCommonSettings):
     #: NoCluster / EnterpriseCluster: contract ``standalone``; OSSCluster: ``cluster``.
     clustering_policy: ClusteringPolicy = "NoCluster"
     rdb_persistence: Literal["1h", "6h", "12h"] | None = None
+    #: How long the first ``up`` waits for the new cluster to be ``Running`` before its database.
+    ready_timeout_seconds: int = 3600
+    #: How often it asks Azure meanwhile.
+    ready_poll_seconds: float = 15.0
 
     @model_validator(mode="before")
     @classmethod
@@ -89,5 +93,9 @@ class AzureManagedSettings(AzureCommonSettings):
                 " multi-key commands other than DEL, MSET, MGET, EXISTS, UNLINK, TOUCH must"
                 " stay in one hash slot)",
             )
+        if self.ready_timeout_seconds < 60:
+            bad("readyTimeoutSeconds", self.ready_timeout_seconds, "60 seconds or more")
+        if not 0 <= self.ready_poll_seconds <= 300:
+            bad("readyPollSeconds", self.ready_poll_seconds, "0 to 300 seconds")
         fail(problems)
         return self

@@ -15,6 +15,7 @@ from infra.settings import StackConfigError
 from .harness import Declared, Run, Secret, changed, stack_file
 from .test_azure_mocks import (
     FAKE_PRIMARY_KEY,
+    GET_REDIS_ENTERPRISE,
     LIST_DATABASE_KEYS,
     AzureMocks,
     key_in_clear,
@@ -149,6 +150,26 @@ def test_oss_cluster_policy_gives_cluster_mode() -> None:
     assert [(n.host, n.port) for n in settings.cluster_nodes] == [(HOST, 10000)]
 
 
+def test_the_database_waits_until_the_new_cluster_is_running() -> None:
+    mocks = AzureMocks(cluster_states=("Creating", "Creating", "Updating"))
+    run = run_azure(changed(STACK, managed(readyPollSeconds=0)), STACK, mocks)
+    assert run.error is None, repr(run.error)
+    polls = [args for token, args in mocks.invokes if token == GET_REDIS_ENTERPRISE]
+    assert len(polls) == 3, "asked until Running"
+    assert polls[0] == {
+        "clusterName": "contoso-aragora-prod-amr",
+        "resourceGroupName": "rg-aragora-prod",
+    }
+    assert database(run).inputs["clusterName"] == "contoso-aragora-prod-amr"
+
+
+def test_a_cluster_that_fails_stops_the_run_before_its_database() -> None:
+    mocks = AzureMocks(cluster_states=("Creating", "Failed"))
+    run = run_azure(changed(STACK, managed(readyPollSeconds=0)), STACK, mocks)
+    assert "resourceState Failed" in repr(run.error)
+    assert not run.of_type(DATABASE)
+
+
 def test_enterprise_cluster_policy_stays_standalone_on_a_large_sku() -> None:
     changes = managed(clusteringPolicy="EnterpriseCluster", sku="Balanced_B50")
     run = run_azure(changed(STACK, changes), STACK)
@@ -202,6 +223,8 @@ ERRORS = [
      "aragora-redis:azure-managed.clusteringPolicy", ("'NoCluster'", "25 GB or less")),
     ("NoCluster on Flash", managed(sku="FlashOptimized_A250", clusteringPolicy="NoCluster"),
      "aragora-redis:azure-managed.clusteringPolicy", ("'NoCluster'", "OSSCluster")),
+    ("a short readiness wait", managed(readyTimeoutSeconds=5),
+     "aragora-redis:azure-managed.readyTimeoutSeconds", ("got 5", "60 seconds or more")),
     ("a zone list", managed(zones=["1", "2", "3"]),
      "aragora-redis:azure-managed.zones", ("['1', '2', '3']", "refuses zones")),
     ("RDB every minute", managed(rdbPersistence="1m"),
