@@ -83,6 +83,7 @@ STATELESS_TYPES = frozenset(
         "gcp:secretmanager/secretVersion:SecretVersion",
         "azure-native:redis:PatchSchedule",
         "azure-native:authorization:RoleAssignment",
+        "azure-native:managedidentity:UserAssignedIdentity",
         "azure-native:authorization:ManagementLockByScope",
         "azure-native:monitor:MetricAlert",
         "azure-native:network:PrivateEndpoint",

@@ -61,8 +61,8 @@ class KeyVaultTarget(ConfigModel):
 class RdbBackup(ConfigModel):
     """``aragora-redis:azure.rdbBackup``: RDB snapshots to a storage account (Premium).
 
-    The cache's system-assigned identity writes them (no storage key in config);
-    it is granted Storage Blob Data Contributor on the account.
+    A user-assigned identity, granted Storage Blob Data Contributor on the account before
+    the cache is created, writes them (no storage key in config).
     """
 
     storage_account_id: StorageAccountId

@@ -36,6 +36,8 @@ class AzureMocks(Mocks):
         super().__init__({})
         self.invokes: list[tuple[str, dict[str, Any]]] = []
         self.cluster_states = list(cluster_states)
+        #: The types of the resources created, in the order the program's dependencies allow.
+        self.created: list[str] = []
 
     def _next_cluster_state(self) -> str:
         return self.cluster_states.pop(0) if self.cluster_states else "Running"
@@ -44,9 +46,11 @@ class AzureMocks(Mocks):
         self, args: pulumi.runtime.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         inputs = args.inputs
+        self.created.append(args.typ)
         rg = inputs.get("resourceGroupName", "rg")
         name = (
             inputs.get("name")
+            or inputs.get("resourceName")
             or inputs.get("clusterName")
             or inputs.get("privateZoneName")
             or inputs.get("privateEndpointName")
@@ -58,7 +62,14 @@ class AzureMocks(Mocks):
             f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{rg}/providers/{provider}/{name}"
         )
         if isinstance(inputs.get("identity"), dict):
-            state["identity"] = {**inputs["identity"], "principalId": PRINCIPAL_ID}
+            identity = {**inputs["identity"], "principalId": PRINCIPAL_ID}
+            # Azure answers with a map keyed by identity id where the request had a list.
+            ids = identity.pop("userAssignedIdentities", None) or []
+            if ids:
+                identity["userAssignedIdentities"] = {i: {"principalId": PRINCIPAL_ID} for i in ids}
+            state["identity"] = identity
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            state["principalId"] = PRINCIPAL_ID
         if args.typ == "azure-native:redis:Redis":
             state |= {"hostName": f"{name}.redis.cache.windows.net", "sslPort": 6380, "port": 6379}
         elif args.typ == "azure-native:redisenterprise:RedisEnterprise":

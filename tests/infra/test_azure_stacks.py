@@ -14,7 +14,13 @@ from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 from infra.settings import StackConfigError
 
 from .harness import Declared, Run, Secret, changed, stack_file
-from .test_azure_mocks import FAKE_PRIMARY_KEY, PRINCIPAL_ID, key_in_clear, run_azure
+from .test_azure_mocks import (
+    FAKE_PRIMARY_KEY,
+    PRINCIPAL_ID,
+    AzureMocks,
+    key_in_clear,
+    run_azure,
+)
 
 STACK = "prod-azure"
 COMPONENT = "aragora-redis:azure:AzureCacheRedis"
@@ -23,6 +29,8 @@ ZONE = "azure-native:privatedns:PrivateZone"
 PE = "azure-native:network:PrivateEndpoint"
 ALERT = "azure-native:monitor:MetricAlert"
 LOCK = "azure-native:authorization:ManagementLockByScope"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ROLE = "azure-native:authorization:RoleAssignment"
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +101,15 @@ def test_private_endpoint_with_its_dns_zone_link_and_zone_group(prod: Run) -> No
     assert group.inputs["privateEndpointName"].startswith("contoso-aragora-prod-pe")
 
 
-def test_rdb_backups_are_written_by_the_caches_identity(prod: Run) -> None:
+def test_rdb_backups_are_written_by_an_identity_that_holds_its_role_first(prod: Run) -> None:
     rdb = stack_file(STACK)["aragora-redis:azure"]["rdbBackup"]
     c = cache(prod)
-    assert c.inputs["identity"]["type"] == "SystemAssigned", f"{c}"
+    identity = prod.one(IDENTITY)
+    assert identity.inputs["resourceName"] == "contoso-aragora-prod-redis-backup"
+    # Only this identity: Azure would prefer a system-assigned one for persistence.
+    assert c.inputs["identity"]["type"] == "UserAssigned", f"{c}"
+    (used,) = c.inputs["identity"]["userAssignedIdentities"]
+    assert used.endswith("/contoso-aragora-prod-redis-backup"), used
     config = c.inputs["redisConfiguration"]
     assert config["rdbBackupEnabled"] == "true"
     assert config["rdbBackupFrequency"] == str(rdb["frequencyMinutes"])
@@ -110,12 +123,21 @@ def test_rdb_backups_are_written_by_the_caches_identity(prod: Run) -> None:
     assert role.inputs["roleDefinitionId"].endswith("/ba92f5b4-2d11-453d-a403-e96b0029c9fe")
 
 
+def test_identity_then_role_then_the_cache_with_persistence() -> None:
+    mocks = AzureMocks()
+    run = run_azure(stack_file(STACK), STACK, mocks)
+    assert run.error is None, repr(run.error)
+    order = [t for t in mocks.created if t in (IDENTITY, ROLE, CACHE)]
+    assert order == [IDENTITY, ROLE, CACHE], "Microsoft's order: identity, role, persistence"
+
+
 def test_no_backup_no_identity() -> None:
     run = run_azure(changed(STACK, azure(rdbBackup=None)), STACK)
     assert run.error is None, repr(run.error)
     assert "identity" not in cache(run).inputs
     assert "rdbBackupEnabled" not in cache(run).inputs["redisConfiguration"]
     assert not run.of_type("azure-native:authorization:RoleAssignment")
+    assert not run.of_type(IDENTITY)
 
 
 def test_prod_is_protected_and_locked(prod: Run) -> None:
