@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, keyvault, monitor, network, privatedns
 
-from .azure_settings import AzureCommonSettings
+from .azure_managed_settings import AzureManagedSettings
+from .azure_settings import AzureCommonSettings, AzureSettings
 from .azure_values import virtual_network_id
 
 
@@ -29,8 +30,8 @@ class PrivateLink:
 
 
 #: Azure Cache for Redis and Azure Managed Redis, as private link targets.
-CACHE_LINK = PrivateLink("privatelink.redis.cache.windows.net", "redisCache")
-MANAGED_LINK = PrivateLink("privatelink.redis.azure.net", "redisEnterprise")
+CACHE_LINK = PrivateLink(AzureSettings.PRIVATE_DNS_ZONE, "redisCache")
+MANAGED_LINK = PrivateLink(AzureManagedSettings.PRIVATE_DNS_ZONE, "redisEnterprise")
 
 
 def private_endpoint(
@@ -41,27 +42,16 @@ def private_endpoint(
     tags: dict[str, str],
     parent: pulumi.Resource,
 ) -> network.PrivateEndpoint:
-    """The private endpoint to ``target_id``, its DNS zone, the zone's VNet link and zone group."""
+    """The private endpoint to ``target_id``, its DNS zone, the zone's VNet link and zone group.
+
+    With ``privateDnsZoneId`` the existing zone is used (its link to the network is
+    its owner's): a second zone of the same name linked to the same network fails.
+    """
     child = pulumi.ResourceOptions(parent=parent)
-    zone = privatedns.PrivateZone(
-        f"{name}-dns",
-        private_zone_name=link.zone,
-        resource_group_name=s.resource_group_name,
-        location="global",
-        tags=tags,
-        opts=child,
-    )
-    privatedns.VirtualNetworkLink(
-        f"{name}-dns-link",
-        private_zone_name=zone.name,
-        resource_group_name=s.resource_group_name,
-        location="global",
-        virtual_network=privatedns.SubResourceArgs(
-            id=virtual_network_id(s.private_endpoint_subnet_id)
-        ),
-        registration_enabled=False,
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=zone),
+    zone_id = (
+        pulumi.Output.from_input(s.private_dns_zone_id)
+        if s.private_dns_zone_id
+        else _zone_and_link(name, link, s, tags, child)
     )
     endpoint = network.PrivateEndpoint(
         f"{name}-pe",
@@ -84,11 +74,41 @@ def private_endpoint(
         private_endpoint_name=endpoint.name,
         private_dns_zone_group_name="default",
         private_dns_zone_configs=[
-            network.PrivateDnsZoneConfigArgs(name=link.zone, private_dns_zone_id=zone.id)
+            network.PrivateDnsZoneConfigArgs(name=link.zone, private_dns_zone_id=zone_id)
         ],
         opts=pulumi.ResourceOptions(parent=endpoint),
     )
     return endpoint
+
+
+def _zone_and_link(
+    name: str,
+    link: PrivateLink,
+    s: AzureCommonSettings,
+    tags: dict[str, str],
+    child: pulumi.ResourceOptions,
+) -> pulumi.Output[str]:
+    zone = privatedns.PrivateZone(
+        f"{name}-dns",
+        private_zone_name=link.zone,
+        resource_group_name=s.resource_group_name,
+        location="global",
+        tags=tags,
+        opts=child,
+    )
+    privatedns.VirtualNetworkLink(
+        f"{name}-dns-link",
+        private_zone_name=zone.name,
+        resource_group_name=s.resource_group_name,
+        location="global",
+        virtual_network=privatedns.SubResourceArgs(
+            id=virtual_network_id(s.private_endpoint_subnet_id)
+        ),
+        registration_enabled=False,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=zone),
+    )
+    return zone.id
 
 
 @dataclass(frozen=True)

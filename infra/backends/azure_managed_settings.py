@@ -38,6 +38,7 @@ class AzureManagedSettings(AzureCommonSettings):
     """``aragora-redis:azure-managed``: one Azure Managed Redis cluster and its database."""
 
     SECTION: ClassVar[str] = "azure-managed"
+    PRIVATE_DNS_ZONE: ClassVar[str] = "privatelink.redis.azure.net"
 
     sku: str = ""
     high_availability: bool = True

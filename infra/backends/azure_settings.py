@@ -21,6 +21,7 @@ from .azure_values import (
     AzureName,
     KeyVaultName,
     Location,
+    PrivateDnsZoneId,
     ResourceGroupName,
     StorageAccountId,
     SubnetId,
@@ -88,6 +89,8 @@ class AzureCommonSettings(ConfigModel):
     location: Location
     #: The private endpoint's subnet; its virtual network gets the private DNS zone link.
     private_endpoint_subnet_id: SubnetId
+    #: An existing zone (already linked to the subnet's network) instead of a new zone and link.
+    private_dns_zone_id: PrivateDnsZoneId | None = None
     public_network_access: bool = False
     minimum_tls_version: str = "1.2"
     maxmemory_policy: MaxmemoryPolicy = "volatile-ttl"
@@ -97,6 +100,8 @@ class AzureCommonSettings(ConfigModel):
 
     #: The config section, ``azure`` or ``azure-managed``; set by each subclass.
     SECTION: ClassVar[str] = "azure"
+    #: The private link DNS zone of the service; set by each subclass.
+    PRIVATE_DNS_ZONE: ClassVar[str] = "privatelink.redis.cache.windows.net"
 
     def common_problems(self, stack: StackSettings) -> list[Problem]:
         """The rules of both backends: TLS, TLS floor, public access, a distinctive prod name."""
@@ -125,6 +130,14 @@ class AzureCommonSettings(ConfigModel):
                 "publicNetworkAccess",
                 True,
                 "false in prod (clients reach Redis through the private endpoint only)",
+            )
+        zone = self.private_dns_zone_id
+        if zone is not None and zone.rsplit("/", 1)[1].lower() != self.PRIVATE_DNS_ZONE:
+            bad(
+                "privateDnsZoneId",
+                zone,
+                f"the id of a zone named {self.PRIVATE_DNS_ZONE} (the {self.SECTION} backend's"
+                " private link zone)",
             )
         if stack.environment == "prod" and stack.name in GENERIC_NAMES:
             problems.append(

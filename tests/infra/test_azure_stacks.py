@@ -123,6 +123,25 @@ def test_rdb_backups_are_written_by_an_identity_that_holds_its_role_first(prod: 
     assert role.inputs["roleDefinitionId"].endswith("/ba92f5b4-2d11-453d-a403-e96b0029c9fe")
 
 
+EXISTING_ZONE = (
+    "/subscriptions/3f2b8c1d-6a4e-4f70-9b2c-1d8e7f6a5b40/resourceGroups/rg-aragora-network"
+    "/providers/Microsoft.Network/privateDnsZones/privatelink.redis.cache.windows.net"
+)
+
+
+def test_an_existing_private_dns_zone_is_used_by_id_without_a_new_zone_or_link() -> None:
+    run = run_azure(changed(STACK, azure(privateDnsZoneId=EXISTING_ZONE)), STACK)
+    assert run.error is None, repr(run.error)
+    assert not run.of_type(ZONE)
+    assert not run.of_type("azure-native:privatedns:VirtualNetworkLink")
+    group = run.one("azure-native:network:PrivateDnsZoneGroup")
+    (config,) = group.inputs["privateDnsZoneConfigs"]
+    assert config == {
+        "name": "privatelink.redis.cache.windows.net",
+        "privateDnsZoneId": EXISTING_ZONE,
+    }
+
+
 def test_identity_then_role_then_the_cache_with_persistence() -> None:
     mocks = AzureMocks()
     run = run_azure(stack_file(STACK), STACK, mocks)
@@ -249,6 +268,12 @@ ERRORS = [
     ("TLS 1.0", azure(minimumTlsVersion="1.0"),
      "aragora-redis:azure.minimumTlsVersion", ("'1.0'", "1.2")),
     ("TLS off", {"tls": "false"}, "aragora-redis:tls", ("False", "true")),
+    ("the managed zone for a cache", azure(privateDnsZoneId=EXISTING_ZONE.replace(
+        "redis.cache.windows.net", "redis.azure.net")),
+     "aragora-redis:azure.privateDnsZoneId", ("privatelink.redis.azure.net'",
+                                              "a zone named privatelink.redis.cache.windows.net")),
+    ("a zone id that is no id", azure(privateDnsZoneId="privatelink.redis.cache.windows.net"),
+     "aragora-redis:azure.privateDnsZoneId", ("'privatelink", "a private DNS zone id")),
     ("generic global name in prod", {"name": None},
      "aragora-redis:name", ("'aragora-prod'", "NameNotAvailable")),
     ("one replica for three zones", azure(replicasPerPrimary=1),
