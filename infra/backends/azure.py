@@ -105,10 +105,10 @@ class AzureCacheRedis(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=cache),
         )
-        private_endpoint(name, cache.id, CACHE_LINK, s, tags, self)
+        endpoint = private_endpoint(name, cache.id, CACHE_LINK, s, tags, self)
         alerts(name, cache.id, METRIC_NAMESPACE, s, tags, self)
         if args.protect:
-            delete_lock(name, cache.id, self)
+            delete_lock(name, cache.id, endpoint, self)
         keys = redis.list_redis_keys_output(
             name=cache.name,
             resource_group_name=s.resource_group_name,

@@ -66,7 +66,9 @@ def private_endpoint(
             )
         ],
         tags=tags,
-        opts=child,
+        # Replaced only after the cache's delete lock is removed (docs/runbook.md): the old
+        # endpoint must be gone before the lock, which waits for the new one, comes back.
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )
     network.PrivateDnsZoneGroup(
         f"{name}-pe-dns",
@@ -184,16 +186,25 @@ def alerts(
 
 
 def delete_lock(
-    name: str, target_id: pulumi.Output[str], parent: pulumi.Resource
+    name: str,
+    target_id: pulumi.Output[str],
+    endpoint: network.PrivateEndpoint,
+    parent: pulumi.Resource,
 ) -> authorization.ManagementLockByScope:
-    """A CanNotDelete lock on ``target_id`` (prod): deleting needs the lock removed first."""
+    """A CanNotDelete lock on ``target_id`` (prod): deleting needs the lock removed first.
+
+    The lock also covers the target's private endpoint connections (children inherit
+    locks; no lock scope covers the cache without them), so deleting ``endpoint`` fails
+    while it exists: the lock is created after the endpoint, and a plan that replaces
+    the endpoint needs the lock destroyed first (scripts/preview_guard.py says so).
+    """
     return authorization.ManagementLockByScope(
         f"{name}-lock",
         scope=target_id,
         lock_name=f"{name}-do-not-delete",
         level="CanNotDelete",
         notes="Aragora's Redis: remove this lock deliberately before deleting.",
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[endpoint]),
     )
 
 

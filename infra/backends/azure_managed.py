@@ -113,10 +113,10 @@ class AzureManagedRedis(pulumi.ComponentResource):
             ),
             opts=stateful,
         )
-        private_endpoint(name, cluster.id, MANAGED_LINK, s, tags, self)
+        endpoint = private_endpoint(name, cluster.id, MANAGED_LINK, s, tags, self)
         alerts(name, cluster.id, METRIC_NAMESPACE, s, tags, self)
         if args.protect:
-            delete_lock(name, cluster.id, self)
+            delete_lock(name, cluster.id, endpoint, self)
         keys = redisenterprise.list_database_keys_output(
             cluster_name=cluster.name,
             database_name=database.name,

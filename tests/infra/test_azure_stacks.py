@@ -148,6 +148,8 @@ def test_identity_then_role_then_the_cache_with_persistence() -> None:
     assert run.error is None, repr(run.error)
     order = [t for t in mocks.created if t in (IDENTITY, ROLE, CACHE)]
     assert order == [IDENTITY, ROLE, CACHE], "Microsoft's order: identity, role, persistence"
+    # The lock also blocks deleting the endpoint's connection: it comes after the endpoint.
+    assert mocks.created.index(PE) < mocks.created.index(LOCK)
 
 
 def test_no_backup_no_identity() -> None:
