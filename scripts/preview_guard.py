@@ -4,9 +4,10 @@ Reads the document of ``pulumi preview --json`` (a file or stdin) and lists ever
 resource that the plan would delete or replace (ops ``delete``, ``replace``,
 ``create-replacement``, ``delete-replaced``, ``import-replacement``) and whose type
 holds data or credentials (:data:`STATEFUL_TYPES`) or has not been reviewed at all
-(neither stateful nor in :data:`STATELESS_TYPES`). With ``--enforce`` (the prod
-stacks in .github/workflows) such a finding exits 1; without it they are only
-printed. Exit 2: the input is not a preview document.
+(neither stateful nor in :data:`STATELESS_TYPES`), and every private endpoint it
+would delete or replace while the cache's delete lock stays (:data:`LOCK_BLOCKED_TYPES`).
+With ``--enforce`` (the prod stacks in .github/workflows) such a finding exits 1;
+without it they are only printed. Exit 2: the input is not a preview document.
 
     pulumi preview --stack prod-aws --json > preview.json
     python scripts/preview_guard.py --enforce preview.json
@@ -84,6 +85,7 @@ STATELESS_TYPES = frozenset(
         "gcp:secretmanager/secretVersion:SecretVersion",
         "azure-native:redis:PatchSchedule",
         "azure-native:authorization:RoleAssignment",
+        "azure-native:managedidentity:UserAssignedIdentity",
         "azure-native:authorization:ManagementLockByScope",
         "azure-native:monitor:MetricAlert",
         "azure-native:network:PrivateEndpoint",
@@ -105,6 +107,19 @@ STATELESS_TYPES = frozenset(
     }
 )
 
+#: Types whose deletion deletes a child of the resource they point at (a private endpoint
+#: deletes its connection on the cache): a CanNotDelete lock on the cache, which every prod
+#: Azure stack has, makes that fail with 409 ScopeLocked unless the lock goes first.
+LOCK_BLOCKED_TYPES = frozenset({"azure-native:network:PrivateEndpoint"})
+LOCK_TYPE = "azure-native:authorization:ManagementLockByScope"
+#: What to do before a plan that deletes or replaces a LOCK_BLOCKED_TYPES resource.
+LOCK_STEPS = (
+    "A private endpoint to a locked cache cannot be deleted (409 ScopeLocked). By hand, with"
+    " approval: `pulumi destroy --target '<the <name>-lock urn>'`, then `pulumi up` (the"
+    " endpoint is deleted before its replacement, then the lock is created again); see"
+    " docs/runbook.md, Rollback."
+)
+
 #: The stack, providers and our components: logical, their children are checked.
 STATELESS_PREFIXES = ("pulumi:", "aragora-redis:")
 
@@ -115,6 +130,8 @@ class Kind(Enum):
     STATEFUL = "stateful"
     STATELESS = "stateless"
     UNREVIEWED = "unreviewed"
+    #: Safe to replace, but the cache's delete lock must go first.
+    LOCKED = "blocked by the delete lock"
 
 
 def classify(type_: str) -> Kind:
@@ -196,11 +213,18 @@ def findings(document: str | bytes) -> list[Finding]:
         state = step.old_state or step.new_state
         types[step.urn] = state.type if state else urn_type(step.urn)
         ops.setdefault(step.urn, []).append(step.op)
+    lock_goes = LOCK_TYPE in {types[urn] for urn in ops}
     found = (
-        Finding(urn, types[urn], classify(types[urn]), tuple(dict.fromkeys(ops[urn])))
+        Finding(urn, types[urn], _kind(types[urn], lock_goes), tuple(dict.fromkeys(ops[urn])))
         for urn in sorted(ops)
     )
     return [f for f in found if f.kind is not Kind.STATELESS]
+
+
+def _kind(type_: str, lock_goes: bool) -> Kind:
+    if type_ in LOCK_BLOCKED_TYPES and not lock_goes:
+        return Kind.LOCKED
+    return classify(type_)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -229,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "A replacement of a stateful resource loses its data or credentials. If it is"
         " intended, do it by hand (see docs/runbook.md, Rollback), not from this workflow."
     )
+    if any(f.kind is Kind.LOCKED for f in found):
+        print(LOCK_STEPS)
     return 1 if args.enforce else 0
 
 

@@ -15,7 +15,8 @@ from ..endpoint import RedisEndpoint
 from ..settings import ConfigModel, StackConfig
 from . import aws, azure, azure_managed, gcp, sentinel_k8s
 from .aws_settings import AwsSettings
-from .azure_settings import AzureManagedSettings, AzureSettings
+from .azure_managed_settings import AzureManagedSettings
+from .azure_settings import AzureSettings
 from .gcp_settings import GcpSettings
 from .sentinel_k8s_settings import SentinelK8sSettings
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, redis
+from pulumi_azure_native import authorization, managedidentity, redis
 
 from aragora_redis import HostPort
 
@@ -57,6 +57,8 @@ class AzureCacheRedis(pulumi.ComponentResource):
         super().__init__("aragora-redis:azure:AzureCacheRedis", name, None, opts)
         s, tags = args.settings, args.tags
         premium = s.sku == "Premium"
+        rdb = s.rdb_backup
+        backup = _backup_writer(name, s, rdb, tags, self) if rdb is not None else None
         cache = redis.Redis(
             name,
             name=name,
@@ -73,12 +75,21 @@ class AzureCacheRedis(pulumi.ComponentResource):
             # The client authenticates with the access key, so keys stay on even with Entra ID.
             disable_access_key_authentication=False,
             identity=(
-                redis.ManagedServiceIdentityArgs(type="SystemAssigned") if s.rdb_backup else None
+                redis.ManagedServiceIdentityArgs(
+                    type="UserAssigned", user_assigned_identities=[backup.identity.id]
+                )
+                if backup
+                else None
             ),
             redis_configuration=_configuration(s),
             update_channel="Stable",
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                # Persistence is configured at creation: the identity must hold its role by then.
+                depends_on=[backup.role] if backup else None,
+            ),
         )
         redis.PatchSchedule(
             f"{name}-patches",
@@ -94,12 +105,10 @@ class AzureCacheRedis(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=cache),
         )
-        if s.rdb_backup is not None:
-            _grant_backup_writes(name, cache, s.rdb_backup)
-        private_endpoint(name, cache.id, CACHE_LINK, s, tags, self)
+        endpoint = private_endpoint(name, cache.id, CACHE_LINK, s, tags, self)
         alerts(name, cache.id, METRIC_NAMESPACE, s, tags, self)
         if args.protect:
-            delete_lock(name, cache.id, self)
+            delete_lock(name, cache.id, endpoint, self)
         keys = redis.list_redis_keys_output(
             name=cache.name,
             resource_group_name=s.resource_group_name,
@@ -129,20 +138,45 @@ def _configuration(s: AzureSettings) -> redis.RedisCommonPropertiesRedisConfigur
     )
 
 
-def _grant_backup_writes(name: str, cache: redis.Redis, rdb: RdbBackup) -> None:
-    principal = cache.identity.apply(lambda i: i.principal_id if i else "")
-    authorization.RoleAssignment(
+@dataclass(frozen=True)
+class BackupWriter:
+    """The identity that writes RDB snapshots and its role on the storage account."""
+
+    identity: managedidentity.UserAssignedIdentity
+    role: authorization.RoleAssignment
+
+
+def _backup_writer(
+    name: str, s: AzureSettings, rdb: RdbBackup, tags: dict[str, str], parent: pulumi.Resource
+) -> BackupWriter:
+    """Identity, then its Storage Blob Data Contributor role, both before the cache exists.
+
+    Microsoft's order for persistence through a managed identity is identity, role,
+    then persistence; a system-assigned identity only exists once the cache does, so
+    the cache would be created with persistence before its identity may write.
+    """
+    identity = managedidentity.UserAssignedIdentity(
+        f"{name}-backup-identity",
+        # The SDK's keyword for the identity's name: resource_name is the logical name.
+        resource_name_=f"{name}-redis-backup",
+        resource_group_name=s.resource_group_name,
+        location=s.location,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    role = authorization.RoleAssignment(
         f"{name}-backup-writer",
         scope=rdb.storage_account_id,
-        principal_id=principal,
+        principal_id=identity.principal_id,
         principal_type="ServicePrincipal",
         role_definition_id=(
             f"/subscriptions/{rdb.subscription_id}/providers/Microsoft.Authorization"
             f"/roleDefinitions/{STORAGE_BLOB_DATA_CONTRIBUTOR}"
         ),
         description=f"RDB snapshots of {name}",
-        opts=pulumi.ResourceOptions(parent=cache),
+        opts=pulumi.ResourceOptions(parent=identity),
     )
+    return BackupWriter(identity, role)
 
 
 def _endpoint(cache: redis.Redis, s: AzureSettings, password: pulumi.Output[str]) -> RedisEndpoint:

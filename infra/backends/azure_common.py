@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, keyvault, monitor, network, privatedns
 
-from .azure_settings import AzureCommonSettings
+from .azure_managed_settings import AzureManagedSettings
+from .azure_settings import AzureCommonSettings, AzureSettings
 from .azure_values import virtual_network_id
 
 
@@ -29,8 +30,8 @@ class PrivateLink:
 
 
 #: Azure Cache for Redis and Azure Managed Redis, as private link targets.
-CACHE_LINK = PrivateLink("privatelink.redis.cache.windows.net", "redisCache")
-MANAGED_LINK = PrivateLink("privatelink.redis.azure.net", "redisEnterprise")
+CACHE_LINK = PrivateLink(AzureSettings.PRIVATE_DNS_ZONE, "redisCache")
+MANAGED_LINK = PrivateLink(AzureManagedSettings.PRIVATE_DNS_ZONE, "redisEnterprise")
 
 
 def private_endpoint(
@@ -41,8 +42,54 @@ def private_endpoint(
     tags: dict[str, str],
     parent: pulumi.Resource,
 ) -> network.PrivateEndpoint:
-    """The private endpoint to ``target_id``, its DNS zone, the zone's VNet link and zone group."""
+    """The private endpoint to ``target_id``, its DNS zone, the zone's VNet link and zone group.
+
+    With ``privateDnsZoneId`` the existing zone is used (its link to the network is
+    its owner's): a second zone of the same name linked to the same network fails.
+    """
     child = pulumi.ResourceOptions(parent=parent)
+    zone_id = (
+        pulumi.Output.from_input(s.private_dns_zone_id)
+        if s.private_dns_zone_id
+        else _zone_and_link(name, link, s, tags, child)
+    )
+    endpoint = network.PrivateEndpoint(
+        f"{name}-pe",
+        resource_group_name=s.resource_group_name,
+        location=s.location,
+        subnet=network.SubnetArgs(id=s.private_endpoint_subnet_id),
+        private_link_service_connections=[
+            network.PrivateLinkServiceConnectionArgs(
+                name=f"{name}-pe",
+                private_link_service_id=target_id,
+                group_ids=[link.group_id],
+            )
+        ],
+        tags=tags,
+        # Replaced only after the cache's delete lock is removed (docs/runbook.md): the old
+        # endpoint must be gone before the lock, which waits for the new one, comes back.
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+    )
+    network.PrivateDnsZoneGroup(
+        f"{name}-pe-dns",
+        resource_group_name=s.resource_group_name,
+        private_endpoint_name=endpoint.name,
+        private_dns_zone_group_name="default",
+        private_dns_zone_configs=[
+            network.PrivateDnsZoneConfigArgs(name=link.zone, private_dns_zone_id=zone_id)
+        ],
+        opts=pulumi.ResourceOptions(parent=endpoint),
+    )
+    return endpoint
+
+
+def _zone_and_link(
+    name: str,
+    link: PrivateLink,
+    s: AzureCommonSettings,
+    tags: dict[str, str],
+    child: pulumi.ResourceOptions,
+) -> pulumi.Output[str]:
     zone = privatedns.PrivateZone(
         f"{name}-dns",
         private_zone_name=link.zone,
@@ -63,32 +110,7 @@ def private_endpoint(
         tags=tags,
         opts=pulumi.ResourceOptions(parent=zone),
     )
-    endpoint = network.PrivateEndpoint(
-        f"{name}-pe",
-        resource_group_name=s.resource_group_name,
-        location=s.location,
-        subnet=network.SubnetArgs(id=s.private_endpoint_subnet_id),
-        private_link_service_connections=[
-            network.PrivateLinkServiceConnectionArgs(
-                name=f"{name}-pe",
-                private_link_service_id=target_id,
-                group_ids=[link.group_id],
-            )
-        ],
-        tags=tags,
-        opts=child,
-    )
-    network.PrivateDnsZoneGroup(
-        f"{name}-pe-dns",
-        resource_group_name=s.resource_group_name,
-        private_endpoint_name=endpoint.name,
-        private_dns_zone_group_name="default",
-        private_dns_zone_configs=[
-            network.PrivateDnsZoneConfigArgs(name=link.zone, private_dns_zone_id=zone.id)
-        ],
-        opts=pulumi.ResourceOptions(parent=endpoint),
-    )
-    return endpoint
+    return zone.id
 
 
 @dataclass(frozen=True)
@@ -164,16 +186,25 @@ def alerts(
 
 
 def delete_lock(
-    name: str, target_id: pulumi.Output[str], parent: pulumi.Resource
+    name: str,
+    target_id: pulumi.Output[str],
+    endpoint: network.PrivateEndpoint,
+    parent: pulumi.Resource,
 ) -> authorization.ManagementLockByScope:
-    """A CanNotDelete lock on ``target_id`` (prod): deleting needs the lock removed first."""
+    """A CanNotDelete lock on ``target_id`` (prod): deleting needs the lock removed first.
+
+    The lock also covers the target's private endpoint connections (children inherit
+    locks; no lock scope covers the cache without them), so deleting ``endpoint`` fails
+    while it exists: the lock is created after the endpoint, and a plan that replaces
+    the endpoint needs the lock destroyed first (scripts/preview_guard.py says so).
+    """
     return authorization.ManagementLockByScope(
         f"{name}-lock",
         scope=target_id,
         lock_name=f"{name}-do-not-delete",
         level="CanNotDelete",
         notes="Aragora's Redis: remove this lock deliberately before deleting.",
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[endpoint]),
     )
 
 
@@ -195,7 +226,7 @@ def publish_env(
         f"{name}-env",
         resource_group_name=target.resource_group_name or s.resource_group_name,
         vault_name=target.vault_name,
-        secret_name=target.secret_name,
+        secret_name=target.secret_name_for(name),
         properties=keyvault.SecretPropertiesArgs(value=payload, content_type="application/json"),
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["properties"]),

@@ -1,17 +1,19 @@
 """The ``azure-managed`` backend: Azure Managed Redis, the successor of Azure Cache for Redis.
 
-A ``redisenterprise`` cluster (high availability on, zones, TLS 1.2 at least,
-public access disabled, a private endpoint in ``privatelink.redis.azure.net``)
-and its one ``default`` database on TLS port 10000 with access-key
-authentication on (the client logs in with the key, which is read with
-``listDatabaseKeys`` and is only ever a secret output).
+A ``redisenterprise`` cluster (high availability on, TLS 1.2 at least, public
+access disabled, a private endpoint in ``privatelink.redis.azure.net``) and its
+one ``default`` database on TLS port 10000 with access-key authentication on
+(the client logs in with the key, which is read with ``listDatabaseKeys`` and
+is only ever a secret output). No ``zones``: the API refuses them for every
+SKU, and a highly available cluster spreads over the region's zones itself.
 
-The clustering policy decides the contract mode. ``EnterpriseCluster`` (the
-default) puts a proxy in front of the shards: one endpoint that every client
-can use, including Aragora's URL-only readers and multi-key Lua scripts, so the
-mode is ``standalone``. ``OSSCluster`` exposes the shards to cluster-aware
-clients for more throughput, so the mode is ``cluster`` with the cluster host
-as the seed node. Changing the policy recreates the database.
+The clustering policy decides the contract mode. ``NoCluster`` (the default,
+SKUs of 25 GB or less) is one unsharded Redis: every command and script works,
+so the mode is ``standalone``. ``EnterpriseCluster`` puts a proxy in front of
+the shards: one endpoint, ``standalone`` too, but only DEL, MSET, MGET, EXISTS,
+UNLINK and TOUCH may span hash slots. ``OSSCluster`` exposes the shards to
+cluster-aware clients, so the mode is ``cluster`` with the cluster host as the
+seed node. Changing the policy recreates the database.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from ..endpoint import RedisEndpoint
 from ..outputs import contract_env
 from ..settings import ClientSettings, StackConfig
 from .azure_common import MANAGED_LINK, alerts, delete_lock, private_endpoint, publish_env
-from .azure_settings import AzureManagedSettings
+from .azure_managed_ready import running_name
+from .azure_managed_settings import AzureManagedSettings
 
 PORT = 10000
 DATABASE = "default"
@@ -84,13 +87,17 @@ class AzureManagedRedis(pulumi.ComponentResource):
             high_availability="Enabled" if s.high_availability else "Disabled",
             minimum_tls_version=s.minimum_tls_version,
             public_network_access="Enabled" if s.public_network_access else "Disabled",
-            zones=list(s.zones) or None,
             tags=tags,
             opts=stateful,
         )
         database = redisenterprise.Database(
             f"{name}-db",
-            cluster_name=cluster.name,
+            cluster_name=running_name(
+                cluster,
+                s.resource_group_name,
+                timeout_seconds=s.ready_timeout_seconds,
+                poll_seconds=s.ready_poll_seconds,
+            ),
             database_name=DATABASE,
             resource_group_name=s.resource_group_name,
             client_protocol="Encrypted",
@@ -106,10 +113,10 @@ class AzureManagedRedis(pulumi.ComponentResource):
             ),
             opts=stateful,
         )
-        private_endpoint(name, cluster.id, MANAGED_LINK, s, tags, self)
+        endpoint = private_endpoint(name, cluster.id, MANAGED_LINK, s, tags, self)
         alerts(name, cluster.id, METRIC_NAMESPACE, s, tags, self)
         if args.protect:
-            delete_lock(name, cluster.id, self)
+            delete_lock(name, cluster.id, endpoint, self)
         keys = redisenterprise.list_database_keys_output(
             cluster_name=cluster.name,
             database_name=database.name,
@@ -133,7 +140,7 @@ def _endpoint(
 ) -> RedisEndpoint:
     port = database.port.apply(lambda p: p or PORT)
     host = cluster.host_name
-    if s.clustering_policy == "EnterpriseCluster":
+    if s.clustering_policy != "OSSCluster":
         return RedisEndpoint("standalone", host, port, tls=True, password=password)
     nodes = pulumi.Output.all(host, port).apply(lambda v: [HostPort(v[0], v[1])])
     return RedisEndpoint("cluster", host, port, tls=True, password=password, cluster_nodes=nodes)

@@ -21,6 +21,7 @@ from .azure_values import (
     AzureName,
     KeyVaultName,
     Location,
+    PrivateDnsZoneId,
     ResourceGroupName,
     StorageAccountId,
     SubnetId,
@@ -30,8 +31,8 @@ DayOfWeek = Literal[
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Everyday",
     "Weekend",
 ]  # fmt: skip
-#: Azure Managed Redis SKUs this project accepts (the retiring Enterprise tiers are refused).
-MANAGED_SKU_PREFIXES = ("Balanced_", "MemoryOptimized_", "ComputeOptimized_", "FlashOptimized_")
+#: Names too generic for a global DNS label in prod (the default is ``aragora-<environment>``).
+GENERIC_NAMES = frozenset({"aragora", "aragora-dev", "aragora-staging", "aragora-prod"})
 #: The availability zones of an Azure region.
 AZURE_ZONES = ("1", "2", "3")
 
@@ -50,14 +51,19 @@ class KeyVaultTarget(ConfigModel):
     vault_name: KeyVaultName
     #: Defaults to the backend's resource group.
     resource_group_name: ResourceGroupName | None = None
-    secret_name: AzureName = "aragora-redis-env"  # noqa: S105 (a name, not a secret)
+    #: Defaults to ``<aragora-redis:name>-env``: two stacks may share a vault, never a secret.
+    secret_name: AzureName | None = None
+
+    def secret_name_for(self, name: str) -> str:
+        """The secret's name for the stack whose resources are named ``name``."""
+        return self.secret_name or f"{name}-env"
 
 
 class RdbBackup(ConfigModel):
     """``aragora-redis:azure.rdbBackup``: RDB snapshots to a storage account (Premium).
 
-    The cache's system-assigned identity writes them (no storage key in config);
-    it is granted Storage Blob Data Contributor on the account.
+    A user-assigned identity, granted Storage Blob Data Contributor on the account before
+    the cache is created, writes them (no storage key in config).
     """
 
     storage_account_id: StorageAccountId
@@ -83,9 +89,10 @@ class AzureCommonSettings(ConfigModel):
     location: Location
     #: The private endpoint's subnet; its virtual network gets the private DNS zone link.
     private_endpoint_subnet_id: SubnetId
+    #: An existing zone (already linked to the subnet's network) instead of a new zone and link.
+    private_dns_zone_id: PrivateDnsZoneId | None = None
     public_network_access: bool = False
     minimum_tls_version: str = "1.2"
-    zones: tuple[str, ...] = AZURE_ZONES
     maxmemory_policy: MaxmemoryPolicy = "volatile-ttl"
     alert_action_group_id: ActionGroupId | None = None
     alerts: AlertThresholds = Field(default_factory=lambda: AlertThresholds.model_validate({}))
@@ -93,9 +100,11 @@ class AzureCommonSettings(ConfigModel):
 
     #: The config section, ``azure`` or ``azure-managed``; set by each subclass.
     SECTION: ClassVar[str] = "azure"
+    #: The private link DNS zone of the service; set by each subclass.
+    PRIVATE_DNS_ZONE: ClassVar[str] = "privatelink.redis.cache.windows.net"
 
     def common_problems(self, stack: StackSettings) -> list[Problem]:
-        """The rules of both backends: TLS, TLS floor, public access, zones."""
+        """The rules of both backends: TLS, TLS floor, public access, a distinctive prod name."""
         problems: list[Problem] = []
 
         def bad(key: str, value: Any, expected: str) -> None:
@@ -122,8 +131,25 @@ class AzureCommonSettings(ConfigModel):
                 True,
                 "false in prod (clients reach Redis through the private endpoint only)",
             )
-        if len(set(self.zones)) != len(self.zones) or not set(self.zones) <= set(AZURE_ZONES):
-            bad("zones", list(self.zones), "distinct zones among 1, 2 and 3")
+        zone = self.private_dns_zone_id
+        if zone is not None and zone.rsplit("/", 1)[1].lower() != self.PRIVATE_DNS_ZONE:
+            bad(
+                "privateDnsZoneId",
+                zone,
+                f"the id of a zone named {self.PRIVATE_DNS_ZONE} (the {self.SECTION} backend's"
+                " private link zone)",
+            )
+        if stack.environment == "prod" and stack.name in GENERIC_NAMES:
+            problems.append(
+                Problem(
+                    config_key("name"),
+                    stack.name,
+                    "a name of your organisation's own in prod, such as contoso-aragora-prod"
+                    " (it becomes the global host name <name>.redis.cache.windows.net or"
+                    " <name>.<region>.redis.azure.net; a generic name is likely taken and"
+                    " fails with NameNotAvailable)",
+                )
+            )
         return problems
 
 
@@ -131,6 +157,7 @@ class AzureSettings(AzureCommonSettings):
     """``aragora-redis:azure``: one Azure Cache for Redis and what surrounds it."""
 
     sku: Literal["Basic", "Standard", "Premium"] = "Premium"
+    zones: tuple[str, ...] = AZURE_ZONES
     #: C0-C6 for Basic/Standard, P1-P5 for Premium.
     capacity: int = 1
     replicas_per_primary: int | None = None
@@ -152,13 +179,15 @@ class AzureSettings(AzureCommonSettings):
 
     @model_validator(mode="after")
     def _policy(self, info: ValidationInfo) -> Self:
-        stack = _stack(info)
+        stack = stack_of(info)
         problems = self.common_problems(stack)
 
         def bad(key: str, value: Any, expected: str) -> None:
             problems.append(Problem(config_key("azure", key), value, expected))
 
         premium = self.sku == "Premium"
+        if len(set(self.zones)) != len(self.zones) or not set(self.zones) <= set(AZURE_ZONES):
+            bad("zones", list(self.zones), "distinct zones among 1, 2 and 3")
         if stack.environment == "prod" and not premium:
             bad("sku", self.sku, "Premium in prod (zone redundancy, 2+ replicas, private link)")
         if self.sku == "Basic" and stack.environment != "dev":
@@ -214,47 +243,8 @@ MIN_REPLICAS: Mapping[Environment, int] = {"dev": 1, "staging": 1, "prod": 2}
 MAX_REPLICAS = 3
 
 
-class AzureManagedSettings(AzureCommonSettings):
-    """``aragora-redis:azure-managed``: one Azure Managed Redis cluster and its database."""
-
-    SECTION: ClassVar[str] = "azure-managed"
-
-    sku: str = ""
-    high_availability: bool = True
-    #: EnterpriseCluster: one endpoint, contract ``standalone``; OSSCluster: ``cluster``.
-    clustering_policy: Literal["EnterpriseCluster", "OSSCluster"] = "EnterpriseCluster"
-    rdb_persistence: Literal["1h", "6h", "12h"] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _environment_defaults(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        sku = "Balanced_B5" if _stack(info).environment == "prod" else "Balanced_B1"
-        return {"sku": sku, **data}
-
-    @model_validator(mode="after")
-    def _policy(self, info: ValidationInfo) -> Self:
-        stack = _stack(info)
-        problems = self.common_problems(stack)
-
-        def bad(key: str, value: Any, expected: str) -> None:
-            problems.append(Problem(config_key("azure-managed", key), value, expected))
-
-        if not self.sku.startswith(MANAGED_SKU_PREFIXES):
-            bad(
-                "sku",
-                self.sku,
-                "an Azure Managed Redis SKU such as Balanced_B5 or MemoryOptimized_M10"
-                " (Enterprise tiers retire on 2027-03-31)",
-            )
-        if not self.high_availability and stack.environment == "prod":
-            bad("highAvailability", False, "true in prod (a replica of every shard)")
-        fail(problems)
-        return self
-
-
-def _stack(info: ValidationInfo) -> StackSettings:
+def stack_of(info: ValidationInfo) -> StackSettings:
+    """The :class:`StackSettings` passed as validation context."""
     stack = (info.context or {}).get("stack")
     if not isinstance(stack, StackSettings):
         raise TypeError("Azure settings are validated with context={'stack': StackSettings}")

@@ -40,6 +40,14 @@ StorageAccountId = Annotated[
         "/Microsoft.Storage/storageAccounts/<name>",
     ),
 ]
+PrivateDnsZoneId = Annotated[
+    str,
+    matching(
+        _SUB + r"/(?i:microsoft\.network/privateDnsZones)/[-\w.]+",
+        "a private DNS zone id such as /subscriptions/<id>/resourceGroups/<rg>/providers"
+        "/Microsoft.Network/privateDnsZones/<zone>",
+    ),
+]
 KeyVaultName = Annotated[
     str,
     matching(r"[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", "a Key Vault name (3-24 chars)"),

@@ -62,11 +62,18 @@ def cache_ha(s: Subject) -> Iterable[str]:
 
 
 def enterprise_ha(s: Subject) -> Iterable[str]:
-    """High availability on (a replica and failover) across two or more zones."""
+    """High availability on: a replica and failover, spread over the region's zones by Azure.
+
+    Azure Managed Redis refuses ``zones`` for every SKU (400 "Specifying zones for
+    SKU ... is not supported"), so zones set are a failed deploy, not more HA.
+    """
     if s.get("highAvailability") == "Disabled":
         yield f"no replica and no failover: set {key('azure-managed', 'highAvailability')} true"
-    if len(s.get("zones") or []) < 2:
-        yield f"fewer than 2 zones: set {key('azure-managed', 'zones')} to 2 or more zones"
+    if s.get("zones"):
+        yield (
+            "zones set, which Azure Managed Redis refuses for every SKU: remove"
+            f" {key('azure-managed', 'zones')} (high availability spreads over zones itself)"
+        )
 
 
 def public_access(s: Subject) -> Iterable[str]:

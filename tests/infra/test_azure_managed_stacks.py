@@ -15,6 +15,7 @@ from infra.settings import StackConfigError
 from .harness import Declared, Run, Secret, changed, stack_file
 from .test_azure_mocks import (
     FAKE_PRIMARY_KEY,
+    GET_REDIS_ENTERPRISE,
     LIST_DATABASE_KEYS,
     AzureMocks,
     key_in_clear,
@@ -25,7 +26,7 @@ STACK = "prod-azure-managed"
 COMPONENT = "aragora-redis:azure-managed:AzureManagedRedis"
 CLUSTER = "azure-native:redisenterprise:RedisEnterprise"
 DATABASE = "azure-native:redisenterprise:Database"
-HOST = "aragora-prod.eastus2.redis.azure.net"
+HOST = "contoso-aragora-prod-amr.eastus2.redis.azure.net"
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +64,12 @@ def test_every_resource_is_a_descendant_of_the_component(prod: Run) -> None:
         assert resource is component or urn == component.urn, f"{resource} outside the component"
 
 
-def test_cluster_is_highly_available_across_zones_tls_and_private(prod: Run) -> None:
+def test_cluster_is_highly_available_without_a_zone_list_tls_and_private(prod: Run) -> None:
     c = cluster(prod)
     assert c.inputs["sku"] == {"name": "Balanced_B5"}, f"{c}"
     assert c.inputs["highAvailability"] == "Enabled", f"{c}"
-    assert c.inputs["zones"] == ["1", "2", "3"], f"{c}"
+    # The API answers 400 to zones on every Azure Managed Redis SKU.
+    assert "zones" not in c.inputs, f"{c}"
     assert c.inputs["minimumTlsVersion"] == "1.2", f"{c}"
     assert c.inputs["publicNetworkAccess"] == "Disabled", f"{c}"
 
@@ -76,11 +78,11 @@ def test_database_on_tls_port_10000_with_keys_and_the_policies(prod: Run) -> Non
     db = database(prod)
     assert db.inputs["port"] == 10000, f"{db}"
     assert db.inputs["clientProtocol"] == "Encrypted", f"{db}"
-    assert db.inputs["clusteringPolicy"] == "EnterpriseCluster", f"{db}"
+    assert db.inputs["clusteringPolicy"] == "NoCluster", f"{db}: unsharded for standalone"
     assert db.inputs["evictionPolicy"] == "VolatileTTL", f"{db}"
     assert db.inputs["accessKeysAuthentication"] == "Enabled", f"{db}: the client needs the key"
     assert db.inputs["persistence"] == {"rdbEnabled": True, "rdbFrequency": "1h"}, f"{db}"
-    assert db.inputs["clusterName"] == "aragora-prod"
+    assert db.inputs["clusterName"] == "contoso-aragora-prod-amr"
 
 
 def test_private_endpoint_in_the_managed_redis_zone(prod: Run) -> None:
@@ -115,7 +117,7 @@ def test_keys_come_from_the_database_and_stay_secret(prod: Run, mocks: AzureMock
     calls = [args for token, args in mocks.invokes if token == LIST_DATABASE_KEYS]
     assert calls
     assert calls[0]["databaseName"] == "default"
-    assert calls[0]["clusterName"] == "aragora-prod"
+    assert calls[0]["clusterName"] == "contoso-aragora-prod-amr"
     for resource in prod.resources:
         assert not key_in_clear(resource.inputs), f"{resource}: key in clear"
     for name, output in prod.outputs.items():
@@ -148,6 +150,42 @@ def test_oss_cluster_policy_gives_cluster_mode() -> None:
     assert [(n.host, n.port) for n in settings.cluster_nodes] == [(HOST, 10000)]
 
 
+def test_the_database_waits_until_the_new_cluster_is_running() -> None:
+    mocks = AzureMocks(cluster_states=("Creating", "Creating", "Updating"))
+    run = run_azure(changed(STACK, managed(readyPollSeconds=0)), STACK, mocks)
+    assert run.error is None, repr(run.error)
+    polls = [args for token, args in mocks.invokes if token == GET_REDIS_ENTERPRISE]
+    assert len(polls) == 3, "asked until Running"
+    assert polls[0] == {
+        "clusterName": "contoso-aragora-prod-amr",
+        "resourceGroupName": "rg-aragora-prod",
+    }
+    assert database(run).inputs["clusterName"] == "contoso-aragora-prod-amr"
+
+
+def test_a_cluster_that_fails_stops_the_run_before_its_database() -> None:
+    mocks = AzureMocks(cluster_states=("Creating", "Failed"))
+    run = run_azure(changed(STACK, managed(readyPollSeconds=0)), STACK, mocks)
+    assert "resourceState Failed" in repr(run.error)
+    assert not run.of_type(DATABASE)
+
+
+def test_enterprise_cluster_policy_stays_standalone_on_a_large_sku() -> None:
+    changes = managed(clusteringPolicy="EnterpriseCluster", sku="Balanced_B50")
+    run = run_azure(changed(STACK, changes), STACK)
+    assert run.error is None, repr(run.error)
+    assert database(run).inputs["clusteringPolicy"] == "EnterpriseCluster"
+    assert RedisSettings.from_env(run.outputs[ENV_MAP_OUTPUT].value).mode == "standalone"
+
+
+@pytest.mark.parametrize("sku", ["Balanced_B0", "Balanced_B20", "MemoryOptimized_M20",
+                                 "ComputeOptimized_X20"])  # fmt: skip
+def test_no_cluster_is_the_default_up_to_25_gb(sku: str) -> None:
+    run = run_azure(changed(STACK, managed(clusteringPolicy=None, sku=sku)), STACK)
+    assert run.error is None, repr(run.error)
+    assert database(run).inputs["clusteringPolicy"] == "NoCluster"
+
+
 def test_staging_may_turn_high_availability_off_and_skip_key_vault() -> None:
     changes = {"environment": "staging", **managed(highAvailability=False, keyVault=None)}
     run = run_azure(changed(STACK, changes), "staging-azure-managed")
@@ -173,12 +211,22 @@ ERRORS = [
     ("TLS 1.0", managed(minimumTlsVersion="1.0"),
      "aragora-redis:azure-managed.minimumTlsVersion", ("'1.0'", "1.2")),
     ("TLS off", {"tls": "false"}, "aragora-redis:tls", ("False", "true")),
+    ("generic global name in prod", {"name": None},
+     "aragora-redis:name", ("'aragora-prod'", "NameNotAvailable")),
     ("HA off in prod", managed(highAvailability=False),
      "aragora-redis:azure-managed.highAvailability", ("False", "true in prod")),
     ("retiring Enterprise SKU", managed(sku="Enterprise_E10"),
      "aragora-redis:azure-managed.sku", ("'Enterprise_E10'", "2027-03-31")),
-    ("unknown clustering policy", managed(clusteringPolicy="NoCluster"),
-     "aragora-redis:azure-managed.clusteringPolicy", ("'NoCluster'", "EnterpriseCluster")),
+    ("unknown clustering policy", managed(clusteringPolicy="Sharded"),
+     "aragora-redis:azure-managed.clusteringPolicy", ("'Sharded'", "NoCluster")),
+    ("NoCluster above 25 GB", managed(sku="Balanced_B50"),
+     "aragora-redis:azure-managed.clusteringPolicy", ("'NoCluster'", "25 GB or less")),
+    ("NoCluster on Flash", managed(sku="FlashOptimized_A250", clusteringPolicy="NoCluster"),
+     "aragora-redis:azure-managed.clusteringPolicy", ("'NoCluster'", "OSSCluster")),
+    ("a short readiness wait", managed(readyTimeoutSeconds=5),
+     "aragora-redis:azure-managed.readyTimeoutSeconds", ("got 5", "60 seconds or more")),
+    ("a zone list", managed(zones=["1", "2", "3"]),
+     "aragora-redis:azure-managed.zones", ("['1', '2', '3']", "refuses zones")),
     ("RDB every minute", managed(rdbPersistence="1m"),
      "aragora-redis:azure-managed.rdbPersistence", ("'1m'", "'1h'")),
 ]  # fmt: skip

@@ -14,7 +14,13 @@ from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 from infra.settings import StackConfigError
 
 from .harness import Declared, Run, Secret, changed, stack_file
-from .test_azure_mocks import FAKE_PRIMARY_KEY, PRINCIPAL_ID, key_in_clear, run_azure
+from .test_azure_mocks import (
+    FAKE_PRIMARY_KEY,
+    PRINCIPAL_ID,
+    AzureMocks,
+    key_in_clear,
+    run_azure,
+)
 
 STACK = "prod-azure"
 COMPONENT = "aragora-redis:azure:AzureCacheRedis"
@@ -23,6 +29,8 @@ ZONE = "azure-native:privatedns:PrivateZone"
 PE = "azure-native:network:PrivateEndpoint"
 ALERT = "azure-native:monitor:MetricAlert"
 LOCK = "azure-native:authorization:ManagementLockByScope"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ROLE = "azure-native:authorization:RoleAssignment"
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +89,7 @@ def test_private_endpoint_with_its_dns_zone_link_and_zone_group(prod: Run) -> No
     assert pe.inputs["subnet"]["id"] == subnet, f"{pe}"
     (connection,) = pe.inputs["privateLinkServiceConnections"]
     assert connection["groupIds"] == ["redisCache"]
-    assert connection["privateLinkServiceId"].endswith("/aragora-prod")
+    assert connection["privateLinkServiceId"].endswith("/contoso-aragora-prod")
     zone = prod.one(ZONE)
     assert zone.inputs["privateZoneName"] == "privatelink.redis.cache.windows.net"
     link = prod.one("azure-native:privatedns:VirtualNetworkLink")
@@ -90,13 +98,18 @@ def test_private_endpoint_with_its_dns_zone_link_and_zone_group(prod: Run) -> No
     group = prod.one("azure-native:network:PrivateDnsZoneGroup")
     (config,) = group.inputs["privateDnsZoneConfigs"]
     assert config["privateDnsZoneId"].endswith("/privatelink.redis.cache.windows.net")
-    assert group.inputs["privateEndpointName"].startswith("aragora-prod-pe")
+    assert group.inputs["privateEndpointName"].startswith("contoso-aragora-prod-pe")
 
 
-def test_rdb_backups_are_written_by_the_caches_identity(prod: Run) -> None:
+def test_rdb_backups_are_written_by_an_identity_that_holds_its_role_first(prod: Run) -> None:
     rdb = stack_file(STACK)["aragora-redis:azure"]["rdbBackup"]
     c = cache(prod)
-    assert c.inputs["identity"]["type"] == "SystemAssigned", f"{c}"
+    identity = prod.one(IDENTITY)
+    assert identity.inputs["resourceName"] == "contoso-aragora-prod-redis-backup"
+    # Only this identity: Azure would prefer a system-assigned one for persistence.
+    assert c.inputs["identity"]["type"] == "UserAssigned", f"{c}"
+    (used,) = c.inputs["identity"]["userAssignedIdentities"]
+    assert used.endswith("/contoso-aragora-prod-redis-backup"), used
     config = c.inputs["redisConfiguration"]
     assert config["rdbBackupEnabled"] == "true"
     assert config["rdbBackupFrequency"] == str(rdb["frequencyMinutes"])
@@ -110,19 +123,49 @@ def test_rdb_backups_are_written_by_the_caches_identity(prod: Run) -> None:
     assert role.inputs["roleDefinitionId"].endswith("/ba92f5b4-2d11-453d-a403-e96b0029c9fe")
 
 
+EXISTING_ZONE = (
+    "/subscriptions/3f2b8c1d-6a4e-4f70-9b2c-1d8e7f6a5b40/resourceGroups/rg-aragora-network"
+    "/providers/Microsoft.Network/privateDnsZones/privatelink.redis.cache.windows.net"
+)
+
+
+def test_an_existing_private_dns_zone_is_used_by_id_without_a_new_zone_or_link() -> None:
+    run = run_azure(changed(STACK, azure(privateDnsZoneId=EXISTING_ZONE)), STACK)
+    assert run.error is None, repr(run.error)
+    assert not run.of_type(ZONE)
+    assert not run.of_type("azure-native:privatedns:VirtualNetworkLink")
+    group = run.one("azure-native:network:PrivateDnsZoneGroup")
+    (config,) = group.inputs["privateDnsZoneConfigs"]
+    assert config == {
+        "name": "privatelink.redis.cache.windows.net",
+        "privateDnsZoneId": EXISTING_ZONE,
+    }
+
+
+def test_identity_then_role_then_the_cache_with_persistence() -> None:
+    mocks = AzureMocks()
+    run = run_azure(stack_file(STACK), STACK, mocks)
+    assert run.error is None, repr(run.error)
+    order = [t for t in mocks.created if t in (IDENTITY, ROLE, CACHE)]
+    assert order == [IDENTITY, ROLE, CACHE], "Microsoft's order: identity, role, persistence"
+    # The lock also blocks deleting the endpoint's connection: it comes after the endpoint.
+    assert mocks.created.index(PE) < mocks.created.index(LOCK)
+
+
 def test_no_backup_no_identity() -> None:
     run = run_azure(changed(STACK, azure(rdbBackup=None)), STACK)
     assert run.error is None, repr(run.error)
     assert "identity" not in cache(run).inputs
     assert "rdbBackupEnabled" not in cache(run).inputs["redisConfiguration"]
     assert not run.of_type("azure-native:authorization:RoleAssignment")
+    assert not run.of_type(IDENTITY)
 
 
 def test_prod_is_protected_and_locked(prod: Run) -> None:
     assert cache(prod).protect, "prod cache not protected"
     lock = prod.one(LOCK)
     assert lock.inputs["level"] == "CanNotDelete"
-    assert lock.inputs["scope"].endswith("/aragora-prod")
+    assert lock.inputs["scope"].endswith("/contoso-aragora-prod")
 
 
 def test_three_alerts_to_the_action_group(prod: Run) -> None:
@@ -145,6 +188,7 @@ def test_the_access_key_is_secret_everywhere(prod: Run) -> None:
             assert output.secret, f"output {name} holds the key but is not secret"
     secret = prod.one("azure-native:keyvault:Secret")
     assert isinstance(secret.inputs["properties"], Secret), f"{secret}: env map in clear"
+    assert secret.inputs["secretName"] == "contoso-aragora-prod-env", "not this stack's own"
 
 
 def test_credential_outputs_are_secret_and_the_rest_are_not(prod: Run) -> None:
@@ -157,7 +201,7 @@ def test_outputs_round_trip_through_the_client(prod: Run) -> None:
     env = prod.outputs[ENV_MAP_OUTPUT].value
     settings = RedisSettings.from_env(env)
     assert settings.mode == "standalone"
-    assert (settings.host, settings.port) == ("aragora-prod.redis.cache.windows.net", 6380)
+    assert (settings.host, settings.port) == ("contoso-aragora-prod.redis.cache.windows.net", 6380)
     assert settings.ssl
     assert settings.ssl_ca_certs is None, "Azure uses public CAs"
     assert settings.password is not None
@@ -197,7 +241,7 @@ def test_premium_clustering_gives_cluster_mode() -> None:
     settings = RedisSettings.from_env(run.outputs[ENV_MAP_OUTPUT].value)
     assert settings.mode == "cluster"
     assert [(n.host, n.port) for n in settings.cluster_nodes] == [
-        ("aragora-prod.redis.cache.windows.net", 6380)
+        ("contoso-aragora-prod.redis.cache.windows.net", 6380)
     ]
 
 
@@ -226,6 +270,14 @@ ERRORS = [
     ("TLS 1.0", azure(minimumTlsVersion="1.0"),
      "aragora-redis:azure.minimumTlsVersion", ("'1.0'", "1.2")),
     ("TLS off", {"tls": "false"}, "aragora-redis:tls", ("False", "true")),
+    ("the managed zone for a cache", azure(privateDnsZoneId=EXISTING_ZONE.replace(
+        "redis.cache.windows.net", "redis.azure.net")),
+     "aragora-redis:azure.privateDnsZoneId", ("privatelink.redis.azure.net'",
+                                              "a zone named privatelink.redis.cache.windows.net")),
+    ("a zone id that is no id", azure(privateDnsZoneId="privatelink.redis.cache.windows.net"),
+     "aragora-redis:azure.privateDnsZoneId", ("'privatelink", "a private DNS zone id")),
+    ("generic global name in prod", {"name": None},
+     "aragora-redis:name", ("'aragora-prod'", "NameNotAvailable")),
     ("one replica for three zones", azure(replicasPerPrimary=1),
      "aragora-redis:azure.replicasPerPrimary", ("got 1", "2 to 3")),
     ("no zones in prod", azure(zones=[]), "aragora-redis:azure.zones", ("got []", "2 or 3")),

@@ -109,7 +109,6 @@ COMPLIANT: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
         {
             "minimumTlsVersion": "1.2",
             "highAvailability": "Enabled",
-            "zones": ["1", "2", "3"],
             "publicNetworkAccess": "Disabled",
         },
         (),

@@ -115,8 +115,8 @@ WEAKENED = [
     ),
     (
         "high-availability",
-        compliant(azure.ENTERPRISE, zones=None),
-        "aragora-redis:azure-managed.zones",
+        compliant(azure.ENTERPRISE, zones=["1", "2", "3"]),
+        "refuses for every SKU",
     ),
     (
         "high-availability",

@@ -59,7 +59,9 @@ def test_public_network_access_fails_private_network() -> None:
     found = mandatory(check_run(run))
     assert "private-network" in _policies(found)
     message = next(v.message for v in found if v.policy == "private-network")
-    assert message.startswith("azure-native:redis:Redis 'aragora-staging': public network access")
+    assert message.startswith(
+        "azure-native:redis:Redis 'contoso-aragora-prod': public network access"
+    )
     assert "aragora-redis:azure-managed" not in message
     assert "aragora-redis:azure.publicNetworkAccess" in message
 

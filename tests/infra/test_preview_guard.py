@@ -140,6 +140,31 @@ def test_updates_creates_and_stateless_replacements_pass() -> None:
     assert findings(doc) == []
 
 
+PE = "azure-native:network:PrivateEndpoint"
+LOCK = "azure-native:authorization:ManagementLockByScope"
+
+
+def test_a_replaced_private_endpoint_is_blocked_by_the_delete_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = findings(document(*replacement(PE, "contoso-aragora-prod-pe")))
+    assert [(f.type, f.kind) for f in found] == [(PE, Kind.LOCKED)]
+    path = tmp_path / "preview.json"
+    path.write_text(document(*replacement(PE, "contoso-aragora-prod-pe")))
+    assert main(["--enforce", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "409 ScopeLocked" in out
+    assert "pulumi destroy --target" in out
+
+
+def test_a_private_endpoint_may_go_once_the_lock_goes_first() -> None:
+    doc = document(
+        step("delete", LOCK, "contoso-aragora-prod-lock"),
+        *replacement(PE, "contoso-aragora-prod-pe"),
+    )
+    assert findings(doc) == []
+
+
 def test_an_unreviewed_type_is_a_finding() -> None:
     found = findings(document(step("delete", "aws:s3/bucket:BucketV2", "backups")))
     assert [(f.type, f.kind) for f in found] == [("aws:s3/bucket:BucketV2", Kind.UNREVIEWED)]
