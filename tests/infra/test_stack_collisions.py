@@ -72,6 +72,9 @@ NAMED: dict[str, IdentityOf] = {
     "gcp:redis/cluster:Cluster": _gcp("project", "region", "name"),
     "gcp:memorystore/instance:Instance": _gcp("project", "location", "instanceId"),
     "gcp:secretmanager/secret:Secret": _gcp("project", "secretId"),
+    # One binding per key, role and member: a second stack's copy would be removed
+    # with the first stack (a destroy drops the grant the other one relies on).
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": _gcp("cryptoKeyId", "role", "member"),
     # One policy per network, region and service class, whatever its name.
     "gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy": _gcp(
         "network", "location", "serviceClass"
