@@ -10,11 +10,14 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.commands import READ_COMMANDS
 from redis.retry import Retry
 
 from aragora_redis import RedisSettings
 from aragora_redis._options import sentinel_addresses, sentinel_kwargs
 from aragora_redis._parse import text
+from aragora_redis.local import LocalStack
+from aragora_redis.local.probe import wait_until
 
 
 def sentinel_clients(s: RedisSettings) -> list[redis.Redis]:
@@ -137,3 +140,44 @@ def make_other_ca(folder: Path) -> Path:
         capture_output=True,
     )
     return cert
+
+
+def replica_reads(stack: LocalStack) -> int:
+    """Read commands (redis-py's ``READ_COMMANDS``) the stack's replicas have served.
+
+    A replica's own commandstats count the writes it replicates too, but those are
+    never read commands.
+    """
+    total = 0
+    for node in stack.data_nodes:
+        client = stack.client(node.name, timeout=5.0)
+        try:
+            if client.info("replication")["role"] == "master":
+                continue
+            stats: dict[str, Any] = client.info("commandstats")
+        finally:
+            client.close()
+        for name, value in stats.items():
+            if name.removeprefix("cmdstat_").upper() in READ_COMMANDS:
+                total += int(value["calls"])
+    return total
+
+
+def wait_for_replicas_in_slots(stack: LocalStack, timeout: float = 60.0) -> None:
+    """Wait until CLUSTER SLOTS names a replica beside every primary.
+
+    Redis 7 lists a replica there only once gossip has told its primary the
+    replica's offset, about 9 s after the cluster forms; a redis-py client made
+    before that never sees the replicas, so a test of where reads go waits first.
+    """
+
+    def listed() -> bool | str:
+        admin = stack.client("redis-0", timeout=5.0)
+        try:
+            ranges = admin.execute_command("CLUSTER", "SLOTS")
+        finally:
+            admin.close()
+        alone = [f"{r[0]}-{r[1]}" for r in ranges if len(r) < 4]
+        return not alone or f"slots {', '.join(alone)} have no replica listed"
+
+    wait_until(listed, "CLUSTER SLOTS to list the replicas", timeout=timeout)

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.crc import key_slot
 
-from aragora_redis import RedisSettings
-from aragora_redis._script import SHA
+from aragora_redis import RedisSettings, keys
+from aragora_redis._script import SCRIPT, SHA
 from aragora_redis.local import LocalStack, up_on_free_ports
+from aragora_redis.ratelimit import Check
 from tests.support import sentinel_master_address
 
 #: The limiter's timeout where a test is not about a slow or dead Redis: on a busy
@@ -77,3 +79,78 @@ def new_master(settings: RedisSettings, address: tuple[str, int]) -> redis.Redis
     master = redis.Redis(host=address[0], port=address[1], password=password)
     assert master.script_exists(SHA) == [False]  # Redis 7 does not replicate the cache
     return master
+
+
+def a_primary_and_its_callers(stack: LocalStack, count: int) -> tuple[str, list[str]]:
+    """A cluster primary and ``count`` new caller ids whose buckets it serves.
+
+    The callers' buckets spread over many of that primary's slots: a script call
+    across them would get CROSSSLOT from it, as from a sharding proxy.
+    """
+    for node in stack.data_nodes:
+        admin = stack.client(node.name, timeout=CALM)
+        try:
+            if admin.info("replication")["role"] != "master":
+                continue
+            owned = [
+                range(int(r[0]), int(r[1]) + 1)
+                for r in admin.execute_command("CLUSTER", "SLOTS")
+                if int(r[2][1]) == node.port
+            ]
+        finally:
+            admin.close()
+        callers: list[str] = []
+        while len(callers) < count:
+            caller = new_key()
+            if any(bucket_slot(caller) in r for r in owned):
+                callers.append(caller)
+        return node.name, callers
+    raise RuntimeError("no cluster primary answered")
+
+
+def bucket_slot(caller: str, scope: str = "default") -> int:
+    """The cluster slot of ``caller``'s bucket."""
+    return key_slot(keys.ratelimit(scope, caller).encode())
+
+
+def check_one_call_per_slot(checks: list[Check], calls: list[list[str]]) -> None:
+    """Each check's key went out in one call; each call's keys share one slot, and
+    each slot got one call (its checks share a limit and are fewer than 32)."""
+    assert [len({key_slot(k.encode()) for k in call}) for call in calls] == [1] * len(calls)
+    sent = sorted(k for call in calls for k in call)
+    assert sent == sorted(keys.ratelimit(c.scope, c.key) for c in checks)
+    assert len(calls) == len({key_slot(k.encode()) for k in sent}) > 100
+
+
+@contextmanager
+def script_calls(stack: LocalStack, node: str) -> Iterator[list[list[str]]]:
+    """The keys of every script call ``node`` gets inside the block, one list per call.
+
+    Read with MONITOR up to a marker sent after the block (no waiting on a clock).
+    The script is loaded first, so every call is an EVALSHA with plain arguments.
+    """
+    admin = stack.client(node, timeout=CALM)
+    admin.script_load(SCRIPT)
+    calls: list[list[str]] = []
+    marker = f"end-of-{new_key()}"
+    try:
+        with admin.monitor() as monitor:
+            yield calls
+            admin.echo(marker)  # the monitor has its own connection
+            while marker not in (seen := monitor.next_command())["command"]:
+                args = seen["command"].split(" ")
+                if seen["client_type"] != "lua" and args[0].upper() in ("EVAL", "EVALSHA"):
+                    assert args[0].upper() == "EVALSHA", args[:3]
+                    calls.append(args[3 : 3 + int(args[2])])
+    finally:
+        admin.close()
+
+
+def script_errors(stack: LocalStack, node: str, error: str) -> int:
+    """How many ``error`` replies (e.g. CROSSSLOT) ``node`` has given."""
+    admin = stack.client(node, timeout=CALM)
+    try:
+        stats = admin.info("errorstats")
+    finally:
+        admin.close()
+    return int(stats.get(f"errorstat_{error}", {}).get("count", 0))

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.connection import Connection
+from redis.crc import key_slot
 from redis.exceptions import NoScriptError, ResponseError
 
 from aragora_redis import ConfigError, RateLimiterUnavailable, RedisSettings
@@ -179,12 +180,49 @@ def test_calls_are_runs_of_one_limit_in_order() -> None:
     assert script.runs(mixed, range(9)) == [[0, 1, 2], [3, 4, 5], [6], [7, 8]]
 
 
-def test_cluster_calls_share_a_slot() -> None:
+def test_calls_share_a_slot() -> None:
     ps = _checks(50)
-    groups = script.by_slot(ps, lambda key: len(key) % 3)
+    groups = script.calls(ps, lambda key: len(key) % 3)
     assert sorted(i for g in groups for i in g) == list(range(50))
     assert all(len({len(ps[i].key) % 3 for i in g}) == 1 for g in groups)
     assert all(list(g) == sorted(g) for g in groups)
+
+
+def test_calls_are_runs_of_one_limit_within_a_slot() -> None:
+    same = [prepare(f"k{i}", 1, 2) for i in range(2 * script.MAX_CHECKS_PER_CALL + 5)]
+    one_slot = script.calls(same, lambda key: 7)
+    assert one_slot == script.runs(same, range(len(same)))
+
+
+def test_the_default_slot_is_redis_clusters_hash_tag_slot() -> None:
+    # Keys with one hash tag share a call; the slot is redis-py's (CRC16 of the tag).
+    ps = [prepare("alice", 1, 2), prepare("bob", 1, 2), prepare("alice", 1, 2, scope="x")]
+    assert key_slot(b"alice") != key_slot(b"bob")
+    assert script.calls(ps) == [[0, 2], [1]]
+    assert script.calls(ps[:1]) == [(0,)]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from([(1, 2, 1), (1, 2, 2), (3, 9, 1)])),
+        min_size=1,
+        max_size=150,
+    )
+)
+def test_no_call_spans_slots_or_limits_and_each_keys_order_is_kept(
+    raw: list[tuple[int, tuple[int, int, int]]],
+) -> None:
+    ps = [prepare(f"user-{k}", *limits) for k, limits in raw]
+    groups = script.calls(ps)
+    assert sorted(i for g in groups for i in g) == list(range(len(ps)))
+    for g in groups:
+        assert 1 <= len(g) <= script.MAX_CHECKS_PER_CALL
+        assert len({key_slot(ps[i].key.encode()) for i in g}) == 1
+        assert len({ps[i][1:] for i in g}) == 1
+    sent = [i for g in groups for i in g]  # the calls go out in this order
+    for key in {p.key for p in ps}:
+        mine = [i for i in sent if ps[i].key == key]
+        assert mine == sorted(mine)
 
 
 def test_replies_fill_in_decisions_and_note_missing_scripts() -> None:

@@ -87,6 +87,22 @@ def test_a_batch_across_cluster_slots(cluster: Any) -> None:
     limiter.close()
 
 
+def test_no_script_call_spans_slots_behind_a_standalone_endpoint(cluster: Any) -> None:
+    # A cluster primary reached as a standalone endpoint, as the standalone contract
+    # reaches Azure Managed Redis's EnterpriseCluster proxy: both answer CROSSSLOT.
+    node, callers = rs.a_primary_and_its_callers(cluster, 150)
+    limiter = RateLimiter.from_settings(cluster.node_settings(node), timeout=rs.CALM)
+    checks = [Check(k, 1, 1, 1, scope) for k in callers for scope in ("default", "x")] * 2
+    crossslot = rs.script_errors(cluster, node, "CROSSSLOT")
+    with rs.script_calls(cluster, node) as calls:
+        got = limiter.hit_many(checks)
+    assert [d.allowed for d in got] == [True] * 300 + [False] * 300
+    assert {d.source for d in got} == {"redis"}
+    rs.check_one_call_per_slot(checks, calls)
+    assert rs.script_errors(cluster, node, "CROSSSLOT") == crossslot
+    limiter.close()
+
+
 def test_tls(standalone_tls: Any) -> None:
     limiter = RateLimiter.from_settings(standalone_tls.settings, timeout=rs.CALM)
     got = limiter.hit_many([Check(rs.new_key(), 1, 1)] * 2)

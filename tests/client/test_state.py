@@ -11,6 +11,7 @@ import pytest
 
 from aragora_redis import InvalidValue, connect_redis, keys
 from aragora_redis.state import DebateStateStore
+from tests.support import replica_reads, wait_for_replicas_in_slots
 
 
 def _id() -> str:
@@ -41,6 +42,27 @@ def test_save_load_delete(deployment: Any) -> None:
     assert store.load(debate) is None
     assert debate not in store.active()
     assert store.delete(debate) is False
+    client.close()
+
+
+def test_reads_see_the_write_before_them_200_rounds_in_a_row(cluster: Any) -> None:
+    # Issue 13: right after delete() and a load() of None, active() once listed the
+    # debate again: a read served by a replica that had not applied the delete yet.
+    # Every read must go to the slot's primary, and does, 200 rounds in a row, with
+    # the replicas listed in the slot map (as they are once the cluster has settled).
+    wait_for_replicas_in_slots(cluster)
+    client = connect_redis(cluster.settings)
+    store = DebateStateStore(client)
+    before = replica_reads(cluster)
+    for n in range(200):
+        debate = _id()
+        store.save(debate, {"round": n})
+        assert store.load(debate) == {"round": n}, n
+        assert debate in store.active(), n
+        assert store.delete(debate) is True, n
+        assert store.load(debate) is None, n
+        assert debate not in store.active(), n
+    assert replica_reads(cluster) == before
     client.close()
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from aragora_redis import InvalidValue, connect_redis_async, keys
 from aragora_redis.state import AsyncDebateStateStore
+from tests.support import replica_reads, wait_for_replicas_in_slots
 
 
 def _id() -> str:
@@ -40,6 +41,27 @@ async def test_save_load_delete(deployment: Any) -> None:
     assert await store.load(debate) is None
     assert debate not in await store.active()
     assert await store.delete(debate) is False
+    await client.aclose()
+
+
+async def test_reads_see_the_write_before_them_200_rounds_in_a_row(cluster: Any) -> None:
+    # Issue 13: right after delete() and a load() of None, active() once listed the
+    # debate again: a read served by a replica that had not applied the delete yet.
+    # Every read must go to the slot's primary, and does, 200 rounds in a row, with
+    # the replicas listed in the slot map (as they are once the cluster has settled).
+    wait_for_replicas_in_slots(cluster)
+    client = await connect_redis_async(cluster.settings)
+    store = AsyncDebateStateStore(client)
+    before = replica_reads(cluster)
+    for n in range(200):
+        debate = _id()
+        await store.save(debate, {"round": n})
+        assert await store.load(debate) == {"round": n}, n
+        assert debate in await store.active(), n
+        assert await store.delete(debate) is True, n
+        assert await store.load(debate) is None, n
+        assert debate not in await store.active(), n
+    assert replica_reads(cluster) == before
     await client.aclose()
 
 

@@ -1,10 +1,12 @@
 """I/O-free: the token-bucket script's calls and replies.
 
-Which checks go in which call (:func:`runs` for one master, :func:`by_slot` for
-a cluster), the call as redis-py arguments (:func:`command`) or as RESP bytes
-(:func:`pack`), and :class:`Replies`, which turns the replies into decisions as
-they arrive and notes the calls a server without the script (NOSCRIPT) must get
-again as EVAL.
+Which checks go in which call (:func:`calls`, in every mode: the keys of one call
+share a slot, as a Redis Cluster and sharding proxies such as Azure Managed Redis's
+EnterpriseCluster policy require even of a "standalone" endpoint), the call as
+redis-py arguments (:func:`command`) or as RESP bytes (:func:`pack`,
+:func:`pack_calls`), and
+:class:`Replies`, which turns the replies into decisions as they arrive and notes
+the calls a server without the script (NOSCRIPT) must get again as EVAL.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisError
 
 from . import _lua
@@ -29,11 +32,40 @@ MAX_CHECKS_PER_CALL = 32
 Group = Sequence[int]
 
 
+_ONE_CALL: list[Group] = [(0,)]
+
+
+def calls(ps: Sequence[Prepared], slot: Callable[[str], int] | None = None) -> list[Group]:
+    """The checks ``ps`` in script calls: each call's keys share one slot and one limit.
+
+    A script's keys must hash to one slot on a Redis Cluster and behind a sharding
+    proxy that answers CROSSSLOT, so calls never span slots, whatever the mode.
+    Within a slot, :func:`runs` keeps the order, so checks of one key (always one
+    slot) are decided in the order they were made. ``slot`` defaults to Redis
+    Cluster's own key slot (:func:`key_slot`).
+    """
+    if len(ps) == 1:
+        return _ONE_CALL
+    slot_of = slot or _slot
+    slots: dict[int, list[int]] = {}
+    for i, p in enumerate(ps):
+        slots.setdefault(slot_of(p.key), []).append(i)
+    # Most slots of a batch of many callers hold one check: a call of its own.
+    return [g for order in slots.values() for g in (runs(ps, order) if order[1:] else (order,))]
+
+
+@functools.lru_cache(maxsize=4096)
+def _slot(key: str) -> int:
+    """The Redis Cluster slot of ``key`` (of its hash tag); cached, as keys recur."""
+    return key_slot(key.encode())
+
+
 def runs(ps: Sequence[Prepared], order: Iterable[int]) -> list[Group]:
     """Checks ``order`` of ``ps`` in calls: runs of one (rate, burst, cost), in order.
 
     One call takes its limits once, so a check costs the server only its key; the
     order is kept, so checks of one key are decided in the order they were made.
+    The caller makes sure the keys of ``order`` share a slot (:func:`calls`).
     """
     groups: list[Group] = []
     group: list[int] = []
@@ -45,14 +77,6 @@ def runs(ps: Sequence[Prepared], order: Iterable[int]) -> list[Group]:
             limits = ps[i][1:]
         group.append(i)
     return groups
-
-
-def by_slot(ps: Sequence[Prepared], slot: Callable[[str], int]) -> list[Group]:
-    """:func:`runs` whose keys share a Redis Cluster slot, as a script's keys must."""
-    slots: dict[int, list[int]] = {}
-    for i, p in enumerate(ps):
-        slots.setdefault(slot(p.key), []).append(i)
-    return [g for order in slots.values() for g in runs(ps, order)]
 
 
 def command(ps: Sequence[Prepared], group: Group, load: bool) -> tuple[Any, ...]:
@@ -78,10 +102,26 @@ def pack(ps: Sequence[Prepared], group: Group, load: bool) -> bytes:
     The encoder would be a third of a check's client time; keys recur and so do
     limits, so their encodings are cached.
     """
+    if len(group) == 1:  # the common call: one check, one key
+        return _one(ps[group[0]], load)
     out = [_head(len(group), load)]
     out += [_bulk_key(ps[i].key) for i in group]
     out.append(_bulk_limits(*ps[group[0]][1:]))
     return b"".join(out)
+
+
+def pack_calls(ps: Sequence[Prepared], groups: Sequence[Group], load: bool) -> list[bytes]:
+    """Every call of ``groups`` as one buffer, for one write (one system call).
+
+    A batch of checks of many callers is a call per slot, so up to one a check:
+    written piece by piece they would cost a ``sendall`` each.
+    """
+    return [b"".join([pack(ps, g, load) for g in groups])]
+
+
+@functools.lru_cache(maxsize=4096)
+def _one(p: Prepared, load: bool) -> bytes:
+    return _head(1, load) + _bulk_key(p.key) + _bulk_limits(*p[1:])
 
 
 @functools.lru_cache(maxsize=2 * MAX_CHECKS_PER_CALL)

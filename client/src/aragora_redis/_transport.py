@@ -1,9 +1,10 @@
 """How the rate limiters reach Redis: any number of checks in one round trip.
 
-``plan(checks)`` groups the checks into script calls (chunks for one master, one
-slot per call for a cluster); ``run(checks, groups, load, on_reply)`` sends those
-calls (EVALSHA, or EVAL with ``load``) and hands each reply, an error reply as its
-exception object, to ``on_reply`` as it arrives.
+``plan(checks)`` groups the checks into script calls (:func:`_script.calls`: one
+slot and one limit per call, in every mode, since a sharding proxy behind a
+"standalone" endpoint answers CROSSSLOT as a cluster does); ``run(checks, groups,
+load, on_reply)`` sends those calls (EVALSHA, or EVAL with ``load``) and hands each
+reply, an error reply as its exception object, to ``on_reply`` as it arrives.
 
 For one master (standalone, sentinel) the limiter keeps its own connections, made
 by the client's pool (so TLS, credentials, the short timeout, no retries and
@@ -36,7 +37,6 @@ from .connection import AsyncClient, SyncClient
 OnReply = Callable[[Group, Any], None]
 #: An idle connection older than this is checked for a close by the server before use.
 CHECK_IDLE_AFTER_S = 1.0
-_ONE_CALL: list[Group] = [(0,)]
 Conn = TypeVar("Conn", AbstractConnection, AsyncConnection)
 ClusterClient = TypeVar("ClusterClient", redis.RedisCluster, aredis.RedisCluster)
 
@@ -50,8 +50,8 @@ class _OneMaster(Generic[Conn]):
         self._idle: list[tuple[Conn, float]] = []  # with the time it was put back
 
     def plan(self, ps: Sequence[Prepared]) -> list[Group]:
-        """Calls of one limit and at most ``MAX_CHECKS_PER_CALL`` checks, in order."""
-        return _ONE_CALL if len(ps) == 1 else script.runs(ps, range(len(ps)))
+        """Calls of one slot and one limit (a proxy may shard a "standalone" endpoint)."""
+        return script.calls(ps)
 
     def _checkout(self) -> tuple[Conn, bool]:
         """An idle connection (or a new one), and whether it sat long enough to check it.
@@ -80,8 +80,8 @@ class _Slots(Generic[ClusterClient]):
         self._client: ClusterClient = client
 
     def plan(self, ps: Sequence[Prepared]) -> list[Group]:
-        """One call per slot (a script's keys must share one)."""
-        return script.by_slot(ps, self._client.keyslot)
+        """Calls of one slot and one limit (a script's keys must share a slot)."""
+        return script.calls(ps)
 
 
 class Direct(_OneMaster[AbstractConnection]):
@@ -91,7 +91,7 @@ class Direct(_OneMaster[AbstractConnection]):
         self, ps: Sequence[Prepared], groups: Sequence[Group], load: bool, on_reply: OnReply
     ) -> None:
         """Send the calls in one write, then read and hand on their replies."""
-        payload = [script.pack(ps, g, load) for g in groups]
+        payload = script.pack_calls(ps, groups, load)
         conn, check = self._checkout()
         if check:
             _drop_if_closed(conn)
@@ -155,7 +155,7 @@ class AsyncDirect(_OneMaster[AsyncConnection]):
         self, ps: Sequence[Prepared], groups: Sequence[Group], load: bool, on_reply: OnReply
     ) -> None:
         """Send the calls in one write, then read and hand on their replies."""
-        payload = [script.pack(ps, g, load) for g in groups]
+        payload = script.pack_calls(ps, groups, load)
         conn, check = self._checkout()
         if check:
             await _adrop_if_closed(conn)

@@ -14,7 +14,7 @@ import redis
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
-from redis.cluster import ClusterNode, LoadBalancingStrategy
+from redis.cluster import ClusterNode
 from redis.exceptions import RedisError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
@@ -35,12 +35,16 @@ AsyncClient = aredis.Redis | aredis.RedisCluster
 
 
 def _cluster_kwargs(s: RedisSettings) -> dict[str, Any]:
+    # Every read goes to the slot's primary, whatever CLUSTER_READ_FROM_REPLICAS
+    # says (that is Aragora's own cluster client's setting): with a strategy,
+    # redis-py sends GET, ZRANGEBYSCORE, XREAD ... round-robin to the primary and its
+    # replicas, and a replica may not yet have applied the write the caller just
+    # made (issue 13: active() listed a debate delete() had just removed). Without
+    # one, no connection sends READONLY, so a replica answers MOVED, never stale data.
     return {
         "startup_nodes": [ClusterNode(h, p) for h, p in o.cluster_addresses(s)],
         "require_full_coverage": not s.cluster_skip_full_coverage,
-        "load_balancing_strategy": (
-            LoadBalancingStrategy.ROUND_ROBIN if s.cluster_read_from_replicas else None
-        ),
+        "load_balancing_strategy": None,
         "max_connections": s.max_connections,
         "ssl": s.ssl,
         **o.node_kwargs(s),

@@ -5,8 +5,9 @@ A check is one round trip: ``EVALSHA`` of ``lua/token_bucket.lua`` on the bucket
 the server's clock. When the server has lost the script (``NOSCRIPT``: Redis 7 does
 not replicate the script cache, so every failover and restart loses it) the call
 is sent again as ``EVAL``, which also caches it. ``hit_many`` decides a batch in
-one round trip: one script call per run of checks with the same limits (32 keys
-at most; on a cluster, per slot too), all in one write. With asyncio, checks
+one round trip: one script call per run of checks with the same limits and the
+same Redis Cluster slot (32 keys at most), all in one write; no call spans slots
+in any mode, since a sharding proxy (Azure Managed Redis) answers CROSSSLOT. With asyncio, checks
 awaited in the same loop turn are batched the same way.
 
 The limiter's client has its own short timeout and no retries. A Redis error counts
