@@ -11,8 +11,10 @@ What they add to redis-py's Sentinel-managed connections (see :mod:`aragora_redi
   replica to its master;
 - a connection made before the last switch is dropped before its next command;
 - commands wait while Sentinel promotes a replica (the write gate);
-- READONLY / NOREPLICAS / MASTERDOWN / LOADING drop the connection and raise
-  ConnectionError, so redis-py's retry reconnects (and asks again).
+- a "not the primary" reply (:func:`aragora_redis._moved.primary_moved`) drops the
+  connection and raises PrimaryMoved, a ConnectionError, so redis-py's retry
+  reconnects (and asks again); a lost reply of an at-most-once write raises
+  OutcomeUnknown, which is not retried.
 """
 
 from __future__ import annotations
@@ -29,13 +31,12 @@ from redis.connection import SSLConnection
 from redis.exceptions import ConnectionError, RedisError, ResponseError
 from redis.sentinel import SentinelManagedConnection
 
-from . import _options as o
 from ._follow import MAX_HOPS, FailoverState, Role, parse_role
+from ._moved import Moved, OutcomeUnknown, PrimaryMoved, primary_moved, reply_lost
 
 
-def _moved(host: str | None, port: int | None, exc: BaseException) -> ConnectionError:
-    code = str(exc).split(" ", 1)[0]
-    return ConnectionError(f"{host}:{port} answered {code}; asking Sentinel again")
+def _moved(host: str | None, port: int | None, moved: Moved) -> PrimaryMoved:
+    return PrimaryMoved(f"{host}:{port} (asking Sentinel again)", moved)
 
 
 def _deposed(addr: tuple[str, int]) -> ConnectionError:
@@ -133,11 +134,14 @@ class MasterConnection(SentinelManagedConnection):
         try:
             return super().read_response(*args, **kwargs)
         except RedisError as exc:
-            if self._master_bound() and o.master_moved(exc):
-                if self.failover is not None and self.host is not None and o.not_a_master(exc):
+            moved = primary_moved(exc) if self._master_bound() else None
+            if moved is not None:
+                if self.failover is not None and self.host is not None and moved.elsewhere:
                     self.failover.forget_hint((self.host, int(self.port)))
                 super().disconnect()
-                raise _moved(self.host, self.port, exc) from exc
+                raise _moved(self.host, self.port, moved) from exc
+            if reply_lost(exc):
+                raise OutcomeUnknown(f"{self.host}:{self.port}: reply lost: {exc}") from exc
             raise
 
 
@@ -230,11 +234,14 @@ class AsyncMasterConnection(AsyncSentinelManagedConnection):
         try:
             return await super().read_response(*args, **kwargs)
         except RedisError as exc:
-            if self._master_bound() and o.master_moved(exc):
-                if self.failover is not None and self.host is not None and o.not_a_master(exc):
+            moved = primary_moved(exc) if self._master_bound() else None
+            if moved is not None:
+                if self.failover is not None and self.host is not None and moved.elsewhere:
                     self.failover.forget_hint((self.host, int(self.port)))
                 await super().disconnect()
-                raise _moved(self.host, self.port, exc) from exc
+                raise _moved(self.host, self.port, moved) from exc
+            if reply_lost(exc):
+                raise OutcomeUnknown(f"{self.host}:{self.port}: reply lost: {exc}") from exc
             raise
 
 
