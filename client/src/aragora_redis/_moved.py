@@ -119,6 +119,11 @@ def at_most_once() -> Iterator[None]:
         _AT_MOST_ONCE.reset(token)
 
 
+def in_at_most_once() -> bool:
+    """Whether the current thread or task is inside :func:`at_most_once`."""
+    return _AT_MOST_ONCE.get()
+
+
 def reply_lost(exc: BaseException) -> bool:
     """True when ``exc``, read after sending an at-most-once write, leaves its outcome unknown."""
     return (

@@ -12,6 +12,9 @@ standalone client's pool by :func:`follow_endpoint`:
   ConnectionError: the client's bounded retry reconnects through the endpoint's
   name (a new connection, a fresh DNS resolution) and sends the command again;
 - raise OutcomeUnknown (not retried) when the reply of an at-most-once write is lost;
+- before an at-most-once write on an open asyncio connection, drop it if the server
+  has closed it (the sync pool checks the socket itself; asyncio may not have seen
+  the close yet, and the write would then fail with its outcome unknown);
 - send ``CLIENT CAPA redirect`` on connect, so that a Valkey 8+ replica answers
   ``-REDIRECT`` (to reads too) instead of serving a connection left on it;
   servers that do not know it answer an error, which is ignored.
@@ -19,6 +22,7 @@ standalone client's pool by :func:`follow_endpoint`:
 
 from __future__ import annotations
 
+import select
 import weakref
 from typing import Any
 
@@ -29,7 +33,14 @@ from redis.asyncio.connection import SSLConnection as AsyncSSLConnection
 from redis.connection import Connection, SSLConnection
 from redis.exceptions import RedisError, ResponseError
 
-from ._moved import CAPA_REDIRECT, OutcomeUnknown, PrimaryMoved, primary_moved, reply_lost
+from ._moved import (
+    CAPA_REDIRECT,
+    OutcomeUnknown,
+    PrimaryMoved,
+    in_at_most_once,
+    primary_moved,
+    reply_lost,
+)
 
 _POOL = "endpoint_pool"
 
@@ -38,21 +49,73 @@ def _outcome(where: str, exc: RedisError) -> OutcomeUnknown:
     return OutcomeUnknown(f"{where}: the reply of a write was lost ({exc}); it may have run")
 
 
-class EndpointConnection(Connection):
+def _readable(sock: Any) -> bool:
+    readable, _, _ = select.select([sock.fileno()], [], [], 0)
+    return bool(readable)
+
+
+def closed_by_server(conn: Any) -> bool:
+    """Whether an idle connection has a close (or stray bytes) pending.
+
+    For asyncio the stream and the socket itself are checked, so a close the event
+    loop has not processed yet counts too.
+    """
+    sock = getattr(conn, "_sock", None)
+    if sock is not None:
+        return _readable(sock)
+    reader, writer = getattr(conn, "_reader", None), getattr(conn, "_writer", None)
+    if reader is None or writer is None:
+        return False
+    if reader.at_eof() or len(getattr(reader, "_buffer", b"")):
+        return True
+    sock = writer.get_extra_info("socket")
+    return sock is not None and _readable(sock)
+
+
+class IdleCheck:
+    """Mixin of the connections: an at-most-once write skips a connection the server closed.
+
+    The handshake (redis-py pipelines part of it) is not checked.
+    """
+
+    _handshake = False
+
+    def on_connect_check_health(self, check_health: bool = True) -> None:
+        """Log in as redis-py does, then :meth:`_after_login`."""
+        self._handshake = True
+        try:
+            super().on_connect_check_health(check_health=check_health)  # type: ignore[misc]
+            self._after_login()
+        finally:
+            self._handshake = False
+
+    def _after_login(self) -> None:
+        """More of the handshake (none here)."""
+
+    def _closed_for_at_most_once(self) -> bool:
+        return in_at_most_once() and not self._handshake and closed_by_server(self)
+
+
+class EndpointConnection(IdleCheck, Connection):
     """A connection to whatever node a standalone endpoint's name leads to (sync)."""
 
     def __init__(self, **kwargs: Any) -> None:
         self._pool_ref: weakref.ref[redis.ConnectionPool] | None = kwargs.pop(_POOL, None)
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
 
-    def on_connect_check_health(self, check_health: bool = True) -> None:
-        """Log in as redis-py does, then ask for -REDIRECT replies (Valkey 8+)."""
-        super().on_connect_check_health(check_health=check_health)
+    def _after_login(self) -> None:
+        """Ask for -REDIRECT replies (Valkey 8+)."""
         try:
             self.send_command(*CAPA_REDIRECT, check_health=False)  # type: ignore[no-untyped-call]
             super().read_response()
         except ResponseError:
             pass  # Redis, Valkey < 8, or an ACL without CLIENT
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """Send; an at-most-once write never goes out on a connection the server closed."""
+        if self._closed_for_at_most_once():
+            self.disconnect()  # type: ignore[no-untyped-call]
+        super().send_packed_command(command, check_health=check_health)  # type: ignore[no-untyped-call]
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         """Read a reply; "not the primary" drops this node's connections and raises."""
@@ -78,21 +141,47 @@ class EndpointSSLConnection(EndpointConnection, SSLConnection):
     """:class:`EndpointConnection` over TLS."""
 
 
-class AsyncEndpointConnection(AsyncConnection):
+class AsyncIdleCheck:
+    """The asyncio twin of :class:`IdleCheck`."""
+
+    _handshake = False
+
+    async def on_connect_check_health(self, check_health: bool = True) -> None:
+        """Log in as redis-py does, then :meth:`after_login`."""
+        self._handshake = True
+        try:
+            await super().on_connect_check_health(check_health=check_health)  # type: ignore[misc]
+            await self._after_login()
+        finally:
+            self._handshake = False
+
+    async def _after_login(self) -> None:
+        """More of the handshake (none here)."""
+
+    def _closed_for_at_most_once(self) -> bool:
+        return in_at_most_once() and not self._handshake and closed_by_server(self)
+
+
+class AsyncEndpointConnection(AsyncIdleCheck, AsyncConnection):
     """The asyncio twin of :class:`EndpointConnection`."""
 
     def __init__(self, **kwargs: Any) -> None:
         self._pool_ref: weakref.ref[aredis.ConnectionPool] | None = kwargs.pop(_POOL, None)
         super().__init__(**kwargs)
 
-    async def on_connect_check_health(self, check_health: bool = True) -> None:
-        """Log in as redis-py does, then ask for -REDIRECT replies (Valkey 8+)."""
-        await super().on_connect_check_health(check_health=check_health)
+    async def _after_login(self) -> None:
+        """Ask for -REDIRECT replies (Valkey 8+)."""
         try:
             await self.send_command(*CAPA_REDIRECT, check_health=False)
             await super().read_response()
         except ResponseError:
             pass  # Redis, Valkey < 8, or an ACL without CLIENT
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """Send; an at-most-once write never goes out on a connection the server closed."""
+        if self._closed_for_at_most_once():
+            await self.disconnect()
+        await super().send_packed_command(command, check_health=check_health)
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         """Read a reply; "not the primary" drops this node's connections and raises."""

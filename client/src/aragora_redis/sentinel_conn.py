@@ -33,6 +33,7 @@ from redis.sentinel import SentinelManagedConnection
 
 from ._follow import MAX_HOPS, FailoverState, Role, parse_role
 from ._moved import Moved, OutcomeUnknown, PrimaryMoved, primary_moved, reply_lost
+from .endpoint_conn import AsyncIdleCheck, IdleCheck
 
 
 def _moved(host: str | None, port: int | None, moved: Moved) -> PrimaryMoved:
@@ -49,7 +50,7 @@ def _lost(addr: tuple[str, int]) -> ConnectionError:
     return ConnectionError(f"no master found following replicas from {addr[0]}:{addr[1]}")
 
 
-class MasterConnection(SentinelManagedConnection):
+class MasterConnection(IdleCheck, SentinelManagedConnection):
     """A connection to the current master of a Sentinel group (sync)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -127,6 +128,8 @@ class MasterConnection(SentinelManagedConnection):
             state.wait_gate()
             if self._sock and self._generation != state.generation:
                 super().disconnect()
+        if self._closed_for_at_most_once():
+            super().disconnect()
         super().send_packed_command(command, check_health=check_health)
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
@@ -149,7 +152,7 @@ class MasterSSLConnection(MasterConnection, SSLConnection):
     """:class:`MasterConnection` over TLS."""
 
 
-class AsyncMasterConnection(AsyncSentinelManagedConnection):
+class AsyncMasterConnection(AsyncIdleCheck, AsyncSentinelManagedConnection):
     """The asyncio twin of :class:`MasterConnection`."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -227,6 +230,8 @@ class AsyncMasterConnection(AsyncSentinelManagedConnection):
                 await asyncio.sleep(min(0.005, left))
             if self.is_connected and self._generation != state.generation:
                 await super().disconnect()
+        if self._closed_for_at_most_once():
+            await super().disconnect()
         await super().send_packed_command(command, check_health=check_health)
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
