@@ -7,7 +7,9 @@ with HAProxy in front) and ``cluster`` (3 masters, 3 replicas). Each is a
 :class:`aragora_redis.local.LocalStack` (``acl``: an :class:`AclStack`)
 with ``.settings`` and per-node fault injection: ``stop``/``kill``/``start``/
 ``freeze``/``thaw`` by node name (``redis-0`` ... , ``sentinel-0`` ...). After each
-test that used a stack, stopped or frozen nodes are brought back.
+test that used a stack, stopped or frozen nodes are brought back. ``endpoint``: a
+primary and two replicas behind a managed-style endpoint that tests switch
+(:class:`tests.endpoint_support.ManagedEndpoint`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 from aragora_redis import RedisSettings
 from aragora_redis.conf import AclUser
 from aragora_redis.local import LocalStack, Topology, pick_free_ports, restore, up_on_free_ports
+from tests.endpoint_support import Forwarder, ManagedEndpoint
 
 LIMITED_RULES = ("~aragora:*", "+get", "+set", "+ping")
 
@@ -103,6 +106,26 @@ def sentinel_haproxy_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     yield from _running(tmp_path_factory, "cluster")
+
+
+@pytest.fixture(scope="session")
+def _endpoint_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedEndpoint]:
+    for stack in _running(tmp_path_factory, "sentinel"):
+        for node in stack.sentinels:  # no Sentinel: the endpoint is moved by the test
+            stack.stop(node.name)
+        primary = stack.address("redis-0")
+        forwarder = Forwarder((primary.host, primary.port))
+        try:
+            yield ManagedEndpoint(stack, forwarder)
+        finally:
+            forwarder.close()
+
+
+@pytest.fixture
+def endpoint(_endpoint_stack: ManagedEndpoint) -> ManagedEndpoint:
+    """A managed-style primary endpoint (see tests/endpoint_support.py), replicas in sync."""
+    _endpoint_stack.wait_synced()
+    return _endpoint_stack
 
 
 @pytest.fixture

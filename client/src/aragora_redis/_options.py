@@ -1,5 +1,5 @@
-"""I/O-free: how RedisSettings become redis-py keyword arguments, and which errors mean
-"the master moved".
+"""I/O-free: how RedisSettings become redis-py keyword arguments (which errors mean
+"the master moved" is :mod:`aragora_redis._moved`).
 
 The sync and asyncio connection code both build their clients from these
 functions, so timeouts, TLS and credentials are decided once.
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
-from redis.exceptions import BusyLoadingError, MasterDownError, ReadOnlyError, ResponseError
 
 from .settings import RedisSettings
 
@@ -21,10 +20,6 @@ RETRIES = 5
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 0.5
 
-#: Error codes that a master-bound connection reads as "this node is no longer (or not
-#: yet) the master": disconnect and ask Sentinel again instead of failing on the same node.
-MASTER_MOVED_CODES = ("READONLY", "NOREPLICAS", "MASTERDOWN", "LOADING")
-
 
 def no_backoff() -> NoBackoff:
     """For retry policies that do not retry."""
@@ -34,22 +29,6 @@ def no_backoff() -> NoBackoff:
 def backoff() -> ExponentialWithJitterBackoff:
     """The backoff shared by the sync and asyncio retries."""
     return ExponentialWithJitterBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S)
-
-
-def not_a_master(exc: BaseException) -> bool:
-    """True when ``exc`` says the node is a replica (or not serving), not just short of replicas.
-
-    NOREPLICAS comes from a master that lacks replicas for a moment (right after a
-    promotion): retry the same node rather than rediscover.
-    """
-    return master_moved(exc) and not str(exc).startswith("NOREPLICAS")
-
-
-def master_moved(exc: BaseException) -> bool:
-    """True when ``exc`` means the node we write to is no longer a usable master."""
-    if isinstance(exc, ReadOnlyError | BusyLoadingError | MasterDownError):
-        return True
-    return isinstance(exc, ResponseError) and str(exc).split(" ", 1)[0] in MASTER_MOVED_CODES
 
 
 def tls_kwargs(s: RedisSettings) -> dict[str, Any]:

@@ -14,6 +14,11 @@ several times the script's own time, and a check must cost about a PING. Any
 error drops every idle connection too: a restarted or failed-over server has
 dropped them all, and a half-open probe must not spend itself on a dead socket.
 A cluster goes through redis-py's cluster pipeline, which knows the slots.
+
+The limiter does not retry (a check must decide within its short timeout), with one
+exception: calls a node refused as not the primary (READONLY... see
+:mod:`aragora_redis._moved`) did not run, and go once more on a new connection,
+which reaches the new primary through Sentinel or the endpoint's name.
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ from redis.exceptions import RedisError, ResponseError
 
 from . import _script as script
 from ._bucket import Prepared
+from ._moved import primary_moved
 from ._script import Group
 from .connection import AsyncClient, SyncClient
 
 OnReply = Callable[[Group, Any], None]
 #: An idle connection older than this is checked for a close by the server before use.
 CHECK_IDLE_AFTER_S = 1.0
+#: How often calls refused as "not the primary" are sent again on a new connection.
+MOVED_RESENDS = 1
 Conn = TypeVar("Conn", AbstractConnection, AsyncConnection)
 ClusterClient = TypeVar("ClusterClient", redis.RedisCluster, aredis.RedisCluster)
 
@@ -90,22 +98,44 @@ class Direct(_OneMaster[AbstractConnection]):
     def run(
         self, ps: Sequence[Prepared], groups: Sequence[Group], load: bool, on_reply: OnReply
     ) -> None:
-        """Send the calls in one write, then read and hand on their replies."""
+        """Send the calls in one write, then read and hand on their replies.
+
+        Calls a node refused as not the primary (they did not run) go again, on a
+        new connection, up to ``MOVED_RESENDS`` times.
+        """
+        for resends_left in range(MOVED_RESENDS, -1, -1):
+            groups = self._once(ps, groups, load, on_reply, resends_left > 0)
+            if not groups:
+                return
+
+    def _once(
+        self,
+        ps: Sequence[Prepared],
+        groups: Sequence[Group],
+        load: bool,
+        on_reply: OnReply,
+        may_resend: bool,
+    ) -> Sequence[Group]:
         payload = script.pack_calls(ps, groups, load)
         conn, check = self._checkout()
         if check:
             _drop_if_closed(conn)
+        answered = 0
         try:
             conn.send_packed_command(payload, check_health=False)
             for g in groups:
                 on_reply(g, _reply(conn))
-        except BaseException:
+                answered += 1
+        except BaseException as exc:
             # Replies may be left unread on this socket: it cannot be used again.
             conn.disconnect()
             self.close()
+            if may_resend and primary_moved(exc) is not None:
+                return groups[answered:]
             raise
         if not self._keep(conn):
             conn.disconnect()
+        return ()
 
     def close(self) -> None:
         """Disconnect the idle connections (they reconnect when used again)."""
@@ -154,22 +184,44 @@ class AsyncDirect(_OneMaster[AsyncConnection]):
     async def run(
         self, ps: Sequence[Prepared], groups: Sequence[Group], load: bool, on_reply: OnReply
     ) -> None:
-        """Send the calls in one write, then read and hand on their replies."""
+        """Send the calls in one write, then read and hand on their replies.
+
+        Calls a node refused as not the primary (they did not run) go again, on a
+        new connection, up to ``MOVED_RESENDS`` times.
+        """
+        for resends_left in range(MOVED_RESENDS, -1, -1):
+            groups = await self._once(ps, groups, load, on_reply, resends_left > 0)
+            if not groups:
+                return
+
+    async def _once(
+        self,
+        ps: Sequence[Prepared],
+        groups: Sequence[Group],
+        load: bool,
+        on_reply: OnReply,
+        may_resend: bool,
+    ) -> Sequence[Group]:
         payload = script.pack_calls(ps, groups, load)
         conn, check = self._checkout()
         if check:
             await _adrop_if_closed(conn)
+        answered = 0
         try:
             await conn.send_packed_command(payload, check_health=False)
             for g in groups:
                 on_reply(g, await _areply(conn))
-        except BaseException:
+                answered += 1
+        except BaseException as exc:
             # Also on cancellation: replies may be left unread on this socket.
             await conn.disconnect(nowait=True)
             await self.close(nowait=True)
+            if may_resend and primary_moved(exc) is not None:
+                return groups[answered:]
             raise
         if not self._keep(conn):
             await conn.disconnect()
+        return ()
 
     async def close(self, nowait: bool = False) -> None:
         """Disconnect the idle connections (they reconnect when used again)."""

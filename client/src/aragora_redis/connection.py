@@ -1,9 +1,10 @@
 """Ready redis-py clients for every mode: :func:`connect_redis` and :func:`connect_redis_async`.
 
 The two are twins: the same options (from :mod:`aragora_redis._options`), the same
-rule that READONLY / NOREPLICAS / MASTERDOWN / LOADING from a master-bound
-connection drops it and asks Sentinel for the master again, and bounded retries
-with jittered exponential backoff.
+rule (:func:`aragora_redis._moved.primary_moved`) that a "not the primary" reply
+drops the connection and finds the primary again (Sentinel asked again, or in
+standalone mode the endpoint's name resolved again), and bounded retries with
+jittered exponential backoff.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from redis.sentinel import Sentinel
 
 from . import _options as o
 from ._follow import FailoverState
+from .endpoint_conn import follow_endpoint, follow_endpoint_async
 from .errors import RedisUnavailable
 from .sentinel_conn import (
     AsyncMasterConnection,
@@ -90,7 +92,7 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
             **_master_kwargs(s, failover),
         )
         return cast(redis.Redis, client)
-    return redis.Redis(retry=retry, **_standalone_kwargs(s))
+    return follow_endpoint(redis.Redis(retry=retry, **_standalone_kwargs(s)))
 
 
 def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None) -> AsyncClient:
@@ -114,7 +116,7 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
             **_master_kwargs(s, failover),
         )
         return cast(aredis.Redis, client)
-    return aredis.Redis(retry=retry, **_standalone_kwargs(s))
+    return follow_endpoint_async(aredis.Redis(retry=retry, **_standalone_kwargs(s)))
 
 
 def connect_redis(settings: RedisSettings, *, check: bool = True) -> SyncClient:

@@ -6,6 +6,11 @@ event is also appended to the channel's stream in the same round trip, and
 ``subscribe(..., durable=True)`` reads those streams and replays after reconnects.
 Channels follow Aragora: :func:`aragora_redis.keys.debate_channel`,
 :func:`aragora_redis.keys.broadcast_channel`.
+
+A publish whose reply is lost (a reset, a timeout) is not sent again: PUBLISH and
+XADD are not idempotent, and a second run would deliver the event twice. It raises
+RedisUnavailable (the event may or may not be out); a publish refused as "not the
+primary" did not run and is sent again.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import redis.asyncio as aredis
 from . import _codec, keys
 from ._boundary import redis_errors
 from ._liveness import DEFAULT_DEAD_AFTER_S, DEFAULT_PING_EVERY_S, Liveness
+from ._moved import at_most_once
 from .connection import AsyncClient, SyncClient
 from .errors import InvalidValue
 from .streams import AsyncStreamSubscription, StreamSubscription
@@ -88,7 +94,7 @@ class EventBus(_Bus[SyncClient]):
     def publish(self, channel: str, type: str, payload: Any, *, durable: bool = False) -> int:
         """Send an event; returns how many live subscribers heard it."""
         raw = self._out.wire(type, payload)
-        with redis_errors(f"publishing {type!r} on {channel}"):
+        with redis_errors(f"publishing {type!r} on {channel}"), at_most_once():
             if not durable:
                 return int(self._client.publish(channel, raw))
             if isinstance(self._client, redis.RedisCluster):  # cluster pipelines refuse PUBLISH
@@ -126,7 +132,7 @@ class AsyncEventBus(_Bus[AsyncClient]):
     async def publish(self, channel: str, type: str, payload: Any, *, durable: bool = False) -> int:
         """Send an event; returns how many live subscribers heard it."""
         raw = self._out.wire(type, payload)
-        with redis_errors(f"publishing {type!r} on {channel}"):
+        with redis_errors(f"publishing {type!r} on {channel}"), at_most_once():
             if not durable:
                 return int(await self._client.publish(channel, raw))
             if isinstance(self._client, aredis.RedisCluster):

@@ -11,8 +11,10 @@ What they add to redis-py's Sentinel-managed connections (see :mod:`aragora_redi
   replica to its master;
 - a connection made before the last switch is dropped before its next command;
 - commands wait while Sentinel promotes a replica (the write gate);
-- READONLY / NOREPLICAS / MASTERDOWN / LOADING drop the connection and raise
-  ConnectionError, so redis-py's retry reconnects (and asks again).
+- a "not the primary" reply (:func:`aragora_redis._moved.primary_moved`) drops the
+  connection and raises PrimaryMoved, a ConnectionError, so redis-py's retry
+  reconnects (and asks again); a lost reply of an at-most-once write raises
+  OutcomeUnknown, which is not retried.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ from redis.connection import SSLConnection
 from redis.exceptions import ConnectionError, RedisError, ResponseError
 from redis.sentinel import SentinelManagedConnection
 
-from . import _options as o
 from ._follow import MAX_HOPS, FailoverState, Role, parse_role
+from ._moved import Moved, OutcomeUnknown, PrimaryMoved, primary_moved, reply_lost
+from .endpoint_conn import AsyncIdleCheck, IdleCheck
 
 
-def _moved(host: str | None, port: int | None, exc: BaseException) -> ConnectionError:
-    code = str(exc).split(" ", 1)[0]
-    return ConnectionError(f"{host}:{port} answered {code}; asking Sentinel again")
+def _moved(host: str | None, port: int | None, moved: Moved) -> PrimaryMoved:
+    return PrimaryMoved(f"{host}:{port} (asking Sentinel again)", moved)
 
 
 def _deposed(addr: tuple[str, int]) -> ConnectionError:
@@ -48,7 +50,7 @@ def _lost(addr: tuple[str, int]) -> ConnectionError:
     return ConnectionError(f"no master found following replicas from {addr[0]}:{addr[1]}")
 
 
-class MasterConnection(SentinelManagedConnection):
+class MasterConnection(IdleCheck, SentinelManagedConnection):
     """A connection to the current master of a Sentinel group (sync)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -126,6 +128,8 @@ class MasterConnection(SentinelManagedConnection):
             state.wait_gate()
             if self._sock and self._generation != state.generation:
                 super().disconnect()
+        if self._closed_for_at_most_once():
+            super().disconnect()
         super().send_packed_command(command, check_health=check_health)
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
@@ -133,11 +137,14 @@ class MasterConnection(SentinelManagedConnection):
         try:
             return super().read_response(*args, **kwargs)
         except RedisError as exc:
-            if self._master_bound() and o.master_moved(exc):
-                if self.failover is not None and self.host is not None and o.not_a_master(exc):
+            moved = primary_moved(exc) if self._master_bound() else None
+            if moved is not None:
+                if self.failover is not None and self.host is not None and moved.elsewhere:
                     self.failover.forget_hint((self.host, int(self.port)))
                 super().disconnect()
-                raise _moved(self.host, self.port, exc) from exc
+                raise _moved(self.host, self.port, moved) from exc
+            if reply_lost(exc):
+                raise OutcomeUnknown(f"{self.host}:{self.port}: reply lost: {exc}") from exc
             raise
 
 
@@ -145,7 +152,7 @@ class MasterSSLConnection(MasterConnection, SSLConnection):
     """:class:`MasterConnection` over TLS."""
 
 
-class AsyncMasterConnection(AsyncSentinelManagedConnection):
+class AsyncMasterConnection(AsyncIdleCheck, AsyncSentinelManagedConnection):
     """The asyncio twin of :class:`MasterConnection`."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -223,6 +230,8 @@ class AsyncMasterConnection(AsyncSentinelManagedConnection):
                 await asyncio.sleep(min(0.005, left))
             if self.is_connected and self._generation != state.generation:
                 await super().disconnect()
+        if self._closed_for_at_most_once():
+            await super().disconnect()
         await super().send_packed_command(command, check_health=check_health)
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
@@ -230,11 +239,14 @@ class AsyncMasterConnection(AsyncSentinelManagedConnection):
         try:
             return await super().read_response(*args, **kwargs)
         except RedisError as exc:
-            if self._master_bound() and o.master_moved(exc):
-                if self.failover is not None and self.host is not None and o.not_a_master(exc):
+            moved = primary_moved(exc) if self._master_bound() else None
+            if moved is not None:
+                if self.failover is not None and self.host is not None and moved.elsewhere:
                     self.failover.forget_hint((self.host, int(self.port)))
                 await super().disconnect()
-                raise _moved(self.host, self.port, exc) from exc
+                raise _moved(self.host, self.port, moved) from exc
+            if reply_lost(exc):
+                raise OutcomeUnknown(f"{self.host}:{self.port}: reply lost: {exc}") from exc
             raise
 
 

@@ -5,6 +5,12 @@ Keys ``aragora:debate:<id>`` (JSON, TTL 86400 by default) and the index
 entries leave it when their state expires (pruned on every write and listing) or is
 deleted. ``update`` is an optimistic read-modify-write: GET, the caller's function,
 then a compare-and-set script, retried on conflict until a deadline.
+
+Writes are sent again after a lost reply (a reset, a timeout) except the
+compare-and-set: run twice, its second run would lose to its own first one and the
+caller's function would be applied twice; a lost reply raises RedisUnavailable
+instead (the update may or may not have happened). ``save`` and ``delete`` are
+idempotent and are sent again.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from . import _codec, _lua, keys
 from ._boundary import redis_errors
+from ._moved import at_most_once
 from .connection import AsyncClient, SyncClient
 from .errors import UpdateConflict
 
@@ -92,7 +99,7 @@ class DebateStateStore(_States[SyncClient]):
                 raw = self._client.get(key)
             new = fn(_codec.decode(raw))
             new_raw = _codec.encode(new, max_bytes=self._max_bytes, what=f"state of {debate_id}")
-            with redis_errors(f"updating {key}"):
+            with redis_errors(f"updating {key}"), at_most_once():  # see the module docstring
                 written = self._cas(keys=[key], args=[raw or b"", new_raw, self._ttl])
                 if written:
                     self._client.zadd(keys.ACTIVE_DEBATES, {debate_id: time.time() + self._ttl})
@@ -161,7 +168,7 @@ class AsyncDebateStateStore(_States[AsyncClient]):
             if isinstance(new, Awaitable):
                 new = await new
             new_raw = _codec.encode(new, max_bytes=self._max_bytes, what=f"state of {debate_id}")
-            with redis_errors(f"updating {key}"):
+            with redis_errors(f"updating {key}"), at_most_once():  # see the module docstring
                 written = await self._cas(keys=[key], args=[raw or b"", new_raw, self._ttl])
                 if written:
                     await self._client.zadd(

@@ -1,0 +1,217 @@
+"""A managed-style primary endpoint on loopback, for the standalone failover tests.
+
+A managed service's primary endpoint is a DNS name that follows the promoted
+replica, while sockets opened before the switch stay attached to the demoted node.
+:class:`Forwarder` stands in for that name: a TCP forwarder on one loopback port
+whose target can be switched; a switch changes where *new* connections go and
+never touches established ones (each keeps its backend until one side closes it).
+It knows which backend each session reaches, so a test can count the connections
+a client left on the demoted node.
+
+Unlike a DNS name, every connection's peer address is the forwarder's: the client,
+which drops connections by resolved peer address, drops all of them on a switch,
+not only those to the demoted node (harmless: they reconnect to the new primary).
+
+:class:`ManagedEndpoint` puts it in front of a primary and two replicas (the local
+stack's sentinel topology with its sentinels stopped) and switches the primary the
+way a provider does: ``REPLICAOF`` (promote a replica, demote the old primary) or
+the planned ``FAILOVER`` command (writes paused until the replica caught up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+
+from aragora_redis import RedisSettings, keys
+from aragora_redis.local import LocalStack
+
+Addr = tuple[str, int]
+
+
+class Forwarder:
+    """A TCP forwarder on 127.0.0.1 whose target can change while sessions keep theirs."""
+
+    def __init__(self, target: Addr) -> None:
+        self.target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._sessions: dict[int, tuple[socket.socket, socket.socket, Addr]] = {}
+        self._next = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="forwarder", daemon=True)
+        self._thread.start()
+
+    def switch(self, target: Addr) -> None:
+        """New connections go to ``target`` from now on; open ones stay where they are."""
+        self.target = target
+
+    def open_to(self, backend: Addr) -> int:
+        """How many forwarded sessions are open to ``backend``."""
+        with self._lock:
+            return sum(1 for _, _, b in self._sessions.values() if b == backend)
+
+    def cut(self) -> int:
+        """Reset every open session (a network fault); returns how many."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for client, upstream, _ in sessions:
+            for sock in (client, upstream):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        return len(sessions)
+
+    def close(self) -> None:
+        """Stop accepting and close every session."""
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
+        self.cut()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            backend = self.target
+            try:
+                upstream = socket.create_connection(backend, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            client.settimeout(None)
+            with self._lock:
+                self._next += 1
+                key = self._next
+                self._sessions[key] = (client, upstream, backend)
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(key, src, dst), daemon=True).start()
+
+    def _pump(self, key: int, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        with self._lock:
+            gone = self._sessions.pop(key, None)
+        if gone is not None:  # the first direction to end closes both
+            for sock in gone[:2]:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+
+def check_written(endpoint: ManagedEndpoint, node: str, debate: str, channel: str) -> None:
+    """What the endpoint tests wrote after the switch is on ``node``, the new primary."""
+    primary = endpoint.node(node)
+    try:
+        assert primary.get(keys.debate(debate)) == '{"round":3}'
+        assert primary.xlen(keys.stream(channel)) == 2
+        assert primary.exists(keys.session("auth", debate)) == 0
+    finally:
+        primary.close()
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@dataclass
+class ManagedEndpoint:
+    """A primary, two replicas and a :class:`Forwarder` that follows the primary."""
+
+    stack: LocalStack
+    forwarder: Forwarder
+    primary: str = "redis-0"
+    switches: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> RedisSettings:
+        """Standalone settings whose host and port are the endpoint."""
+        return self.stack.node_settings(self.primary).replace(port=self.forwarder.port)
+
+    def address(self, name: str) -> Addr:
+        """Where node ``name`` listens."""
+        a = self.stack.address(name)
+        return a.host, a.port
+
+    def node(self, name: str) -> redis.Redis:
+        """A plain client of node ``name`` itself (not through the endpoint)."""
+        return self.stack.client(name, timeout=5.0)
+
+    def replicas(self) -> list[str]:
+        """The data nodes that are not the primary."""
+        return [n.name for n in self.stack.data_nodes if n.name != self.primary]
+
+    def switch(self, *, planned: bool = False) -> tuple[str, str]:
+        """Promote a replica and demote the primary, then move the endpoint.
+
+        ``planned``: the ``FAILOVER`` command on the primary (writes paused until
+        the replica caught up, nothing lost); else ``REPLICAOF NO ONE`` on the
+        replica, then ``REPLICAOF`` on the old primary. Returns (old, new).
+        """
+        old, new = self.primary, self.replicas()[0]
+        host, port = self.address(new)
+        if planned:
+            self._run(old, "FAILOVER", "TO", host, port, "TIMEOUT", 10000)
+            wait_for(lambda: self.role(new) == "master", f"{new} promoted by FAILOVER")
+        else:
+            self._run(new, "REPLICAOF", "NO", "ONE")
+            self._run(old, "REPLICAOF", host, port)
+        wait_for(lambda: self.role(old) == "slave", f"{old} demoted")
+        self.forwarder.switch((host, port))
+        self.primary = new
+        for other in self.replicas():
+            self._run(other, "REPLICAOF", host, port)
+        self.switches.append((old, new))
+        return old, new
+
+    def wait_synced(self) -> None:
+        """Until every replica of the primary is online (so the next switch can run)."""
+        replicas = len(self.replicas())
+
+        def synced() -> bool:
+            info = self._info(self.primary)
+            online = [k for k, v in info.items() if k.startswith("slave") and "online" in str(v)]
+            return len(online) == replicas and all(
+                self._info(r).get("master_link_status") == "up" for r in self.replicas()
+            )
+
+        wait_for(synced, "replicas in sync")
+
+    def role(self, name: str) -> str:
+        """``master`` or ``slave``, as node ``name`` says."""
+        return str(self._info(name).get("role", "unknown"))
+
+    def _info(self, name: str) -> dict[str, object]:
+        client = self.node(name)
+        try:
+            info: dict[str, object] = client.info("replication")
+            return info
+        except redis.RedisError:
+            return {}
+        finally:
+            client.close()
+
+    def _run(self, name: str, *command: object) -> None:
+        client = self.node(name)
+        try:
+            client.execute_command(*command)
+        finally:
+            client.close()
