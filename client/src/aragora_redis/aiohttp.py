@@ -13,7 +13,8 @@
 
 The same decisions as :class:`aragora_redis.asgi.RateLimitMiddleware`: one check of
 the existing limiter per request; the caller is the signed-in user the app stored
-as ``request["user"]`` (by a middleware listed before this one), else the address
+as ``request[USER]`` (aiohttp 3.14+ warns about plain string keys; ``request["user"]``
+is read too) by a middleware listed before this one, else the address
 of the connection's peer, read from ``X-Forwarded-For`` only when the peer is one
 of ``trusted_proxies``; 429 with ``Retry-After`` when denied, 503 when Redis is
 gone and the limiter is fail-closed; ``RateLimit-Policy`` and ``RateLimit`` on
@@ -28,6 +29,7 @@ gone.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
@@ -36,12 +38,16 @@ from . import _httplimit as core
 from ._httpcheck import LimiterSource, check, resolve
 from ._httplimit import HttpLimits, Limit
 
-__all__ = ["Limit", "default_key", "rate_limit_middleware"]
+__all__ = ["USER", "Limit", "default_key", "rate_limit_middleware"]
+
+#: Where the app puts the signed-in user (a string, or an object with ``identity``):
+#: a ``web.RequestKey`` where aiohttp has them (3.14+), else the string ``"user"``.
+USER: Any = web.RequestKey("user", object) if hasattr(web, "RequestKey") else "user"
 
 
 def default_key(limits: HttpLimits, request: web.Request) -> str:
-    """``user:<id>`` from ``request["user"]``, else ``ip:<client address>``."""
-    user = core.identity(request.get("user"))
+    """``user:<id>`` from ``request[USER]``, else ``ip:<client address>``."""
+    user = core.identity(request.get(USER) or request.get("user"))
     if user:
         return core.caller_key(user, "")
     peername = request.transport.get_extra_info("peername") if request.transport else None
