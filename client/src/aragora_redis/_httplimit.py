@@ -16,6 +16,7 @@ until the bucket is full again, or, on a denial, until the request would pass
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import math
@@ -68,6 +69,7 @@ class Policy:
     burst: float
     cost: float
     field: str
+    quoted: str
 
     @classmethod
     def of(cls, limit: Limit, name: str) -> Policy:
@@ -76,7 +78,9 @@ class Policy:
         _check_name(name)
         quota = math.floor(limit.burst / _unit(limit.cost) + 1e-9)
         window = max(1, math.ceil(limit.burst / limit.rate))
-        return cls(name, limit.rate, limit.burst, limit.cost, f"{_sf(name)};q={quota};w={window}")
+        quoted = _sf(name)
+        field = f"{quoted};q={quota};w={window}"
+        return cls(name, limit.rate, limit.burst, limit.cost, field, quoted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +214,8 @@ def _address(text: str | None) -> IPAddress | None:
     return ip
 
 
+# Peers repeat, and parsing an address costs more than the rest of a request's decision.
+@functools.lru_cache(maxsize=4096)
 def _normal(peer: str | None) -> str:
     ip = _address(peer)
     return str(ip) if ip is not None else (peer or "unknown")[:_MAX_HOP]
@@ -253,19 +259,19 @@ def bucket(policy: Policy, caller: str) -> str:
 
 def headers(policy: Policy, decision: Decision) -> list[Header]:
     """``RateLimit-Policy`` and ``RateLimit`` for a decision (and ``Retry-After`` on a denial)."""
-    unit = _unit(policy.cost)
-    left = max(0, math.floor(decision.remaining / unit + 1e-9))
+    left = max(0, math.floor(decision.remaining / _unit(policy.cost) + 1e-9))
     if decision.allowed:
         reset = max(0, math.ceil((policy.burst - decision.remaining) / policy.rate - 1e-9))
-    else:
-        reset = retry_after(decision)
-    fields = [
+        return [
+            ("RateLimit-Policy", policy.field),
+            ("RateLimit", f"{policy.quoted};r={left};t={reset}"),
+        ]
+    reset = retry_after(decision)
+    return [
         ("RateLimit-Policy", policy.field),
-        ("RateLimit", f"{_sf(policy.name)};r={left};t={reset}"),
+        ("RateLimit", f"{policy.quoted};r={left};t={reset}"),
+        ("Retry-After", str(reset)),
     ]
-    if not decision.allowed:
-        fields.append(("Retry-After", str(reset)))
-    return fields
 
 
 def retry_after(decision: Decision) -> int:

@@ -49,8 +49,15 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+_NAMES: dict[str, bytes] = {}
+
+
 def _encode(fields: list[core.Header]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fields]
+    names = _NAMES
+    return [
+        (names.get(k) or names.setdefault(k, k.lower().encode("latin-1")), v.encode("latin-1"))
+        for k, v in fields
+    ]
 
 
 class RateLimitMiddleware:
