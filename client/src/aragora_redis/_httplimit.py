@@ -252,6 +252,7 @@ def caller_key(user: str | None, address: str) -> str:
     return f"user:{user}" if user else f"ip:{address}"
 
 
+@functools.lru_cache(maxsize=4096)
 def bucket(policy: Policy, caller: str) -> str:
     """The bucket id (within :data:`HTTP_SCOPE`) of ``caller`` under ``policy``."""
     return f"{policy.name}:{caller}".translate(_KEY_ESCAPES)

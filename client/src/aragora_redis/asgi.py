@@ -92,16 +92,14 @@ class RateLimitMiddleware:
 
     def default_key(self, scope: Scope) -> str:
         """``user:<id>`` from ``scope["user"]``, else ``ip:<client address>``."""
-        user = core.identity(scope.get("user"))
-        if user:
-            return core.caller_key(user, "")
+        user = scope.get("user")
+        if user is not None and (name := core.identity(user)):
+            return core.caller_key(name, "")
         client = scope.get("client")
         peer = client[0] if client else None
-        forwarded: list[str] = []
-        if self.limits.trusts(peer):
-            forwarded = [
-                v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"
-            ]
+        if not self.limits.trusts(peer):
+            return core.caller_key(None, self.limits.client_address(peer))
+        forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
         return core.caller_key(None, self.limits.client_address(peer, forwarded))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -121,7 +119,8 @@ class RateLimitMiddleware:
 
         async def send_with_fields(message: Message) -> None:
             if message["type"] in ("http.response.start", "websocket.accept"):
-                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+                # A new list: the app's may be shared between its responses.
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_fields)
