@@ -7,6 +7,10 @@ checks per round trip, sync). Modes and subjects are interleaved over ``--rounds
 rounds, so a noisy neighbour slows them all alike. Prints p50/p99 latency (of one
 call; in batched mode of one round trip), checks per second and both as a ratio to
 PING in the same mode, then the targets; ``--json PATH`` also writes them.
+
+Then the web row (:mod:`bench_asgi`): a minimal ASGI app under uvicorn without
+and with :class:`aragora_redis.asgi.RateLimitMiddleware`, ``--inflight`` concurrent
+requests, on the same redis-server (``--web-only`` runs just that).
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ from rich.table import Table
 from aragora_redis import RedisSettings
 from aragora_redis.local.ports import LOOPBACK, pick_free_ports
 from aragora_redis.ratelimit import AsyncRateLimiter, Check, RateLimiter
+
+# Run as a file, it imports its web row from scripts/ as the tests import scripts.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.bench_asgi import MAX_OVERHEAD, overhead
+from scripts.bench_asgi import as_json as web_json
+from scripts.bench_asgi import measure as measure_web
+from scripts.bench_asgi import table as web_table
 
 KEYS = 1000  # distinct callers; each has RATE per second, so no check is ever denied
 RATE = 1000
@@ -244,7 +256,7 @@ def targets(rows: list[Row]) -> list[Target]:
     ]
 
 
-def show(rows: list[Row], goals: list[Target], args: argparse.Namespace) -> None:
+def show(rows: list[Row], goals: list[Target], args: argparse.Namespace, web: Table) -> None:
     ping = {r.mode: r for r in rows if r.subject == "redis-py PING"}
     table = Table(
         title=f"rate-limit check vs PING ({args.seconds:g} s per cell, {args.rounds} rounds)"
@@ -263,7 +275,9 @@ def show(rows: list[Row], goals: list[Target], args: argparse.Namespace) -> None
             f"{r.rate / base.rate:.2f}",
         )
     console = Console(width=max(Console().width, 110))
-    console.print(table)
+    if rows:
+        console.print(table)
+    console.print(web)
     goal_table = Table(title="targets")
     for name in ("target", "measured", "wanted", ""):
         goal_table.add_column(name)
@@ -280,11 +294,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inflight", type=int, default=50)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--web-seconds", type=float, default=12.0, help="per web subject")
+    parser.add_argument("--web-only", action="store_true", help="only the ASGI middleware row")
     args = parser.parse_args(argv)
     with redis_server() as port:
-        rows = asyncio.run(measure(args, port))
-    goals = targets(rows)
-    show(rows, goals, args)
+        rows = [] if args.web_only else asyncio.run(measure(args, port))
+        web = measure_web(port, args.inflight, args.web_seconds, args.rounds)
+    cost = overhead(web)
+    web_goal = Target(
+        f"ASGI middleware overhead at {args.inflight} concurrent, % of the app's requests/s",
+        cost,
+        f"<= {MAX_OVERHEAD:g}",
+        cost <= MAX_OVERHEAD,
+    )
+    goals = [*([] if args.web_only else targets(rows)), web_goal]
+    show(rows, goals, args, web_table(web, args.inflight, args.web_seconds))
     if args.json:
         out = {
             "args": {k: str(v) for k, v in vars(args).items()},
@@ -298,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for r in rows
             ],
+            "web": web_json(web),
             "targets": [asdict(g) for g in goals],
         }
         args.json.write_text(json.dumps(out, indent=2) + "\n")

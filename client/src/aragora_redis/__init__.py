@@ -6,6 +6,8 @@ asyncio). :func:`connect_redis` / :func:`connect_redis_async` give a plain redis
 client for the same settings.
 """
 
+__version__ = "0.1.0"
+
 from . import keys
 from ._codec import Event
 from ._parse import HostPort, redact_url
@@ -26,6 +28,7 @@ from .settings import RedisSettings
 from .stores import AsyncStores, Stores, connect, connect_async
 
 __all__ = [
+    "__version__",
     "AragoraRedisError",
     "AsyncStores",
     "Check",

@@ -1,0 +1,239 @@
+"""``make bench``'s web row: a minimal ASGI app under uvicorn, without and with the middleware.
+
+Three uvicorn processes serve the same three-line ASGI app: bare; wrapped in
+:class:`aragora_redis.asgi.RateLimitMiddleware` (every request checked on the bench's
+redis-server, never denied: the limit is far above the load); and wrapped with an
+in-memory limiter, which splits the cost into the middleware's own and Redis's. This process drives
+both with ``--inflight`` keep-alive HTTP/1.1 connections (a small asyncio client:
+httpx would spend more CPU than the servers and hide their difference), alternating
+between them over the rounds so a noisy neighbour slows both alike. Overhead is the
+share of the plain app's throughput the middleware costs.
+
+The module is also what uvicorn imports: ``bench_asgi:plain_app``,
+``bench_asgi:limited_app`` (the Redis port in ``ARAGORA_BENCH_REDIS_PORT``) and
+``bench_asgi:memory_app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from rich.table import Table
+
+from aragora_redis import RedisSettings
+from aragora_redis._bucket import Decision, MemoryBuckets, prepare
+from aragora_redis.asgi import Limit, RateLimitMiddleware
+from aragora_redis.local.ports import LOOPBACK, pick_free_ports
+from aragora_redis.ratelimit import AsyncRateLimiter
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+PORT_VARIABLE = "ARAGORA_BENCH_REDIS_PORT"
+REQUEST = b"GET /items HTTP/1.1\r\nHost: bench\r\n\r\n"
+LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+SUBJECTS = ("plain app", "with RateLimitMiddleware", "middleware, limiter in memory")
+#: The most the middleware may cost, as a share of the plain app's throughput.
+MAX_OVERHEAD = 10.0
+
+
+async def plain_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The smallest useful HTTP app: 200 and two bytes."""
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+_limiter: list[AsyncRateLimiter] = []
+
+
+def _bench_limiter() -> AsyncRateLimiter:
+    # Made on the first request, in uvicorn's event loop.
+    if not _limiter:
+        port = int(os.environ[PORT_VARIABLE])
+        settings = RedisSettings(host=LOOPBACK, port=port, max_connections=200)
+        # A timeout well above any reply's time: fail-closed must not stop the run.
+        _limiter.append(AsyncRateLimiter.from_settings(settings, timeout=1.0))
+    return _limiter[0]
+
+
+BENCH_LIMIT = Limit(rate=1e9, burst=1e9, name="bench")
+limited_app = RateLimitMiddleware(plain_app, limiter=_bench_limiter, default=BENCH_LIMIT)
+
+
+class MemoryLimiter:
+    """The fallback's token buckets alone: what the middleware costs without Redis."""
+
+    def __init__(self) -> None:
+        self._buckets = MemoryBuckets(10_000, time.monotonic)
+
+    async def hit(
+        self, key: str, *, rate: float, burst: float, cost: float = 1, scope: str = "default"
+    ) -> Decision:
+        return self._buckets.hit(prepare(key, rate, burst, cost, scope))
+
+
+memory_app = RateLimitMiddleware(plain_app, limiter=MemoryLimiter(), default=BENCH_LIMIT)
+
+
+@dataclass
+class WebRow:
+    subject: str
+    latencies_ns: list[int] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+    not_ok: int = 0
+    cpu_seconds: float = 0.0  # of the uvicorn process (and for the middleware, Redis's)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def quantile(self, q: float) -> float:
+        data = sorted(self.latencies_ns)
+        return data[min(len(data) - 1, int(q * len(data)))] / 1000 if data else float("nan")
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU per request, µs: unlike throughput, not skewed by CPU others take."""
+        return self.cpu_seconds / self.requests * 1e6 if self.requests else float("nan")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def uvicorn_server(app: str, redis_port: int) -> Iterator[tuple[int, int]]:
+    """``bench_asgi:<app>`` under uvicorn in its own process; yields its port and pid."""
+    port = pick_free_ports(1)[0]
+    argv = [sys.executable, "-m", "uvicorn", f"bench_asgi:{app}", "--app-dir"]
+    argv += [str(Path(__file__).parent), "--host", LOOPBACK, "--port", str(port)]
+    argv += ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
+    proc = subprocess.Popen(argv, env={**os.environ, PORT_VARIABLE: str(redis_port)})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection((LOOPBACK, port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def drive(port: int, inflight: int, seconds: float, row: WebRow) -> None:
+    """``inflight`` keep-alive connections sending requests back to back for ``seconds``."""
+    clock = time.perf_counter_ns
+    start = clock()
+    end = start + int(seconds * 1e9)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        lat = row.latencies_ns
+        while (t0 := clock()) < end:
+            writer.write(REQUEST)
+            head = await reader.readuntil(b"\r\n\r\n")
+            found = LENGTH.search(head)
+            await reader.readexactly(int(found.group(1)) if found else 0)
+            lat.append(clock() - t0)
+            row.requests += 1
+            row.not_ok += head[9:12] != b"200"
+        writer.close()
+        await writer.wait_closed()
+
+    await asyncio.gather(*(connection() for _ in range(inflight)))
+    row.seconds += (clock() - start) / 1e9
+
+
+def measure(redis_port: int, inflight: int, seconds: float, rounds: int) -> list[WebRow]:
+    """Both subjects, ``seconds`` each in all, interleaved over ``rounds``."""
+    rows = [WebRow(s) for s in SUBJECTS]
+    with redis.Redis(host=LOOPBACK, port=redis_port) as admin:
+        redis_pid = int(admin.info("server")["process_id"])
+    with (
+        uvicorn_server("plain_app", redis_port) as plain,
+        uvicorn_server("limited_app", redis_port) as limited,
+        uvicorn_server("memory_app", redis_port) as memory,
+    ):
+        ports = [plain[0], limited[0], memory[0]]
+        pids = [[plain[1]], [limited[1], redis_pid], [memory[1]]]
+
+        async def run() -> None:
+            for port in ports:  # warm up: connections, the script cache
+                await drive(port, inflight, 0.5, WebRow(""))
+            for round_ in range(rounds):
+                order = [0, 1, 2] if round_ % 2 == 0 else [2, 1, 0]
+                for i in order:
+                    before = cpu_seconds(pids[i])
+                    await drive(ports[i], inflight, seconds / rounds, rows[i])
+                    rows[i].cpu_seconds += cpu_seconds(pids[i]) - before
+
+        asyncio.run(run())
+    return rows
+
+
+def overhead(rows: list[WebRow]) -> float:
+    """The share (%) of the plain app's throughput the middleware (on Redis) costs."""
+    plain, limited = rows[0], rows[1]
+    return (1 - limited.rate / plain.rate) * 100 if plain.rate else float("nan")
+
+
+def table(rows: list[WebRow], inflight: int, seconds: float) -> Table:
+    """The web row as the bench prints it."""
+    plain = rows[0]
+    title = f"minimal ASGI app under uvicorn, {inflight} concurrent ({seconds:g} s each)"
+    out = Table(title=title)
+    for name in ("app", "requests/s", "p50 µs", "p99 µs", "CPU µs/request", "overhead"):
+        out.add_column(name, justify="left" if name == "app" else "right")
+    for r in rows:
+        cost = f"{(1 - r.rate / plain.rate) * 100:.1f}%" if r is not plain else ""
+        out.add_row(
+            r.subject + (f" ({r.not_ok} not 200)" if r.not_ok else ""),
+            f"{r.rate:,.0f}",
+            f"{r.quantile(0.5):,.0f}",
+            f"{r.quantile(0.99):,.0f}",
+            f"{r.cpu_us:,.0f}",
+            cost,
+        )
+    return out
+
+
+def as_json(rows: list[WebRow]) -> list[dict[str, float | str]]:
+    """The web rows for ``--json``."""
+    return [
+        {
+            "subject": r.subject,
+            "requests_per_s": r.rate,
+            "p50_us": r.quantile(0.5),
+            "p99_us": r.quantile(0.99),
+            "cpu_us_per_request": r.cpu_us,
+            "not_ok": r.not_ok,
+        }
+        for r in rows
+    ]
