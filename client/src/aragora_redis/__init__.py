@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from . import keys
 from ._codec import Event
+from ._metrics import use_meter_provider
 from ._parse import HostPort, redact_url
 from .connection import connect_redis, connect_redis_async
 from .errors import (
@@ -54,4 +55,5 @@ __all__ = [
     "health_async",
     "keys",
     "redact_url",
+    "use_meter_provider",
 ]

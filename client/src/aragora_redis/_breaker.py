@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Literal
 
+from . import _metrics
 from .errors import ConfigError
 
 State = Literal["closed", "open", "half_open"]
@@ -71,16 +72,22 @@ class Breaker:
         now = self._clock()
         if now - self._since < self.recovery:
             return False
-        self._state = "half_open"
+        self._move("half_open")
         self._since = now
         return True
+
+    def _move(self, state: State) -> None:
+        """Change state (the lock is held) and record the transition."""
+        if state != self._state:
+            _metrics.breaker_changed(self._state, state)
+            self._state = state
 
     def success(self) -> None:
         """Redis answered: close the breaker."""
         if self._state == "closed" and self._failures == 0:
             return
         with self._lock:
-            self._state = "closed"
+            self._move("closed")
             self._failures = 0
 
     def failure(self) -> None:
@@ -90,5 +97,5 @@ class Breaker:
             if self._state == "half_open" or (
                 self._state == "closed" and self._failures >= self.threshold
             ):
-                self._state = "open"
+                self._move("open")
                 self._since = self._clock()

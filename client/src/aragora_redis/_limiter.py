@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from redis.exceptions import RedisError
 
+from . import _metrics
 from ._breaker import Breaker
 from ._bucket import Decision, MemoryBuckets, Prepared
 from ._script import Replies
@@ -50,10 +51,18 @@ class LimiterCore:
         self.memory = MemoryBuckets(fallback_keys, clock)
         self._where = settings.describe()
 
-    def fallback(self, checks: Sequence[Prepared], cause: RedisError | None) -> list[Decision]:
-        """Decide without Redis: from memory when fail-open, else RateLimiterUnavailable."""
+    def fallback(
+        self, checks: Sequence[Prepared], cause: RedisError | None, started: float = 0.0
+    ) -> list[Decision]:
+        """Decide without Redis: from memory when fail-open, else RateLimiterUnavailable.
+
+        ``started`` is when the check began (:func:`aragora_redis._metrics.start`).
+        """
         if self.fail_open:
-            return [self.memory.hit(p) for p in checks]
+            decisions = [self.memory.hit(p) for p in checks]
+            _metrics.decided("memory", decisions, started)
+            return decisions
+        _metrics.unavailable(len(checks), started, cause)
         if cause is None:
             raise RateLimiterUnavailable(
                 f"rate limiter: {self._where} failed {self.breaker.threshold} times in a row; "
@@ -63,12 +72,16 @@ class LimiterCore:
             f"rate limiter: {self._where}: {type(cause).__name__}: {cause}"
         ) from cause
 
-    def failed(self, checks: Sequence[Prepared], exc: RedisError) -> list[Decision]:
+    def failed(
+        self, checks: Sequence[Prepared], exc: RedisError, started: float = 0.0
+    ) -> list[Decision]:
         """Count a failed Redis call and decide without Redis."""
         self.breaker.failure()
-        return self.fallback(checks, exc)
+        return self.fallback(checks, exc, started)
 
-    def answered(self, replies: Replies) -> list[Decision]:
+    def answered(self, replies: Replies, started: float = 0.0) -> list[Decision]:
         """Count a Redis answer and return its decisions."""
         self.breaker.success()
-        return replies.decisions()
+        decisions = replies.decisions()
+        _metrics.decided("redis", decisions, started)
+        return decisions

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import _metrics
+
 #: Defaults tuned for the failover drill's target: hear again within 2 s of a promotion.
 DEFAULT_PING_EVERY_S = 0.5
 DEFAULT_DEAD_AFTER_S = 1.0
@@ -34,6 +36,8 @@ class Liveness:
 
     def started(self, now: float, subscriptions: int) -> None:
         """A fresh connection subscribed to ``subscriptions`` channels and patterns."""
+        if self.gap_since is not None:
+            _metrics.reconnected("client")
         self.last_alive = now
         self.next_ping = now + self.ping_every
         self.ping_sent_at = None
@@ -73,6 +77,7 @@ class Liveness:
         if self.gap_since is None:
             self.gap_since = before
             self.gap_reason = "reconnected and re-subscribed by redis-py"
+        _metrics.reconnected("redis-py")
         return True
 
     def lost(self, now: float, reason: str) -> None:
@@ -87,6 +92,7 @@ class Liveness:
             return None
         gap = (self.gap_since, now, self.gap_reason)
         self.gaps.append(gap)
+        _metrics.gap()
         self.gap_since = None
         self.gap_reason = ""
         return gap

@@ -19,7 +19,7 @@ from typing import Any
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisError
 
-from . import _lua
+from . import _lua, _metrics
 from ._bucket import Decision, Prepared, parse_reply
 
 SCRIPT = _lua.source("token_bucket")
@@ -175,6 +175,7 @@ class Replies:
         """The calls to send again as EVAL; from now on NOSCRIPT is an error."""
         self._loading = True
         missing, self.missing = self.missing, []
+        _metrics.script_reloaded(len(missing))
         return missing
 
     def decisions(self) -> list[Decision]:

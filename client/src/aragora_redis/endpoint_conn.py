@@ -23,6 +23,7 @@ standalone client's pool by :func:`follow_endpoint`:
 from __future__ import annotations
 
 import select
+import time
 import weakref
 from typing import Any
 
@@ -33,8 +34,10 @@ from redis.asyncio.connection import SSLConnection as AsyncSSLConnection
 from redis.connection import Connection, SSLConnection
 from redis.exceptions import RedisError, ResponseError
 
+from . import _metrics
 from ._moved import (
     CAPA_REDIRECT,
+    Moved,
     OutcomeUnknown,
     PrimaryMoved,
     in_at_most_once,
@@ -47,6 +50,15 @@ _POOL = "endpoint_pool"
 
 def _outcome(where: str, exc: RedisError) -> OutcomeUnknown:
     return OutcomeUnknown(f"{where}: the reply of a write was lost ({exc}); it may have run")
+
+
+def _moved(where: str, peer: Any, moved: Moved) -> PrimaryMoved:
+    """Record a "not the primary" reply from ``peer`` (and the failover it means)."""
+    host, _, port = where.rpartition(":")
+    _metrics.primary_moved(moved.code, "endpoint", host, port)
+    if moved.elsewhere and peer:
+        _metrics.endpoint_left(where, str(peer), moved.code, time.monotonic())
+    return PrimaryMoved(where, moved)
 
 
 def _readable(sock: Any) -> bool:
@@ -131,7 +143,7 @@ class EndpointConnection(IdleCheck, Connection):
                 if moved.elsewhere and pool is not None and peer is not None:
                     pool.update_active_connections_for_reconnect(peer)
                     pool.disconnect_free_connections(peer)
-                raise PrimaryMoved(where, moved) from exc
+                raise _moved(where, peer, moved) from exc
             if reply_lost(exc):
                 raise _outcome(where, exc) from exc
             raise
@@ -196,7 +208,7 @@ class AsyncEndpointConnection(AsyncIdleCheck, AsyncConnection):
                 pool = self._pool_ref() if self._pool_ref is not None else None
                 if moved.elsewhere and pool is not None and peer is not None:
                     await pool.run_proactive_reconnect(peer)
-                raise PrimaryMoved(where, moved) from exc
+                raise _moved(where, peer, moved) from exc
             if reply_lost(exc):
                 raise _outcome(where, exc) from exc
             raise

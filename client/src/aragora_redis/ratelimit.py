@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from . import _limiter as core
+from . import _metrics
 from ._bucket import DEFAULT_SCOPE, Check, Decision, Prepared, prepare, prepare_many
 from ._coalesce import Coalescer
 from ._follow import FailoverState
@@ -120,16 +121,17 @@ class RateLimiter(_Limiter):
         self._client.close()
 
     def _decide(self, ps: Sequence[Prepared]) -> list[Decision]:
+        started = _metrics.start()
         if not self._core.breaker.allow():
-            return self._core.fallback(ps, None)
+            return self._core.fallback(ps, None, started)
         got = Replies(ps)
         try:
             self._transport.run(ps, self._transport.plan(ps), False, got.take)
             if got.missing:  # NOSCRIPT: a failover or restart emptied the script cache
                 self._transport.run(ps, got.reload(), True, got.take)
         except RedisError as exc:
-            return self._core.failed(ps, exc)
-        return self._core.answered(got)
+            return self._core.failed(ps, exc, started)
+        return self._core.answered(got, started)
 
 
 class AsyncRateLimiter(_Limiter):
@@ -184,13 +186,14 @@ class AsyncRateLimiter(_Limiter):
         await self._client.aclose()
 
     async def _decide(self, ps: Sequence[Prepared]) -> list[Decision]:
+        started = _metrics.start()
         if not self._core.breaker.allow():
-            return self._core.fallback(ps, None)
+            return self._core.fallback(ps, None, started)
         got = Replies(ps)
         try:
             await self._transport.run(ps, self._transport.plan(ps), False, got.take)
             if got.missing:  # NOSCRIPT: a failover or restart emptied the script cache
                 await self._transport.run(ps, got.reload(), True, got.take)
         except RedisError as exc:
-            return self._core.failed(ps, exc)
-        return self._core.answered(got)
+            return self._core.failed(ps, exc, started)
+        return self._core.answered(got, started)

@@ -31,12 +31,14 @@ from redis.connection import SSLConnection
 from redis.exceptions import ConnectionError, RedisError, ResponseError
 from redis.sentinel import SentinelManagedConnection
 
+from . import _metrics
 from ._follow import MAX_HOPS, FailoverState, Role, parse_role
 from ._moved import Moved, OutcomeUnknown, PrimaryMoved, primary_moved, reply_lost
 from .endpoint_conn import AsyncIdleCheck, IdleCheck
 
 
 def _moved(host: str | None, port: int | None, moved: Moved) -> PrimaryMoved:
+    _metrics.primary_moved(moved.code, "sentinel", host, port)
     return PrimaryMoved(f"{host}:{port} (asking Sentinel again)", moved)
 
 

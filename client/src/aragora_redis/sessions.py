@@ -14,7 +14,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import redis
 import redis.asyncio as aredis
 
-from . import _codec, keys
+from . import _codec, _metrics, keys
 from ._boundary import redis_errors
 from .connection import AsyncClient, SyncClient
 from .errors import NotReplicated
@@ -42,6 +42,7 @@ def _prepare_put(
 
 def _check_replicated(key: str, acked: int, timeout_ms: int) -> None:
     if acked < 1:
+        _metrics.not_replicated("sessions")
         raise NotReplicated(
             f"{key} is on the master but no replica acknowledged it within {timeout_ms} ms"
         )

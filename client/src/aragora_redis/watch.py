@@ -26,6 +26,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from . import _metrics
 from . import _options as o
 from ._follow import CHANNELS, FailoverState, SentinelEvent, parse_role
 from ._parse import text
@@ -77,10 +78,15 @@ class _Fanout:
     def announce(self, event: SentinelEvent) -> None:
         with self._lock:
             self.events.append(event)
+        followed = None
         for state in self.states:
             deposed = state.heard(event)
             if deposed is not None:
                 state.interrupt(deposed)
+                followed = deposed
+        if followed is not None:  # once per failover, however many states and sentinels
+            name, why = event.master_name or "", f"{event.channel} from {event.sentinel}"
+            _metrics.followed("sentinel", name, followed, event.new_master(), why)
         if self.listener is not None:
             self.listener(event)
 
