@@ -60,7 +60,7 @@ class LimiterCore:
         """
         if self.fail_open:
             decisions = [self.memory.hit(p) for p in checks]
-            _metrics.decided("memory", decisions, started)
+            _metrics.decided("fallback", decisions, started)
             return decisions
         _metrics.unavailable(len(checks), started, cause)
         if cause is None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram, MeterProvider
 
-    from ._bucket import Decision
+    from ._bucket import Decision, Source
 
 log = logging.getLogger("aragora_redis")
 
@@ -129,11 +129,11 @@ def _attrs(**extra: Any) -> dict[str, Any]:
 
 _DECIDED = {
     (source, outcome): _attrs(source=source, outcome=outcome)
-    for source in ("redis", "memory")
+    for source in ("redis", "fallback")
     for outcome in ("allowed", "denied")
 }
 _UNAVAILABLE = _attrs(source="none", outcome="unavailable")
-_LATENCY = {source: _attrs(source=source) for source in ("redis", "memory", "none")}
+_LATENCY = {source: _attrs(source=source) for source in ("redis", "fallback", "none")}
 
 
 def start() -> float:
@@ -141,7 +141,7 @@ def start() -> float:
     return perf_counter() if _on is not None else 0.0
 
 
-def decided(source: str, decisions: Sequence[Decision], started: float) -> None:
+def decided(source: Source, decisions: Sequence[Decision], started: float) -> None:
     """Count a round trip's decisions by source and outcome, and time it."""
     on = _on
     if on is None:
