@@ -2,7 +2,8 @@
 
 The wheel must carry py.typed, the Lua scripts and the console script, its version
 must be ``aragora_redis.__version__``, and with only its declared dependencies it
-must import, keep web frameworks out, and run a store against a real redis-server.
+must import, keep web frameworks and OpenTelemetry out (its metrics are then
+no-ops), and run a store against a real redis-server.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ print(json.dumps({
     "file": aragora_redis.__file__,
     "session": stores.sessions.get("auth", "wheel-test"),
     "allowed": stores.rate_limiter.hit("wheel-test", rate=1, burst=1).allowed,
-    "frameworks": [m for m in ("aiohttp", "starlette", "fastapi", "uvicorn")
+    "frameworks": [m for m in ("aiohttp", "starlette", "fastapi", "uvicorn", "opentelemetry")
                    if importlib.util.find_spec(m)],
+    "metrics_off": aragora_redis._metrics._on is None,
 }))
 stores.close()
 """
@@ -68,3 +70,4 @@ def test_the_wheel_installs_alone_and_runs_a_store(tmp_path: Path, standalone: L
     assert out["session"] == {"user": "alice"}
     assert out["allowed"] is True
     assert out["frameworks"] == []
+    assert out["metrics_off"] is True, "without the otel extra there are no instruments"
