@@ -19,15 +19,17 @@ from aragora_redis import use_meter_provider
 
 @contextmanager
 def bound_reader() -> Iterator[InMemoryMetricReader]:
-    """The client's instruments recording into a new in-memory reader, for the block."""
+    """The client's instruments recording into a new in-memory reader, for the block.
+
+    The reader can still be read after the block (the provider is not shut down:
+    nothing records into it any more, and it is collected with the reader).
+    """
     reader = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[reader])
-    use_meter_provider(provider)
+    use_meter_provider(MeterProvider(metric_readers=[reader], shutdown_on_exit=False))
     try:
         yield reader
     finally:
         use_meter_provider(None)
-        provider.shutdown()
 
 
 def points(reader: InMemoryMetricReader, name: str) -> list[tuple[dict[str, Any], Any]]:

@@ -9,6 +9,7 @@ writes are paused until the replica caught up, so no acknowledged write may be l
 Writers are threads of ``sessions.put``, one key per write; every acknowledged key
 must be on the new primary afterwards. Durations and error counts (a write whose
 retries all ran before the endpoint moved) are printed and recorded, never asserted.
+The metrics must count the demoted node's replies and one endpoint failover.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from aragora_redis import RedisUnavailable, connect
 from aragora_redis.drill.observe import first_after, longest_gap
 from tests.endpoint_support import ManagedEndpoint, wait_for
+from tests.metrics_support import bound_reader, total
 
 WRITERS = 4
 ENOUGH_ACKS = 200
@@ -72,7 +74,11 @@ def test_planned_failover_behind_an_endpoint_loses_no_acknowledged_write(
     stores = connect(endpoint.settings)
     run = uuid.uuid4().hex[:8]
     try:
-        with _Writers(lambda sid: stores.sessions.put("auth", f"{run}-{sid}", 1)) as load:
+
+        def put(sid: str) -> None:
+            stores.sessions.put("auth", f"{run}-{sid}", 1)
+
+        with bound_reader() as reader, _Writers(put) as load:
             started = time.monotonic()
             wait_for(lambda: load.acks_after(started) >= ENOUGH_ACKS, "writes before the switch")
             switch_at = time.monotonic()
@@ -109,3 +115,7 @@ def test_planned_failover_behind_an_endpoint_loses_no_acknowledged_write(
     )
     assert any(at > moved_at for at in times), "the writers kept writing after the switch"
     assert lost == [], f"{len(lost)} acknowledged writes lost"
+    moved = total(reader, "aragora_redis.primary_moved", aragora_redis__mode="endpoint")
+    assert moved >= 1, "the demoted node's READONLY replies are counted"
+    failovers = total(reader, "aragora_redis.failovers", aragora_redis__mode="endpoint")
+    assert failovers == 1, "however many connections heard it"
