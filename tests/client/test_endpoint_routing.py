@@ -81,3 +81,47 @@ def test_control_plane_config_has_no_health_check_and_one_ready_server() -> None
     assert "shutdown-sessions" not in cfg
     assert "    server redis-0 127.0.0.1:1\n" in cfg
     assert "    server redis-1 127.0.0.1:2 disabled\n" in cfg
+
+
+def test_a_readonly_reply_is_recognised_through_the_cause_chain() -> None:
+    from redis.exceptions import ConnectionError, ReadOnlyError
+
+    from aragora_redis._moved import Moved, PrimaryMoved
+    from aragora_redis.drill.observe import is_readonly
+    from aragora_redis.errors import RedisUnavailable
+
+    wrapped = RedisUnavailable("sessions.put")
+    wrapped.__cause__ = ReadOnlyError("You can't write against a read only replica.")
+    assert is_readonly(wrapped)
+    moved = RedisUnavailable("sessions.put")
+    moved.__cause__ = PrimaryMoved("127.0.0.1:1", Moved("READONLY", elsewhere=True))
+    assert is_readonly(moved)
+    assert not is_readonly(PrimaryMoved("x", Moved("LOADING", elsewhere=True)))
+    assert not is_readonly(ConnectionError("reset"))
+
+
+def test_readonly_errors_later_than_half_a_second_after_the_endpoint_moved_are_counted() -> None:
+    from aragora_redis.drill.observe import Observations, Verified, fault_figures
+
+    obs = Observations()
+    obs.ack(1.0, "k1")
+    for t in (2.1, 2.4, 2.6, 3.0):
+        obs.error(t, "naive", write=True, readonly=True)
+    figures = fault_figures(obs, Verified(), 1.0, 5.0, [(2.0, "endpoint-moved")], with_events=False)
+    assert figures["readonly_errors"] == 4
+    assert figures["readonly_late"] == 2
+
+
+def test_the_endpoint_topology_has_its_own_faults() -> None:
+    from aragora_redis.drill import faults as f
+    from aragora_redis.errors import ConfigError
+
+    assert [x.name for x in f.faults_for("endpoint")] == ["planned", "kill", "freeze"]
+    assert f.faults_for("sentinel") == f.FAULTS
+    assert [x.name for x in f.parse_faults("all", f.ENDPOINT_FAULTS)] == [
+        "planned",
+        "kill",
+        "freeze",
+    ]
+    with pytest.raises(ConfigError, match="--faults"):
+        f.parse_faults("sentinel-down", f.ENDPOINT_FAULTS)

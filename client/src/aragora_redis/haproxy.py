@@ -153,6 +153,9 @@ def render_haproxy_cfg(spec: HaproxySpec) -> str:
         "    balance first",
     ]
     if spec.routed_by_control_plane:
+        # A dead primary refuses at once, as a DNS name's address would: no retries,
+        # which HAProxy spaces 1 s apart and keeps on the dead server after a switch.
+        lines.append("    retries 0")
         for index, server in enumerate(spec.servers):
             state = " disabled" if index else ""
             lines.append(f"    server redis-{index} {_address(server)}{state}")
