@@ -26,8 +26,8 @@ from aragora_redis.local.endpoint import EndpointControl
 Record = Callable[[str, object], None]
 
 
-def _stack(factory: pytest.TempPathFactory, **options: object) -> Iterator[LocalStack]:
-    stack = up_on_free_ports(factory.mktemp("endpoint"), "endpoint", **options)
+def _stack(factory: pytest.TempPathFactory, *, reset: bool = False) -> Iterator[LocalStack]:
+    stack = up_on_free_ports(factory.mktemp("endpoint"), "endpoint", reset_on_failover=reset)
     try:
         yield stack
     finally:
@@ -41,7 +41,7 @@ def endpoint_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSt
 
 @pytest.fixture(scope="module")
 def endpoint_reset_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from _stack(tmp_path_factory, reset_on_failover=True)
+    yield from _stack(tmp_path_factory, reset=True)
 
 
 def _drill(stack: LocalStack, name: str, record_property: Record) -> FaultResult:
