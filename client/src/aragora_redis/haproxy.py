@@ -12,6 +12,12 @@ TLS is passed through untouched (clients talk TLS to Redis end to end); only the
 health check opens its own TLS connection (``check-ssl``) and verifies the node
 against the CA. The same function serves the local stack and the Kubernetes
 backend's ConfigMap.
+
+With ``routed_by_control_plane`` there is no health check: the servers start in
+maintenance except the first, and a control plane moves new connections with the
+runtime API on ``admin_socket`` (``set server ... state ready|maint``). A server
+put in maintenance that way keeps its established sessions (only ``shutdown
+sessions server`` cuts them), which is how a DNS endpoint behaves on a switch.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ _HOST = re.compile(r"[A-Za-z0-9._:-]+")
 DEFAULT_BIND = HostPort("127.0.0.1", 6379)
 #: The environment variable the health check reads the password from (a name, not a secret).
 DEFAULT_PASSWORD_ENV = "REDIS_PASSWORD"  # noqa: S105
+#: The backend holding the data nodes (``redis-<i>``), as the runtime API names it.
+BACKEND = "redis_master"
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,9 @@ class HaproxySpec:
     - ``connect_timeout_ms``: connect timeout to a node.
     - ``check_timeout_ms``: how long a check waits for the node's answer; a frozen
       node fails a check after this long.
+    - ``routed_by_control_plane``: no health check; only the first server takes new
+      connections until the runtime API says otherwise (:mod:`aragora_redis.local.endpoint`).
+    - ``admin_socket``: path of a Unix socket serving the runtime API (mode 600, admin).
     """
 
     servers: tuple[HostPort, ...]
@@ -84,6 +95,8 @@ class HaproxySpec:
     idle_timeout_s: int = 3600
     connect_timeout_ms: int = 2000
     check_timeout_ms: int = 1000
+    routed_by_control_plane: bool = False
+    admin_socket: str | None = None
 
 
 def render_haproxy_cfg(spec: HaproxySpec) -> str:
@@ -93,6 +106,11 @@ def render_haproxy_cfg(spec: HaproxySpec) -> str:
         "# haproxy: rendered by aragora_redis.haproxy; edit the spec, not this file",
         "global",
         "    log stdout format raw local0 notice",
+        *(
+            [f"    stats socket {spec.admin_socket} mode 600 level admin"]
+            if spec.admin_socket
+            else []
+        ),
         "",
         "defaults",
         "    mode tcp",
@@ -128,11 +146,21 @@ def render_haproxy_cfg(spec: HaproxySpec) -> str:
     lines += [
         "frontend redis",
         f"    bind {_address(spec.bind)}",
-        "    default_backend redis_master",
+        f"    default_backend {BACKEND}",
         "",
-        "backend redis_master",
+        f"backend {BACKEND}",
         # One master at a time: never spread one client's connections over two nodes.
         "    balance first",
+    ]
+    if spec.routed_by_control_plane:
+        # A dead primary refuses at once, as a DNS name's address would: no retries,
+        # which HAProxy spaces 1 s apart and keeps on the dead server after a switch.
+        lines.append("    retries 0")
+        for index, server in enumerate(spec.servers):
+            state = " disabled" if index else ""
+            lines.append(f"    server redis-{index} {_address(server)}{state}")
+        return "\n".join(lines) + "\n"
+    lines += [
         "    option tcp-check",
         # No explicit `tcp-check connect`: the implicit one uses the server's
         # check-ssl/ca-file, an explicit one would connect in clear text.
@@ -234,6 +262,7 @@ def _validate(spec: HaproxySpec) -> None:
     if not 0 <= spec.min_replicas <= 9:
         raise ConfigError("min_replicas", f"got {spec.min_replicas}, expected 0 to 9")
     for field, text in (
+        ("admin_socket", spec.admin_socket),
         ("tls_ca_file", spec.tls_ca_file),
         ("tls_server_name", spec.tls_server_name),
     ):

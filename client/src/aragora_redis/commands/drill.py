@@ -30,7 +30,10 @@ def register(groups: Any) -> None:
     """Add ``drill``."""
     p = groups.add_parser("drill", help="fail the Redis over while a workload runs; report losses")
     p.add_argument(
-        "--faults", default="all", help=f"'all' or a comma list of: {', '.join(f.NAMES)}"
+        "--faults",
+        default="all",
+        help=f"'all' or a comma list of: {', '.join(f.NAMES)} "
+        f"(endpoint stack: {', '.join(x.name for x in f.ENDPOINT_FAULTS)})",
     )
     p.add_argument(
         "--trigger",
@@ -109,15 +112,21 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
     settings = settings_from(args)
     stack = None
     url_only = bool(args.url_only)
+    choices: tuple[f.Fault, ...] = f.FAULTS
     if args.trigger == "local":
         stack = LocalStack.load(Path(args.dir))
         if stack is None or not stack.running():
             raise ConfigError("--dir", f"no running local stack in {args.dir}: run make local")
-        if settings.mode != "sentinel":
-            raise ConfigError("ARAGORA_REDIS_MODE", "the local drill needs the sentinel topology")
-        url_only = url_only or bool(stack.proxies)
+        topology = stack.options.topology
+        wanted = {"sentinel": "sentinel", "endpoint": "standalone"}.get(topology)
+        if settings.mode != wanted:
+            raise ConfigError(
+                "ARAGORA_REDIS_MODE", "the local drill needs the sentinel or endpoint topology"
+            )
+        url_only = url_only or (bool(stack.proxies) and topology == "sentinel")
+        choices = f.faults_for(topology)
     options = DrillOptions(
-        faults=tuple(f.parse_faults(args.faults)),
+        faults=tuple(f.parse_faults(args.faults, choices)),
         trigger=args.trigger,
         baseline=args.baseline,
         settle_s=args.settle,

@@ -55,7 +55,15 @@ def register(groups: Any) -> None:
         "--topology",
         choices=TOPOLOGIES,
         default="sentinel",
-        help="default sentinel; cluster: 3 masters + 3 replicas on port base..+5",
+        help="default sentinel; cluster: 3 masters + 3 replicas on port base..+5; endpoint: "
+        "a primary and 2 replicas behind one HAProxy endpoint (ARAGORA_REDIS_MODE=standalone) "
+        "that a hidden control plane moves on a failover, keeping open connections",
+    )
+    p_up.add_argument(
+        "--reset-on-failover",
+        action="store_true",
+        help="endpoint topology: a failover also cuts every client connection "
+        "(as Memorystore and Azure do)",
     )
     p_up.add_argument("--env-file", default=".env", help="where to write the .env (default .env)")
     p_up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
@@ -139,7 +147,7 @@ def _options(args: argparse.Namespace, directory: Path) -> StackOptions:
     sentinel_base = args.sentinel_port_base or base + 100
     sentinels = SENTINELS if topology == "sentinel" else 0
     proxy = None
-    if topology == "sentinel" and not args.no_haproxy:
+    if topology == "endpoint" or (topology == "sentinel" and not args.no_haproxy):
         proxy = args.haproxy_port or base + 200
     return StackOptions(
         topology=topology,
@@ -150,6 +158,7 @@ def _options(args: argparse.Namespace, directory: Path) -> StackOptions:
         acl_user=args.acl_user,
         timings=conf.GUIDE_TIMINGS if args.guide_timings else conf.LOCAL_TIMINGS,
         haproxy_port=proxy,
+        reset_on_failover=args.reset_on_failover,
     )
 
 

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from ..errors import ConfigError, LocalStackError
 from ..failover import planned_failover
 from ..local import LocalStack, current_master, restore
+from ..local.endpoint import EndpointControl
 
 Say = Callable[[str], None]
 
@@ -34,19 +35,31 @@ FAULTS = (
     Fault("sentinel-down", "one sentinel down, then SENTINEL FAILOVER"),
     Fault("all-down", "every Redis data node down for 5 s, then back"),
 )
+#: The endpoint topology's failovers, as its control plane performs them.
+ENDPOINT_FAULTS = (
+    Fault("planned", "planned failover (FAILOVER TO the most up-to-date replica, endpoint moves)"),
+    Fault("kill", "kill -9 of the primary; 1 s later a replica is promoted, endpoint moves"),
+    Fault("freeze", "primary frozen (SIGSTOP) 5 s; promotion after 1 s; resumed, then demoted"),
+)
 NAMES = tuple(f.name for f in FAULTS)
 PAUSE_S = 5.0
 
 
-def parse_faults(raw: str) -> list[Fault]:
-    """``all`` or a comma-separated list of fault names."""
+def faults_for(topology: str) -> tuple[Fault, ...]:
+    """The faults the drill can inject into a local stack of ``topology``."""
+    return ENDPOINT_FAULTS if topology == "endpoint" else FAULTS
+
+
+def parse_faults(raw: str, choices: tuple[Fault, ...] = FAULTS) -> list[Fault]:
+    """``all`` or a comma-separated list of the names of ``choices``."""
     if raw.strip() == "all":
-        return list(FAULTS)
+        return list(choices)
+    names = [f.name for f in choices]
     chosen = [w.strip() for w in raw.split(",") if w.strip()]
-    unknown = [w for w in chosen if w not in NAMES]
+    unknown = [w for w in chosen if w not in names]
     if unknown or not chosen:
-        raise ConfigError("--faults", f"got {raw!r}, expected 'all' or some of {', '.join(NAMES)}")
-    return [f for f in FAULTS if f.name in chosen]
+        raise ConfigError("--faults", f"got {raw!r}, expected 'all' or some of {', '.join(names)}")
+    return [f for f in choices if f.name in chosen]
 
 
 class Injector:
@@ -55,6 +68,13 @@ class Injector:
     def __init__(self, stack: LocalStack, say: Say) -> None:
         self.stack = stack
         self.say = say
+        endpoint = stack.options.topology == "endpoint"
+        self.control = EndpointControl(stack, say) if endpoint else None
+
+    @property
+    def events(self) -> list[tuple[float, str]]:
+        """What the endpoint's control plane did: (monotonic time, event)."""
+        return self.control.events if self.control is not None else []
 
     def master_node(self) -> str:
         """The name of the node that is master now."""
@@ -83,7 +103,9 @@ class Injector:
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` now."""
         stack = self.stack
-        if fault.name == "planned":
+        if self.control is not None:
+            self._inject_endpoint(self.control, fault)
+        elif fault.name == "planned":
             planned_failover(self.stack.settings, self.say)
         elif fault.name == "kill":
             stack.kill(self.master_node())
@@ -104,6 +126,16 @@ class Injector:
             for node in nodes:
                 stack.spawn(node)
             stack.wait_answers(nodes)
+
+    def _inject_endpoint(self, control: EndpointControl, fault: Fault) -> None:
+        if fault.name == "planned":
+            control.planned()
+        elif fault.name == "kill":
+            control.kill()
+        elif fault.name == "freeze":
+            control.freeze(PAUSE_S)
+        else:
+            raise ConfigError("--faults", f"{fault.name} is not a fault of the endpoint topology")
 
     def heal(self, timeout: float = 60.0) -> None:
         """Bring back whatever is down or frozen and wait until the topology is whole."""

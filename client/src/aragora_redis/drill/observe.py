@@ -12,10 +12,19 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from redis.exceptions import ReadOnlyError
+
+from .._moved import PrimaryMoved
 from .record import Sample
 
-#: Sentinel events that mean a replica is now the master.
-PROMOTION = ("+promoted-slave", "+switch-master")
+#: The endpoint control plane's event: new connections reach the promoted node.
+ENDPOINT_MOVED = "endpoint-moved"
+#: Events that mean a replica is now the master (Sentinel's, the endpoint's).
+PROMOTION = ("+promoted-slave", "+switch-master", ENDPOINT_MOVED)
+#: Events after which clients should be on the new master.
+SWITCH = ("+switch-master", ENDPOINT_MOVED)
+#: A READONLY reaching a caller later than this after the switch counts as late.
+LATE_READONLY_S = 0.5
 
 
 @dataclass
@@ -27,6 +36,7 @@ class Observations:
     caller_errors: list[tuple[float, str]] = field(default_factory=list)
     decisions: list[tuple[float, str, float]] = field(default_factory=list)
     limiter_errors: list[float] = field(default_factory=list)
+    readonly: list[float] = field(default_factory=list)
     events_acked: list[tuple[float, int]] = field(default_factory=list)
     live_heard: list[tuple[float, int]] = field(default_factory=list)
     durable_heard: list[tuple[float, int]] = field(default_factory=list)
@@ -37,12 +47,29 @@ class Observations:
         with self.lock:
             self.write_acks.append((t, key))
 
-    def error(self, t: float, where: str, write: bool = False) -> None:
-        """A call raised; ``write`` when it was one of the counted writes."""
+    def error(self, t: float, where: str, write: bool = False, readonly: bool = False) -> None:
+        """A call raised; ``write`` when it was one of the counted writes, ``readonly``
+        when the error was a READONLY reply (a demoted node served the call)."""
         with self.lock:
             self.caller_errors.append((t, where))
             if write:
                 self.write_errors.append(t)
+            if readonly:
+                self.readonly.append(t)
+
+
+def is_readonly(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was caused by, a READONLY reply."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ReadOnlyError):
+            return True
+        if isinstance(seen, PrimaryMoved) and seen.moved.code == "READONLY":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def longest_gap(times: Sequence[float], start: float, end: float) -> float:
@@ -103,16 +130,18 @@ def fault_figures(
         fallback = [t for t, src, _ in obs.decisions if start <= t <= end and src == "fallback"]
         slowest = max((ms for t, _, ms in obs.decisions if start <= t <= end), default=0.0)
         limiter_errors = [t for t in obs.limiter_errors if start <= t <= end]
+        readonly = [t for t in obs.readonly if start <= t <= end]
         published = [seq for t, seq in obs.events_acked if start <= t <= end]
         durable = {seq for _, seq in obs.durable_heard}
         live = [t for t, _ in obs.live_heard]
-    switches = [t for t, ch in sentinel_events if start <= t <= end and ch == "+switch-master"]
+    switches = [t for t, ch in sentinel_events if start <= t <= end and ch in SWITCH]
     promotions = [t for t, ch in sentinel_events if start <= t <= end and ch in PROMOTION]
     figures: dict[str, float] = {
         "write_outage_s": round(longest_gap(ack_times, start, end), 3),
         "acked_writes": len(acks),
         "acked_writes_lost": sum(1 for _, k in acks if k in verified.missing_keys),
         "caller_errors": len(errors),
+        "readonly_errors": len(readonly),
     }
     if with_events:  # only our workload has a rate limiter and events
         figures["fallback_decisions"] = len(fallback)
@@ -121,6 +150,8 @@ def fault_figures(
     if switches:
         follow = first_after(ack_times, switches[0])
         figures["switch_follow_s"] = round(follow - switches[0], 3) if follow else -1.0
+        late = switches[-1] + LATE_READONLY_S
+        figures["readonly_late"] = sum(1 for t in readonly if t > late)
     if with_events:
         # The stream is capped (MAXLEN ~): events older than its oldest entry were trimmed,
         # not lost in a failover, so only the retained range is judged.

@@ -24,6 +24,8 @@ METRICS = (
     "fallback_decisions",
     "caller_errors",
     "switch_follow_s",
+    "readonly_errors",
+    "readonly_late",
 )
 
 

@@ -20,13 +20,20 @@ from ..local import LocalStack
 from ..settings import RedisSettings
 from ..stores import Stores, connect
 from . import faults as f
-from .observe import Observations, Verified, buckets, fault_figures
+from .observe import ENDPOINT_MOVED, Observations, Verified, buckets, fault_figures
 from .record import DrillRecord, FaultResult, Marker
 from .workload import NaiveWorkload, OurWorkload, UrlOnlyWorkload
 
 Say = Callable[[str], None]
-#: Sentinel events worth a line on the timeline.
-MARKED = ("+sdown", "+odown", "+selected-slave", "+promoted-slave", "+switch-master")
+#: Sentinel (and endpoint control-plane) events worth a line on the timeline.
+MARKED = (
+    "+sdown",
+    "+odown",
+    "+selected-slave",
+    "+promoted-slave",
+    "+switch-master",
+    ENDPOINT_MOVED,
+)
 
 
 @dataclass(frozen=True)
@@ -61,17 +68,22 @@ class Drill:
         self.t0 = time.monotonic()
         self.phase = "starting"
         self.ours: OurWorkload | None = None
-        self.naive: NaiveWorkload | None = None
+        self.naive: NaiveWorkload | UrlOnlyWorkload | None = None
         self.url_only: UrlOnlyWorkload | None = None
         self.stores: Stores | None = None
+        #: What an endpoint stack's control plane did: (monotonic time, event).
+        self.control_events: list[tuple[float, str]] = []
 
     def clock(self) -> float:
         """Seconds since the run started."""
         return time.monotonic() - self.t0
 
     def _sentinel_events(self) -> list[tuple[float, str]]:
+        """Sentinel's events as the watcher saw them, and the endpoint's moves, in run time."""
         watcher = self.stores.watcher if self.stores else None
-        return [(e.at - self.t0, e.channel) for e in (watcher.events if watcher else [])]
+        seen = [(e.at - self.t0, e.channel) for e in (watcher.events if watcher else [])]
+        seen += [(at - self.t0, what) for at, what in self.control_events]
+        return sorted(seen)
 
     def snapshot(self) -> dict[str, object]:
         """Counts so far, for a live table."""
@@ -94,9 +106,18 @@ class Drill:
         record = DrillRecord(target=self.settings.describe(), started_at=time.time())
         self.stores = connect(self.settings)
         self.ours = OurWorkload(self.stores, self.run_id, self.clock, writers=self.options.writers)
+        standalone = self.settings.mode == "standalone"
         if self.options.baseline:
-            self.naive = NaiveWorkload(self.settings, self.run_id, self.clock)
-        if self.options.url_only:
+            # Behind one endpoint (no Sentinel) naive redis-py is a URL client with retries,
+            # with the same socket timeouts as ours, so that only failover handling differs.
+            if standalone:
+                timeout = self.settings.socket_timeout
+                self.naive = UrlOnlyWorkload(
+                    self.settings, self.run_id, self.clock, timeout=timeout
+                )
+            else:
+                self.naive = NaiveWorkload(self.settings, self.run_id, self.clock)
+        if self.options.url_only and not standalone:
             self.url_only = UrlOnlyWorkload(self.settings, self.run_id, self.clock)
         try:
             self.ours.start()
@@ -146,7 +167,10 @@ class Drill:
         self.phase = f"{fault.name}: injecting"
         self.say(f"{fault.name}: {fault.description}")
         record.markers.append(Marker(round(start, 3), "fault", f"{fault.name}: start"))
-        injector.inject(fault)
+        try:
+            injector.inject(fault)
+        finally:
+            self.control_events += injector.events
         self.phase = f"{fault.name}: observing"
         time.sleep(self.options.settle_s)
         end = self.clock()

@@ -27,7 +27,7 @@ from .. import keys
 from ..errors import AragoraRedisError
 from ..settings import RedisSettings
 from ..stores import Stores
-from .observe import Observations
+from .observe import Observations, is_readonly
 
 Clock = Callable[[], float]
 SESSION_KIND = "drill"
@@ -102,22 +102,22 @@ class OurWorkload:
             try:
                 s.sessions.put(SESSION_KIND, ident, {"i": i}, durable=self.durable)
                 obs.ack(clock(), keys.session(SESSION_KIND, ident))
-            except AragoraRedisError:
-                obs.error(clock(), "sessions", write=True)
+            except AragoraRedisError as exc:
+                obs.error(clock(), "sessions", write=True, readonly=is_readonly(exc))
             seq = next(self._seq)
             try:
                 s.events.publish(self.channel, "drill", seq, durable=True)
                 with obs.lock:
                     obs.events_acked.append((clock(), seq))
-            except AragoraRedisError:
-                obs.error(clock(), "events")
+            except AragoraRedisError as exc:
+                obs.error(clock(), "events", readonly=is_readonly(exc))
             if i % 10 == 0:
                 try:
                     s.state.update(
                         f"drill-{self.run}-{writer}", lambda st: {"n": (st or {}).get("n", 0) + 1}
                     )
-                except AragoraRedisError:
-                    obs.error(clock(), "state")
+                except AragoraRedisError as exc:
+                    obs.error(clock(), "state", readonly=is_readonly(exc))
 
     def stop(self) -> None:
         """Stop every thread."""
@@ -158,8 +158,8 @@ class NaiveWorkload:
             try:
                 self.client.set(key, i)
                 self.obs.ack(self.clock(), key)
-            except RedisError:
-                self.obs.error(self.clock(), "naive", write=True)
+            except RedisError as exc:
+                self.obs.error(self.clock(), "naive", write=True, readonly=is_readonly(exc))
                 time.sleep(0.01)  # redis-py gives up at once on some errors; do not spin
 
     def stop(self) -> None:
@@ -179,16 +179,15 @@ class UrlOnlyWorkload:
 
     No Sentinel: after a failover only the address in the URL (HAProxy) can lead
     it to the new master. A failed write is counted as a caller error and tried
-    again with the same key after ``URL_RETRY_S``.
+    again with the same key after ``URL_RETRY_S``. ``timeout``: its socket timeouts.
     """
 
-    def __init__(self, settings: RedisSettings, run: str, clock: Clock) -> None:
+    def __init__(
+        self, settings: RedisSettings, run: str, clock: Clock, *, timeout: float = URL_TIMEOUT_S
+    ) -> None:
         tls = {"ssl_ca_certs": settings.ssl_ca_certs} if settings.ssl else {}
         self.client = redis.Redis.from_url(
-            settings.url,
-            socket_timeout=URL_TIMEOUT_S,
-            socket_connect_timeout=URL_TIMEOUT_S,
-            **tls,
+            settings.url, socket_timeout=timeout, socket_connect_timeout=timeout, **tls
         )
         self.run = run
         self.clock = clock
@@ -206,8 +205,8 @@ class UrlOnlyWorkload:
             while not self._stop.is_set():
                 try:
                     self.client.set(key, i)
-                except RedisError:
-                    self.obs.error(self.clock(), "url_only", write=True)
+                except RedisError as exc:
+                    self.obs.error(self.clock(), "url_only", write=True, readonly=is_readonly(exc))
                     time.sleep(URL_RETRY_S)
                     continue
                 self.obs.ack(self.clock(), key)

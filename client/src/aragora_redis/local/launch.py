@@ -64,7 +64,8 @@ def up_on_free_ports(
 ) -> LocalStack:
     """Start a throwaway stack on loopback ports that are free now (tests, drills).
 
-    ``haproxy`` (sentinel only) adds HAProxy on one more free port.
+    ``haproxy`` (sentinel only) adds HAProxy on one more free port; the endpoint
+    topology always has it.
     ``options`` are further :class:`StackOptions` fields (``tls``, ``extra_users``...).
     When another process takes a port between the check and the bind, the ports are
     drawn again, up to ``attempts`` times.
@@ -72,6 +73,7 @@ def up_on_free_ports(
     data = spec.DATA_NODES[topology]
     sentinels = spec.SENTINELS if topology == "sentinel" else 0
     buses = data if topology == "cluster" else 0
+    haproxy = haproxy or topology == "endpoint"
     for attempt in range(1, attempts + 1):
         ports = pick_free_ports(data + sentinels + buses + int(haproxy))
         layout = spec.StackOptions(
@@ -124,17 +126,18 @@ def _start(stack: LocalStack, *, timeout: float, say: Callable[[str], None]) -> 
     if stack.options.topology == "cluster":
         say("creating the cluster with redis-cli --cluster create")
         _create_cluster(stack, timeout=timeout)
-    if stack.sentinels:
+    if stack.options.topology in spec.REPLICATED:
         say("waiting for the replicas to sync")
         master = stack.address("redis-0")
         probe.wait_until(
             lambda: ready.replication_health(stack, master), "replication", timeout=timeout
         )
+    if stack.sentinels:
         say(f"starting {len(stack.sentinels)} Sentinels")
         for node in stack.sentinels:
             stack.spawn(node.name)
     for node in stack.proxies:
-        say("starting HAProxy in front of the master")
+        say("starting HAProxy in front of the primary")
         stack.spawn(node.name)
     ready.wait_ready(stack, timeout=timeout, progress=say)
 

@@ -12,7 +12,7 @@ import redis
 
 from .._parse import HostPort
 from ..errors import LocalStackError
-from . import probe
+from . import endpoint, probe
 from .stack import LocalStack
 
 CLUSTER_SLOTS = 16384
@@ -31,6 +31,11 @@ def wait_ready(
         probe.wait_until(
             lambda: sentinel_health(stack), "the Sentinel topology to settle", timeout=timeout
         )
+    elif topology == "endpoint":
+        say("waiting for the replicas to sync with the endpoint's primary")
+        probe.wait_until(
+            lambda: endpoint_health(stack), "the endpoint topology to settle", timeout=timeout
+        )
     elif topology == "cluster":
         say("waiting for cluster_state:ok on every node")
         probe.wait_until(lambda: cluster_health(stack), "the cluster to settle", timeout=timeout)
@@ -47,12 +52,18 @@ def restore(stack: LocalStack, *, timeout: float = 30.0) -> list[str]:
             stack.spawn(name)
         if state != "running":
             touched.append(name)
+    if stack.options.topology == "endpoint":
+        # No Sentinel re-points a node that came back: the control plane does.
+        stack.wait_answers(list(stack.nodes), timeout=timeout)
+        endpoint.EndpointControl(stack).heal()
     wait_ready(stack, timeout=timeout)
     return touched
 
 
 def current_master(stack: LocalStack) -> HostPort:
-    """The master the Sentinels agree on (standalone and cluster: ``redis-0``)."""
+    """The master the Sentinels agree on, or the endpoint routes to (else ``redis-0``)."""
+    if stack.options.topology == "endpoint":
+        return stack.address(endpoint.routed(stack))
     if not stack.sentinels:
         return stack.address("redis-0")
     views = {view for view in sentinel_views(stack).values() if view is not None}
@@ -135,6 +146,17 @@ def sentinel_health(stack: LocalStack) -> bool | str:
                 f"{view.get('num-other-sentinels')}/{peers} other Sentinels"
             )
     return True
+
+
+def endpoint_health(stack: LocalStack) -> bool | str:
+    """The endpoint routes to a master and every other data node replicates it."""
+    try:
+        name = endpoint.routed(stack)
+    except LocalStackError as exc:
+        return str(exc)
+    if probe.info(stack.node_settings(name), "replication").get("role") != "master":
+        return f"the endpoint routes to {name}, which is not a master"
+    return replication_health(stack, stack.address(name))
 
 
 def cluster_health(stack: LocalStack) -> bool | str:

@@ -95,4 +95,5 @@ def _options_from_json(data: dict[str, Any]) -> StackOptions:
         min_replicas_to_write=data["min_replicas_to_write"],
         # Absent in records written before HAProxy joined the stack.
         haproxy_port=data.get("haproxy_port"),
+        reset_on_failover=bool(data.get("reset_on_failover", False)),
     )

@@ -18,10 +18,14 @@ from ..haproxy import DEFAULT_PASSWORD_ENV, HaproxySpec, render_haproxy_cfg
 from ..settings import RedisSettings
 from .ports import LOOPBACK
 
-Topology = Literal["standalone", "sentinel", "cluster"]
+Topology = Literal["standalone", "sentinel", "cluster", "endpoint"]
 Role = Literal["master", "replica", "sentinel", "cluster", "haproxy"]
-TOPOLOGIES: tuple[Topology, ...] = ("standalone", "sentinel", "cluster")
-DATA_NODES = {"standalone": 1, "sentinel": 3, "cluster": 6}
+TOPOLOGIES: tuple[Topology, ...] = ("standalone", "sentinel", "cluster", "endpoint")
+DATA_NODES = {"standalone": 1, "sentinel": 3, "cluster": 6, "endpoint": 3}
+#: Topologies whose data nodes are a primary and its replicas.
+REPLICATED = ("sentinel", "endpoint")
+#: Socket timeouts the endpoint topology hands out, as the prod stacks do.
+ENDPOINT_TIMEOUT_S = 2.0
 SENTINELS = 3
 MASTER_NAME = "aragora-master"
 #: HAProxy routes only to a master with a replica attached: with min-replicas-to-write 1
@@ -37,8 +41,11 @@ class StackOptions:
     the Sentinels', ``bus_ports`` the cluster bus ports (empty: port + 10000).
     With ``acl_user`` clients, replicas and Sentinels use that full-access ACL user;
     ``password`` stays the default user's. ``extra_users`` are added to every data node.
-    ``haproxy_port`` (sentinel only) runs HAProxy there, in front of the current
-    master; the settings' URL then points at it.
+    ``haproxy_port`` (sentinel, and required by endpoint) runs HAProxy there, in
+    front of the current master; the settings' URL then points at it. In the endpoint
+    topology HAProxy has no health check: a control plane moves it
+    (:mod:`aragora_redis.local.endpoint`), and with ``reset_on_failover`` every
+    client connection is cut at a switch.
     """
 
     topology: Topology
@@ -57,6 +64,7 @@ class StackOptions:
     host: str = LOOPBACK
     min_replicas_to_write: int | None = None
     haproxy_port: int | None = None
+    reset_on_failover: bool = False
 
     def resolved(self) -> StackOptions:
         """A copy with an absolute directory and every secret filled in; checks the layout."""
@@ -70,8 +78,10 @@ class StackOptions:
             raise LocalStackError(f"{self.topology} needs {sentinels} sentinel ports")
         if self.bus_ports and (self.topology != "cluster" or len(self.bus_ports) != want):
             raise LocalStackError("bus_ports: one per data node, cluster topology only")
-        if self.haproxy_port is not None and self.topology != "sentinel":
-            raise LocalStackError("haproxy_port: HAProxy runs in the sentinel topology only")
+        if self.haproxy_port is not None and self.topology not in REPLICATED:
+            raise LocalStackError("haproxy_port: HAProxy runs in sentinel and endpoint only")
+        if self.topology == "endpoint" and self.haproxy_port is None:
+            raise LocalStackError("haproxy_port: the endpoint topology is HAProxy's port")
         return replace(
             self,
             directory=self.directory.resolve(),
@@ -178,7 +188,7 @@ def render(options: StackOptions, node: Node) -> str:
     if min_replicas is None:
         # A promoted cluster replica has no replica of its own until the old master
         # returns; requiring one would refuse writes for the whole failover test.
-        min_replicas = 1 if options.topology == "sentinel" else 0
+        min_replicas = 1 if options.topology in REPLICATED else 0
     return conf.render_redis_conf(
         conf.RedisNodeSpec(
             port=node.port,
@@ -229,6 +239,8 @@ def settings_for(options: StackOptions) -> RedisSettings:
         )
     if options.topology == "cluster":
         return RedisSettings(mode="cluster", cluster_nodes=hosts, **common)
+    if options.topology == "endpoint":
+        common["socket_timeout"] = common["socket_connect_timeout"] = ENDPOINT_TIMEOUT_S
     return RedisSettings(**common)
 
 
@@ -242,7 +254,14 @@ def haproxy_spec(options: StackOptions) -> HaproxySpec:
         min_replicas=HAPROXY_MIN_REPLICAS,
         tls_ca_file=str(options.tls_dir / "ca.crt") if options.tls else None,
         tls_server_name="localhost" if options.tls else None,
+        routed_by_control_plane=options.topology == "endpoint",
+        admin_socket=str(admin_socket(options)) if options.topology == "endpoint" else None,
     )
+
+
+def admin_socket(options: StackOptions) -> Path:
+    """HAProxy's runtime-API socket (endpoint topology), owner-only."""
+    return options.directory / "haproxy" / "admin.sock"
 
 
 def process_env(options: StackOptions, node: Node) -> dict[str, str]:

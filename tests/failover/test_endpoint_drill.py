@@ -1,0 +1,127 @@
+"""The drill against the endpoint topology: one test per failover type its control plane performs.
+
+The stack (``aragora-redis local up --topology endpoint``) is a primary and two
+replicas behind HAProxy, which a hidden control plane moves to the promoted node;
+connections opened before a switch stay on the demoted node (a DNS endpoint's
+behaviour), or with ``reset_on_failover`` are all cut (Memorystore, Azure). Each
+test runs the drill with one fault: ours beside naive redis-py (``from_url`` and a
+retry loop). Asserted: no acknowledged write lost in the planned failover, no
+durable write lost under kill -9 and a frozen primary, no rate-limiter error with
+fail-open on. Durations and READONLY counts are printed and recorded, not asserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from aragora_redis.drill import faults as f
+from aragora_redis.drill.record import FaultResult
+from aragora_redis.drill.run import Drill, DrillOptions
+from aragora_redis.local import LocalStack, up_on_free_ports
+from aragora_redis.local.endpoint import EndpointControl
+
+Record = Callable[[str, object], None]
+
+
+def _stack(factory: pytest.TempPathFactory, *, reset: bool = False) -> Iterator[LocalStack]:
+    stack = up_on_free_ports(factory.mktemp("endpoint"), "endpoint", reset_on_failover=reset)
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="module")
+def endpoint_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _stack(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def endpoint_reset_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _stack(tmp_path_factory, reset=True)
+
+
+def _drill(stack: LocalStack, name: str, record_property: Record) -> FaultResult:
+    (fault,) = f.parse_faults(name, f.ENDPOINT_FAULTS)
+    options = DrillOptions(faults=(fault,), baseline=True, warmup_s=1.0, settle_s=3.0)
+    (result,) = Drill(stack.settings, options, stack).run().faults
+    naive = result.naive or {}
+    for metric, value in result.ours.items():
+        record_property(f"ours_{metric}", value)
+    for metric, value in naive.items():
+        record_property(f"naive_{metric}", value)
+    print(f"\n{name} (reset {stack.options.reset_on_failover}): ours {result.ours}")
+    print(f"{name}: naive {naive}")
+    assert result.ours["acked_writes"] > 0
+    assert naive.get("acked_writes", 0) > 0, "naive redis-py ran beside"
+    assert result.ours["limiter_errors"] == 0, "the fail-open limiter raised"
+    return result
+
+
+def test_endpoint_settings_are_a_cloud_stacks(endpoint_stack: LocalStack) -> None:
+    env = endpoint_stack.settings.to_env()
+    assert env["ARAGORA_REDIS_MODE"] == "standalone"
+    assert env["ARAGORA_REDIS_PORT"] == str(endpoint_stack.address("haproxy").port)
+    assert not env.get("ARAGORA_REDIS_SENTINEL_HOSTS")
+
+
+def test_planned_failover_loses_no_acknowledged_write(
+    endpoint_stack: LocalStack, record_property: Record
+) -> None:
+    ours = _drill(endpoint_stack, "planned", record_property).ours
+    assert ours["acked_writes_lost"] == 0
+    assert ours["events_lost"] == 0
+    assert ours["events_unreplicated"] == 0
+
+
+@pytest.mark.parametrize("fault", ["kill", "freeze"])
+def test_lost_primary_loses_no_durable_write(
+    fault: str, endpoint_stack: LocalStack, record_property: Record
+) -> None:
+    """kill -9 of the primary, or the primary frozen 5 s: promotion after 1 s."""
+    ours = _drill(endpoint_stack, fault, record_property).ours
+    assert ours["acked_writes_lost"] == 0
+    assert ours["events_lost"] == 0
+
+
+def test_kill_with_every_connection_reset_loses_no_durable_write(
+    endpoint_reset_stack: LocalStack, record_property: Record
+) -> None:
+    ours = _drill(endpoint_reset_stack, "kill", record_property).ours
+    assert ours["acked_writes_lost"] == 0
+    assert ours["events_lost"] == 0
+
+
+def _port_of(client: redis.Redis) -> int:
+    return int(client.info("server")["tcp_port"])
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_switch_moves_new_connections_and_keeps_or_cuts_open_ones(
+    reset: bool, endpoint_stack: LocalStack, endpoint_reset_stack: LocalStack
+) -> None:
+    stack = endpoint_reset_stack if reset else endpoint_stack
+    control = EndpointControl(stack)
+    held = redis.Redis.from_url(stack.settings.url, socket_timeout=5)
+    try:
+        before = _port_of(held)
+        old, new = control.planned()
+        assert before == stack.address(old).port
+        fresh = redis.Redis.from_url(stack.settings.url, socket_timeout=5)
+        try:
+            assert _port_of(fresh) == stack.address(new).port
+        finally:
+            fresh.close()
+        if reset:
+            # Cut at the switch: redis-py reconnects it, through the endpoint, to the new node.
+            assert _port_of(held) == stack.address(new).port
+        else:
+            assert _port_of(held) == before, "the open connection stayed on the demoted node"
+            with pytest.raises(redis.ReadOnlyError):
+                held.set("aragora:endpoint:probe", 1)
+    finally:
+        held.close()
+    assert [e for _, e in control.events] == ["endpoint-moved"]
