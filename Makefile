@@ -7,7 +7,7 @@ TLS ?= 0
 DRILL ?= 1
 DRILL_ARGS ?= --baseline --report .local/drill.html --json .local/drill.json
 
-.PHONY: setup test lint typecheck pytest local drill local-down local-status clean
+.PHONY: setup test lint typecheck pytest local drill local-down local-status clean compat
 
 setup:
 	@scripts/setup.sh
@@ -54,3 +54,10 @@ bench: setup
 plan: setup
 	@if [ -z "$(STACK)" ]; then echo "usage: make plan STACK=<name of a stacks/Pulumi.<name>.yaml>, e.g. STACK=prod-aws" >&2; exit 2; fi
 	$(VENV)/python scripts/plan.py $(STACK) $(PLAN_ARGS)
+
+# The released Aragora (pinned in scripts/compat/requirements.in, installed into
+# .venv-aragora from the hashed lock) driven against every local topology.
+# make test runs the same tests (tests/compat) with the rest.
+compat: setup
+	@scripts/compat/setup.sh
+	$(VENV)/pytest tests/compat -q

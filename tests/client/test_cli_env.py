@@ -154,7 +154,14 @@ def test_k8s_secret_is_a_valid_manifest_holding_env_and_ca(
     assert items["ARAGORA_REDIS_SSL_CA_CERTS"] == "/etc/aragora-redis/ca.pem"
     env = {k: v for k, v in items.items() if k != "ca.pem"}
     source_env = json.loads(gcp_outputs)["aragoraRedisEnv"]
-    assert {k: v for k, v in env.items() if k != "ARAGORA_REDIS_SSL_CA_CERTS"} == source_env
+    # URL consumers trust the private CA through the URL (Aragora ignores the variable there).
+    for name in ("ARAGORA_REDIS_URL", "REDIS_URL"):
+        assert env[name] == source_env[name] + "?ssl_ca_certs=/etc/aragora-redis/ca.pem"
+    assert {k: v for k, v in env.items() if k != "ARAGORA_REDIS_SSL_CA_CERTS"} == {
+        **source_env,
+        "ARAGORA_REDIS_URL": env["ARAGORA_REDIS_URL"],
+        "REDIS_URL": env["REDIS_URL"],
+    }
     assert source_env["ARAGORA_REDIS_PASSWORD"] not in out
 
 

@@ -203,19 +203,19 @@ def test_to_env_emits_the_superset_with_literal_booleans() -> None:
         port=6380,
         password="pw",
         username="app",
-        ssl=True,
         sentinel_hosts=(HostPort("s1", 26379), HostPort("::1", 26380)),
         sentinel_master="aragora-master",
         sentinel_password="spw",
         rate_limit_fail_open=True,
     )
     env = s.to_env()
-    assert env["ARAGORA_REDIS_URL"] == env["REDIS_URL"] == "rediss://app:pw@m:6380/0"
+    assert env["ARAGORA_REDIS_URL"] == env["REDIS_URL"] == "redis://app:pw@m:6380/0"
     assert env["ARAGORA_REDIS_MODE"] == "sentinel"
+    assert env["ARAGORA_REDIS_CLUSTER_MODE"] == "standalone"
     assert env["ARAGORA_REDIS_SENTINEL_HOSTS"] == "s1:26379,[::1]:26380"
     assert env["ARAGORA_REDIS_SENTINEL_PASSWORD"] == "spw"
     assert env["ARAGORA_REDIS_PASSWORD"] == "pw"
-    assert env["ARAGORA_REDIS_SSL"] == "true"
+    assert env["ARAGORA_REDIS_SSL"] == "false"
     assert env["ARAGORA_RATE_LIMIT_FAIL_OPEN"] == "true"
     assert env["ARAGORA_REDIS_CLUSTER_SKIP_FULL_COVERAGE"] == "false"
     assert env["ARAGORA_RATE_LIMIT_BACKEND"] == env["ARAGORA_STATE_BACKEND"] == "redis"

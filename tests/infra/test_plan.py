@@ -199,4 +199,9 @@ def test_sentinel_plan_shows_listeners_and_zones(capsys: pytest.CaptureFixture[s
     assert redis["properties"]["spec.replicas"] == 3
     assert redis["protect"] is False  # a dev stack
     assert doc["outputs"]["ARAGORA_REDIS_SENTINEL_PASSWORD"] == "[secret]"
-    assert doc["outputs"]["ARAGORA_REDIS_MODE"] == "sentinel"
+    # TLS Sentinel: Aragora's own Sentinel client speaks no TLS to sentinels, so Aragora is
+    # told standalone (the HAProxy URL); aragora_redis follows the sentinels (docs/aragora.md).
+    assert doc["outputs"]["ARAGORA_REDIS_MODE"] == "standalone"
+    assert doc["outputs"]["ARAGORA_REDIS_CLUSTER_MODE"] == "standalone"
+    assert "ARAGORA_REDIS_SENTINEL_HOSTS" not in doc["outputs"]
+    assert doc["outputs"]["ARAGORA_REDIS_TLS_SENTINEL_HOSTS"].endswith(":26379")

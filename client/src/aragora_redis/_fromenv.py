@@ -3,6 +3,9 @@
 - ``ARAGORA_REDIS_URL`` wins over ``REDIS_URL``; a URL wins over HOST/PORT/DB/SSL.
 - An explicit ``ARAGORA_REDIS_MODE`` is never overridden. Without one, a non-empty
   SENTINEL_HOSTS means sentinel, else a non-empty CLUSTER_NODES means cluster.
+- ``ARAGORA_REDIS_TLS_SENTINEL_HOSTS`` (ours only) means sentinel mode with TLS,
+  next to ``ARAGORA_REDIS_MODE=standalone`` for Aragora's own readers (docs/aragora.md).
+- ``ARAGORA_REDIS_CLUSTER_MODE`` (Aragora's server/redis_cluster.py) must agree with the mode.
 - Empty values count as unset; malformed values raise :class:`ConfigError`.
 """
 
@@ -18,6 +21,8 @@ Getter = Callable[[str], str | None]
 _MODES = ("standalone", "sentinel", "cluster")
 _CERT_REQS = ("required", "optional", "none")
 _AUTHS = ("password", "gcp-iam")
+TLS_SENTINELS = "ARAGORA_REDIS_TLS_SENTINEL_HOSTS"
+CLUSTER_MODE = "ARAGORA_REDIS_CLUSTER_MODE"
 
 
 def parse_env(env: Mapping[str, str]) -> dict[str, object]:
@@ -46,6 +51,7 @@ def parse_env(env: Mapping[str, str]) -> dict[str, object]:
             )
         _same(url_var, "ARAGORA_REDIS_USERNAME", url.username, username)
         _same(url_var, "ARAGORA_REDIS_PASSWORD", url.password, password, secret=True)
+        _same_ca(url_var, url.ssl_ca_certs, get("ARAGORA_REDIS_SSL_CA_CERTS"))
         fields.update(
             host=url.host,
             port=url.port,
@@ -78,16 +84,27 @@ def parse_env(env: Mapping[str, str]) -> dict[str, object]:
                 "ARAGORA_REDIS_AUTH", f"got {auth!r}, expected one of {', '.join(_AUTHS)}"
             )
         fields["auth"] = word
-    if ca := get("ARAGORA_REDIS_SSL_CA_CERTS"):
+    url_ca = p.parse_url(url_var, env[url_var]).ssl_ca_certs if url_var else None
+    if ca := get("ARAGORA_REDIS_SSL_CA_CERTS") or url_ca:
         if not Path(ca).is_file():
+            where = "ARAGORA_REDIS_SSL_CA_CERTS" if get("ARAGORA_REDIS_SSL_CA_CERTS") else url_var
             raise ConfigError(
-                "ARAGORA_REDIS_SSL_CA_CERTS",
+                where or "ARAGORA_REDIS_SSL_CA_CERTS",
                 f"file {ca!r} does not exist; expected a PEM CA bundle",
             )
         fields["ssl_ca_certs"] = ca
 
     if mode == "sentinel":
-        fields["sentinel_hosts"] = _hosts(get, "ARAGORA_REDIS_SENTINEL_HOSTS", 26379, mode)
+        tls_hosts = _has_items(get(TLS_SENTINELS))
+        var = TLS_SENTINELS if tls_hosts else "ARAGORA_REDIS_SENTINEL_HOSTS"
+        fields["sentinel_hosts"] = _hosts(get, var, 26379, mode)
+        if tls_hosts and not fields.get("ssl"):
+            raise ConfigError(
+                TLS_SENTINELS,
+                "is set but TLS is off (ARAGORA_REDIS_SSL, or redis:// in the URL): expected "
+                "TLS, or the sentinels in ARAGORA_REDIS_SENTINEL_HOSTS",
+            )
+    _check_cluster_mode(get, mode)
     if mode == "cluster":
         fields["cluster_nodes"] = _hosts(get, "ARAGORA_REDIS_CLUSTER_NODES", 6379, mode)
     if master := get("ARAGORA_REDIS_SENTINEL_MASTER"):
@@ -127,6 +144,8 @@ def _mode(get: Getter) -> str:
     sentinels = _has_items(get("ARAGORA_REDIS_SENTINEL_HOSTS"))
     nodes = _has_items(get("ARAGORA_REDIS_CLUSTER_NODES"))
     raw = get("ARAGORA_REDIS_MODE")
+    if _has_items(get(TLS_SENTINELS)):
+        return _tls_sentinel_mode(raw, sentinels)
     if raw is None:
         return "sentinel" if sentinels else "cluster" if nodes else "standalone"
     word = raw.strip().lower()
@@ -144,6 +163,37 @@ def _mode(get: Getter) -> str:
     return word
 
 
+def _tls_sentinel_mode(raw: str | None, sentinels: bool) -> str:
+    """TLS_SENTINEL_HOSTS: sentinel for us, while Aragora reads standalone (or sentinel)."""
+    if sentinels:
+        raise ConfigError(
+            TLS_SENTINELS,
+            "is set together with ARAGORA_REDIS_SENTINEL_HOSTS; set one of them",
+        )
+    if raw is not None and raw.strip().lower() not in ("standalone", "sentinel"):
+        raise ConfigError(
+            "ARAGORA_REDIS_MODE",
+            f"is {raw!r} but {TLS_SENTINELS} is set: expected standalone (what the "
+            "stacks emit) or sentinel",
+        )
+    return "sentinel"
+
+
+def _check_cluster_mode(get: Getter, mode: str) -> None:
+    raw = get(CLUSTER_MODE)
+    if raw is None:
+        return
+    word = raw.strip().lower()
+    if word not in ("standalone", "cluster", "auto"):
+        raise ConfigError(CLUSTER_MODE, f"got {raw!r}, expected standalone, cluster or auto")
+    if word != "auto" and (word == "cluster") != (mode == "cluster"):
+        raise ConfigError(
+            CLUSTER_MODE,
+            f"is {word} but ARAGORA_REDIS_MODE is {mode}: expected "
+            f"{'cluster' if mode == 'cluster' else 'standalone'}; make them agree",
+        )
+
+
 def _has_items(raw: str | None) -> bool:
     return raw is not None and any(item.strip() for item in raw.split(","))
 
@@ -156,6 +206,14 @@ def _hosts(get: Getter, var: str, default_port: int, mode: str) -> tuple[p.HostP
             var, f"is empty but ARAGORA_REDIS_MODE is {mode}: expected host[:port],..."
         )
     return hosts
+
+
+def _same_ca(url_var: str, in_url: str | None, alone: str | None) -> None:
+    if in_url is not None and alone is not None and in_url.strip() != alone.strip():
+        raise ConfigError(
+            "ARAGORA_REDIS_SSL_CA_CERTS",
+            f"is {alone!r} but {url_var} has ssl_ca_certs={in_url!r}; make them agree",
+        )
 
 
 def _same(

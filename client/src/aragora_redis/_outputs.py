@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from . import _parse as p
 from .errors import ConfigError
-from .settings import RedisSettings
+from .settings import URL_VARIABLES, RedisSettings
 
 #: The output holding every variable at once (infra/outputs.py).
 ENV_MAP_KEY = "aragoraRedisEnv"
@@ -134,24 +135,33 @@ def contract_env(
     """Validate the variables and render the full contract; ``ca_path`` replaces the CA path.
 
     With a CA bundle in the outputs, a path the stack may have set is dropped
-    before parsing (the bundle is written elsewhere) and ``ca_path`` is set in
-    the rendered map; it need not exist here (a mount path inside a pod).
+    before parsing (the bundle is written elsewhere, also from the URLs'
+    ``ssl_ca_certs``) and ``ca_path`` is set in the rendered map and TLS URLs;
+    it need not exist here (a mount path inside a pod).
     """
     env = dict(outputs.env)
     if outputs.ca_pem is not None:
         env.pop(CA_VARIABLE, None)
+        for name in URL_VARIABLES:
+            if env.get(name, "").strip():
+                env[name] = p.url_with_ca(name, env[name], None)
     settings = RedisSettings.from_env(env)
-    rendered = settings.to_env()
-    if ca_path is not None:
-        rendered[CA_VARIABLE] = ca_path
-    return settings, dict(sorted(rendered.items()))
+    return settings, _with_ca_path(settings.to_env(), ca_path)
 
 
 def masked_env(settings: RedisSettings, ca_path: str | None) -> dict[str, str]:
     """The same map with every credential masked, for printing."""
-    env = settings.to_env(mask_secrets=True)
+    return _with_ca_path(settings.to_env(mask_secrets=True), ca_path)
+
+
+def _with_ca_path(env: dict[str, str], ca_path: str | None) -> dict[str, str]:
+    """``env`` naming ``ca_path`` as the CA bundle, in its variable and its TLS URLs."""
     if ca_path is not None:
         env[CA_VARIABLE] = ca_path
+        for name in URL_VARIABLES:
+            if name in env:
+                # A masked URL parses too: its password is the mask.
+                env[name] = p.url_with_ca(name, env[name], ca_path)
     return dict(sorted(env.items()))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from typing import NamedTuple
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .errors import ConfigError
 
@@ -31,7 +31,12 @@ class HostPort(NamedTuple):
 
 
 class UrlParts(NamedTuple):
-    """The fields of a ``redis://`` or ``rediss://`` URL."""
+    """The fields of a ``redis://`` or ``rediss://`` URL.
+
+    ``ssl_ca_certs`` is the ``?ssl_ca_certs=<path>`` query parameter: redis-py's
+    ``from_url`` passes it to the TLS connection, so a URL-only consumer trusts a
+    private CA without a change to the process' trust store.
+    """
 
     ssl: bool
     host: str
@@ -39,6 +44,7 @@ class UrlParts(NamedTuple):
     db: int
     username: str | None
     password: str | None
+    ssl_ca_certs: str | None = None
 
 
 def text(value: object) -> str:
@@ -168,6 +174,9 @@ def parse_url(variable: str, raw: str) -> UrlParts:
             variable, f"got {shown!r}: the database {path!r} is not a whole number, e.g. /0"
         )
     db = int(path) if path else 0
+    cas = [v for v in parse_qs(parts.query).get("ssl_ca_certs", []) if v.strip()]
+    if len(set(cas)) > 1:
+        raise ConfigError(variable, f"got {shown!r}: ssl_ca_certs is given twice, differently")
     return UrlParts(
         ssl=parts.scheme == "rediss",
         host=parts.hostname,
@@ -175,15 +184,27 @@ def parse_url(variable: str, raw: str) -> UrlParts:
         db=db,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,
+        ssl_ca_certs=cas[0] if cas else None,
     )
 
 
 def render_url(parts: UrlParts) -> str:
-    """The inverse of :func:`parse_url`: credentials percent-encoded."""
+    """The inverse of :func:`parse_url`: credentials percent-encoded.
+
+    The CA path goes into the URL only with TLS (``rediss://``), where it is used.
+    """
     scheme = "rediss" if parts.ssl else "redis"
     auth = ""
     if parts.password is not None:
         auth = f"{quote(parts.username or '', safe='')}:{quote(parts.password, safe='')}@"
     elif parts.username:
         auth = f"{quote(parts.username, safe='')}@"
-    return f"{scheme}://{auth}{bracket(parts.host)}:{parts.port}/{parts.db}"
+    query = ""
+    if parts.ssl and parts.ssl_ca_certs:
+        query = f"?ssl_ca_certs={quote(parts.ssl_ca_certs, safe='/')}"
+    return f"{scheme}://{auth}{bracket(parts.host)}:{parts.port}/{parts.db}{query}"
+
+
+def url_with_ca(variable: str, url: str, ca: str | None) -> str:
+    """``url`` with its ``ssl_ca_certs`` parameter set to ``ca`` (dropped when None)."""
+    return render_url(parse_url(variable, url)._replace(ssl_ca_certs=ca))

@@ -36,6 +36,8 @@ CERT_REQS: tuple[CertReqs, ...] = ("required", "optional", "none")
 PREFIX = "ARAGORA_REDIS_"
 SECRET_VARIABLES = frozenset({"ARAGORA_REDIS_PASSWORD", "ARAGORA_REDIS_SENTINEL_PASSWORD"})
 URL_VARIABLES = ("ARAGORA_REDIS_URL", "REDIS_URL")
+#: The sentinels of a TLS Sentinel stack: read by aragora_redis only (docs/aragora.md).
+TLS_SENTINEL_HOSTS = "ARAGORA_REDIS_TLS_SENTINEL_HOSTS"
 MAX_TTL = p.MAX_TTL
 
 
@@ -128,7 +130,9 @@ class RedisSettings(BaseModel):
 
     def _url_parts(self) -> p.UrlParts:
         password = None if self.password is None else self.password.get_secret_value()
-        return p.UrlParts(self.ssl, self.host, self.port, self.db, self.username, password)
+        return p.UrlParts(
+            self.ssl, self.host, self.port, self.db, self.username, password, self.ssl_ca_certs
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RedisSettings:
@@ -148,8 +152,15 @@ class RedisSettings(BaseModel):
         """
         s = self
         url = s.redacted_url if mask_secrets else s.url
+        # Aragora's own Sentinel client never speaks TLS to the sentinels: on a TLS
+        # Sentinel stack it is told "standalone" (the URL, HAProxy in front of the
+        # master), and the sentinels go under a name only aragora_redis reads.
+        sentinels = p.render_host_list(s.sentinel_hosts) or None
+        tls_sentinels = s.mode == "sentinel" and s.ssl
         env: dict[str, str] = {
-            "ARAGORA_REDIS_MODE": s.mode,
+            "ARAGORA_REDIS_MODE": "standalone" if tls_sentinels else s.mode,
+            # Aragora's server/redis_cluster.py probes CLUSTER INFO without it and fails.
+            "ARAGORA_REDIS_CLUSTER_MODE": "cluster" if s.mode == "cluster" else "standalone",
             "ARAGORA_REDIS_URL": url,
             "REDIS_URL": url,
             "ARAGORA_REDIS_HOST": s.host,
@@ -173,7 +184,8 @@ class RedisSettings(BaseModel):
             "ARAGORA_REDIS_USERNAME": s.username,
             "ARAGORA_REDIS_PASSWORD": _secret(s.password, mask_secrets),
             "ARAGORA_REDIS_SENTINEL_PASSWORD": _secret(s.sentinel_password, mask_secrets),
-            "ARAGORA_REDIS_SENTINEL_HOSTS": p.render_host_list(s.sentinel_hosts) or None,
+            "ARAGORA_REDIS_SENTINEL_HOSTS": None if tls_sentinels else sentinels,
+            TLS_SENTINEL_HOSTS: sentinels if tls_sentinels else None,
             "ARAGORA_REDIS_CLUSTER_NODES": p.render_host_list(s.cluster_nodes) or None,
             "ARAGORA_REDIS_SSL_CA_CERTS": s.ssl_ca_certs,
             # Rendered only when it is not the default, so password stacks keep their outputs.
