@@ -12,18 +12,16 @@ fail-open on. Durations and READONLY counts are printed and recorded, not assert
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis
 
-from aragora_redis.drill import faults as f
 from aragora_redis.drill.record import FaultResult
-from aragora_redis.drill.run import Drill, DrillOptions
 from aragora_redis.local import LocalStack, up_on_free_ports
 from aragora_redis.local.endpoint import EndpointControl
 
-Record = Callable[[str, object], None]
+from .drill_support import Record, drill_one
 
 
 def _stack(factory: pytest.TempPathFactory, *, reset: bool = False) -> Iterator[LocalStack]:
@@ -45,20 +43,7 @@ def endpoint_reset_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
 
 def _drill(stack: LocalStack, name: str, record_property: Record) -> FaultResult:
-    (fault,) = f.parse_faults(name, f.ENDPOINT_FAULTS)
-    options = DrillOptions(faults=(fault,), baseline=True, warmup_s=1.0, settle_s=3.0)
-    (result,) = Drill(stack.settings, options, stack).run().faults
-    naive = result.naive or {}
-    for metric, value in result.ours.items():
-        record_property(f"ours_{metric}", value)
-    for metric, value in naive.items():
-        record_property(f"naive_{metric}", value)
-    print(f"\n{name} (reset {stack.options.reset_on_failover}): ours {result.ours}")
-    print(f"{name}: naive {naive}")
-    assert result.ours["acked_writes"] > 0
-    assert naive.get("acked_writes", 0) > 0, "naive redis-py ran beside"
-    assert result.ours["limiter_errors"] == 0, "the fail-open limiter raised"
-    return result
+    return drill_one(stack, name, record_property)
 
 
 def test_endpoint_settings_are_a_cloud_stacks(endpoint_stack: LocalStack) -> None:

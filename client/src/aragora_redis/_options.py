@@ -13,9 +13,8 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
 from .settings import RedisSettings
 
-#: Retries after the first attempt, and the backoff between them. With these a
-#: command keeps trying for about 2 s, long enough for Sentinel to finish a planned
-#: failover, short enough that a caller is not held for the 3.8 s of redis-py defaults.
+#: Retries after the first attempt, and the backoff between them, of the cluster client
+#: (standalone and Sentinel clients retry within a time budget: :mod:`aragora_redis._retry`).
 RETRIES = 5
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 0.5

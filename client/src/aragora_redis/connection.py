@@ -3,8 +3,9 @@
 The two are twins: the same options (from :mod:`aragora_redis._options`), the same
 rule (:func:`aragora_redis._moved.primary_moved`) that a "not the primary" reply
 drops the connection and finds the primary again (Sentinel asked again, or in
-standalone mode the endpoint's name resolved again), and bounded retries with
-jittered exponential backoff.
+standalone mode the endpoint's name resolved again), and retries within a time budget
+with short jittered pauses (:mod:`aragora_redis._retry`; the cluster client, which
+uses only a count of retries, keeps jittered exponential backoff).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from redis.sentinel import Sentinel
 
 from . import _options as o
 from ._follow import FailoverState
+from ._retry import AsyncBudgetRetry, BudgetRetry
 from .endpoint_conn import follow_endpoint, follow_endpoint_async
 from .errors import RedisUnavailable
 from .sentinel_conn import (
@@ -79,9 +81,10 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
     In sentinel mode its connections share ``failover`` (a new one by default): pass
     the same state to several clients so that one watcher steers them all.
     """
-    retry = Retry(o.backoff(), o.RETRIES)
     if s.mode == "cluster":
-        return redis.RedisCluster(retry=retry, **_cluster_kwargs(s))
+        # redis-py's cluster client uses only the retry's count (no pauses between tries).
+        return redis.RedisCluster(retry=Retry(o.backoff(), o.RETRIES), **_cluster_kwargs(s))
+    retry = BudgetRetry()
     if s.mode == "sentinel":
         once = Retry(o.no_backoff(), 0)
         sentinel = Sentinel(o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once))
@@ -101,9 +104,10 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
     redis-py 8.1's asyncio cluster client breaks when many tasks make its first
     commands at once; :func:`connect_redis_async` initialises it before returning.
     """
-    retry = AsyncRetry(o.backoff(), o.RETRIES)
     if s.mode == "cluster":
-        return aredis.RedisCluster(retry=retry, **_cluster_kwargs(s))
+        retries = AsyncRetry(o.backoff(), o.RETRIES)
+        return aredis.RedisCluster(retry=retries, **_cluster_kwargs(s))
+    retry = AsyncBudgetRetry()
     if s.mode == "sentinel":
         once = AsyncRetry(o.no_backoff(), 0)
         sentinel = AsyncSentinel(

@@ -33,7 +33,7 @@ def register(groups: Any) -> None:
         "--faults",
         default="all",
         help=f"'all' or a comma list of: {', '.join(f.NAMES)} "
-        f"(endpoint stack: {', '.join(x.name for x in f.ENDPOINT_FAULTS)})",
+        f"(endpoint and cluster stacks: {', '.join(x.name for x in f.ENDPOINT_FAULTS)})",
     )
     p.add_argument(
         "--trigger",
@@ -118,10 +118,11 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
         if stack is None or not stack.running():
             raise ConfigError("--dir", f"no running local stack in {args.dir}: run make local")
         topology = stack.options.topology
-        wanted = {"sentinel": "sentinel", "endpoint": "standalone"}.get(topology)
-        if settings.mode != wanted:
+        wanted = {"sentinel": "sentinel", "endpoint": "standalone", "cluster": "cluster"}
+        if settings.mode != wanted.get(topology):
             raise ConfigError(
-                "ARAGORA_REDIS_MODE", "the local drill needs the sentinel or endpoint topology"
+                "ARAGORA_REDIS_MODE",
+                "the local drill needs the sentinel, endpoint or cluster topology",
             )
         url_only = url_only or (bool(stack.proxies) and topology == "sentinel")
         choices = f.faults_for(topology)

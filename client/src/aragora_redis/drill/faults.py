@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from ..errors import ConfigError, LocalStackError
 from ..failover import planned_failover
 from ..local import LocalStack, current_master, restore
+from ..local.cluster import ClusterControl
 from ..local.endpoint import EndpointControl
 
 Say = Callable[[str], None]
@@ -41,13 +42,19 @@ ENDPOINT_FAULTS = (
     Fault("kill", "kill -9 of the primary; 1 s later a replica is promoted, endpoint moves"),
     Fault("freeze", "primary frozen (SIGSTOP) 5 s; promotion after 1 s; resumed, then demoted"),
 )
+#: Redis Cluster's failovers, on the shard that owns the drill's channel.
+CLUSTER_FAULTS = (
+    Fault("planned", "CLUSTER FAILOVER on the replica of one shard (writes paused, caught up)"),
+    Fault("kill", "kill -9 of one shard's primary; the cluster promotes its replica"),
+    Fault("freeze", "one shard's primary frozen (SIGSTOP) until promoted away, then resumed"),
+)
 NAMES = tuple(f.name for f in FAULTS)
 PAUSE_S = 5.0
 
 
 def faults_for(topology: str) -> tuple[Fault, ...]:
     """The faults the drill can inject into a local stack of ``topology``."""
-    return ENDPOINT_FAULTS if topology == "endpoint" else FAULTS
+    return {"endpoint": ENDPOINT_FAULTS, "cluster": CLUSTER_FAULTS}.get(topology, FAULTS)
 
 
 def parse_faults(raw: str, choices: tuple[Fault, ...] = FAULTS) -> list[Fault]:
@@ -63,17 +70,25 @@ def parse_faults(raw: str, choices: tuple[Fault, ...] = FAULTS) -> list[Fault]:
 
 
 class Injector:
-    """Injects faults into ``stack`` and heals it."""
+    """Injects faults into ``stack`` and heals it.
 
-    def __init__(self, stack: LocalStack, say: Say) -> None:
+    On a cluster the faulted shard is the one owning ``shard_key`` (the drill passes
+    its pub/sub channel, so that the subscribers' node is the one that fails).
+    """
+
+    def __init__(self, stack: LocalStack, say: Say, *, shard_key: str = "aragora") -> None:
         self.stack = stack
         self.say = say
-        endpoint = stack.options.topology == "endpoint"
-        self.control = EndpointControl(stack, say) if endpoint else None
+        self.shard_key = shard_key
+        topology = stack.options.topology
+        self.control = EndpointControl(stack, say) if topology == "endpoint" else None
+        self.shards = ClusterControl(stack, say) if topology == "cluster" else None
 
     @property
     def events(self) -> list[tuple[float, str]]:
-        """What the endpoint's control plane did: (monotonic time, event)."""
+        """What the endpoint's or cluster's control plane did: (monotonic time, event)."""
+        if self.shards is not None:
+            return self.shards.events
         return self.control.events if self.control is not None else []
 
     def master_node(self) -> str:
@@ -105,6 +120,8 @@ class Injector:
         stack = self.stack
         if self.control is not None:
             self._inject_endpoint(self.control, fault)
+        elif self.shards is not None:
+            self._inject_cluster(self.shards, fault)
         elif fault.name == "planned":
             planned_failover(self.stack.settings, self.say)
         elif fault.name == "kill":
@@ -136,6 +153,16 @@ class Injector:
             control.freeze(PAUSE_S)
         else:
             raise ConfigError("--faults", f"{fault.name} is not a fault of the endpoint topology")
+
+    def _inject_cluster(self, shards: ClusterControl, fault: Fault) -> None:
+        if fault.name == "planned":
+            shards.planned(self.shard_key)
+        elif fault.name == "kill":
+            shards.kill(self.shard_key)
+        elif fault.name == "freeze":
+            shards.freeze(self.shard_key)
+        else:
+            raise ConfigError("--faults", f"{fault.name} is not a fault of the cluster topology")
 
     def heal(self, timeout: float = 60.0) -> None:
         """Bring back whatever is down or frozen and wait until the topology is whole."""

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from redis.crc import key_slot
 from redis.exceptions import ReadOnlyError
 
 from .._moved import PrimaryMoved
+from ..local.shards import SHARD_PROMOTED
 from .record import Sample
 
 #: The endpoint control plane's event: new connections reach the promoted node.
 ENDPOINT_MOVED = "endpoint-moved"
-#: Events that mean a replica is now the master (Sentinel's, the endpoint's).
-PROMOTION = ("+promoted-slave", "+switch-master", ENDPOINT_MOVED)
+#: Events that mean a replica is now the master (Sentinel's, the endpoint's, a shard's).
+PROMOTION = ("+promoted-slave", "+switch-master", ENDPOINT_MOVED, SHARD_PROMOTED)
 #: Events after which clients should be on the new master.
-SWITCH = ("+switch-master", ENDPOINT_MOVED)
+SWITCH = ("+switch-master", ENDPOINT_MOVED, SHARD_PROMOTED)
 #: A READONLY reaching a caller later than this after the switch counts as late.
 LATE_READONLY_S = 0.5
 
@@ -121,11 +123,18 @@ def fault_figures(
     sentinel_events: Sequence[tuple[float, str]],
     *,
     with_events: bool,
+    shard: Container[int] | None = None,
 ) -> dict[str, float]:
-    """The reported figures of one client for the fault window ``[start, end]``."""
+    """The reported figures of one client for the fault window ``[start, end]``.
+
+    ``shard``: on a cluster, the slots of the shard that failed over; its keys' acks
+    give ``shard_outage_s`` (the other shards keep acknowledging through the fault).
+    """
     with obs.lock:
         acks = [(t, k) for t, k in obs.write_acks if start <= t <= end]
         ack_times = [t for t, _ in obs.write_acks]
+        if shard is not None:
+            shard_times = [t for t, k in obs.write_acks if key_slot(k.encode()) in shard]
         errors = [t for t, _ in obs.caller_errors if start <= t <= end]
         fallback = [t for t, src, _ in obs.decisions if start <= t <= end and src == "fallback"]
         slowest = max((ms for t, _, ms in obs.decisions if start <= t <= end), default=0.0)
@@ -143,6 +152,8 @@ def fault_figures(
         "caller_errors": len(errors),
         "readonly_errors": len(readonly),
     }
+    if shard is not None:
+        figures["shard_outage_s"] = round(longest_gap(shard_times, start, end), 3)
     if with_events:  # only our workload has a rate limiter and events
         figures["fallback_decisions"] = len(fallback)
         figures["limiter_errors"] = len(limiter_errors)

@@ -16,6 +16,7 @@ from typing import Any
 #: The figures reported per fault and per client.
 METRICS = (
     "write_outage_s",
+    "shard_outage_s",
     "acked_writes",
     "acked_writes_lost",
     "events_published",

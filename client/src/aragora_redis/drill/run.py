@@ -17,12 +17,13 @@ from redis.exceptions import RedisError
 from .. import keys
 from ..errors import ConfigError
 from ..local import LocalStack
+from ..local.shards import SHARD_PROMOTED
 from ..settings import RedisSettings
 from ..stores import Stores, connect
 from . import faults as f
 from .observe import ENDPOINT_MOVED, Observations, Verified, buckets, fault_figures
 from .record import DrillRecord, FaultResult, Marker
-from .workload import NaiveWorkload, OurWorkload, UrlOnlyWorkload
+from .workload import NaiveWorkload, OurWorkload, UrlOnlyWorkload, naive_cluster
 
 Say = Callable[[str], None]
 #: Sentinel (and endpoint control-plane) events worth a line on the timeline.
@@ -33,6 +34,7 @@ MARKED = (
     "+promoted-slave",
     "+switch-master",
     ENDPOINT_MOVED,
+    SHARD_PROMOTED,
 )
 
 
@@ -73,6 +75,8 @@ class Drill:
         self.stores: Stores | None = None
         #: What an endpoint stack's control plane did: (monotonic time, event).
         self.control_events: list[tuple[float, str]] = []
+        #: On a cluster, the slots of the shard the last fault failed over.
+        self.shard: range | None = None
 
     def clock(self) -> float:
         """Seconds since the run started."""
@@ -115,9 +119,11 @@ class Drill:
                 self.naive = UrlOnlyWorkload(
                     self.settings, self.run_id, self.clock, timeout=timeout
                 )
+            elif self.settings.mode == "cluster":
+                self.naive = naive_cluster(self.settings, self.run_id, self.clock)
             else:
                 self.naive = NaiveWorkload(self.settings, self.run_id, self.clock)
-        if self.options.url_only and not standalone:
+        if self.options.url_only and self.settings.mode == "sentinel":
             self.url_only = UrlOnlyWorkload(self.settings, self.run_id, self.clock)
         try:
             self.ours.start()
@@ -162,7 +168,8 @@ class Drill:
     def _fault(self, fault: f.Fault, record: DrillRecord) -> FaultResult:
         if self.stack is None:
             raise ConfigError("--trigger", "injecting faults needs the local stack; use none")
-        injector = f.Injector(self.stack, self.say)
+        channel = self.ours.channel if self.ours else "aragora"
+        injector = f.Injector(self.stack, self.say, shard_key=channel)
         start = self.clock()
         self.phase = f"{fault.name}: injecting"
         self.say(f"{fault.name}: {fault.description}")
@@ -171,6 +178,7 @@ class Drill:
             injector.inject(fault)
         finally:
             self.control_events += injector.events
+            self.shard = injector.shards.slots if injector.shards else None
         self.phase = f"{fault.name}: observing"
         time.sleep(self.options.settle_s)
         end = self.clock()
@@ -192,6 +200,7 @@ class Drill:
             end,
             events,
             with_events=True,
+            shard=self.shard,
         )
         if self.naive is not None:
             result.naive = fault_figures(
@@ -201,6 +210,7 @@ class Drill:
                 end,
                 events,
                 with_events=False,
+                shard=self.shard,
             )
         if self.url_only is not None:
             result.url_only = fault_figures(
@@ -210,6 +220,7 @@ class Drill:
                 end,
                 events,
                 with_events=False,
+                shard=self.shard,
             )
         return result
 

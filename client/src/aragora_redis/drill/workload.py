@@ -1,10 +1,11 @@
-"""The drill's workloads: our four stores, a naive redis-py Sentinel client, a URL-only client.
+"""The drill's workloads: our four stores, naive redis-py (Sentinel, cluster), a URL-only client.
 
 Ours, per writer thread and iteration: a durable session write with a unique id
 (the counted write), a durable event; every tenth iteration a debate-state update.
 A limiter thread makes a rate-limit check every 5 ms, and two subscriber threads
 count what they hear, live and from the stream. The naive baseline only writes
-unique keys with redis-py's defaults. The URL-only client is what most of Aragora
+unique keys with redis-py's defaults (on a cluster, ``redis.RedisCluster`` with the
+URL-only client's retry loop: :func:`naive_cluster`). The URL-only client is what most of Aragora
 runs: ``redis.Redis.from_url(ARAGORA_REDIS_URL)`` (through HAProxy when the stack
 has it), with the small retry loop such a caller needs, since it does not retry
 on its own.
@@ -183,10 +184,16 @@ class UrlOnlyWorkload:
     """
 
     def __init__(
-        self, settings: RedisSettings, run: str, clock: Clock, *, timeout: float = URL_TIMEOUT_S
+        self,
+        settings: RedisSettings,
+        run: str,
+        clock: Clock,
+        *,
+        timeout: float = URL_TIMEOUT_S,
+        client: redis.Redis | redis.RedisCluster | None = None,
     ) -> None:
         tls = {"ssl_ca_certs": settings.ssl_ca_certs} if settings.ssl else {}
-        self.client = redis.Redis.from_url(
+        self.client = client or redis.Redis.from_url(
             settings.url, socket_timeout=timeout, socket_connect_timeout=timeout, **tls
         )
         self.run = run
@@ -219,3 +226,18 @@ class UrlOnlyWorkload:
         self._stop.set()
         self._thread.join(timeout=10)
         self.client.close()
+
+
+def naive_cluster(settings: RedisSettings, run: str, clock: Clock) -> UrlOnlyWorkload:
+    """Naive redis-py on a cluster: ``redis.RedisCluster`` from the seed nodes with its
+    defaults and our socket timeouts, each failed write retried as the URL-only loop does."""
+    secret = settings.password.get_secret_value() if settings.password else None
+    client = redis.RedisCluster(
+        startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in o.cluster_addresses(settings)],
+        username=settings.username,
+        password=secret,
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.socket_connect_timeout,
+        **({"ssl": True, **o.tls_kwargs(settings)} if settings.ssl else {}),
+    )
+    return UrlOnlyWorkload(settings, run, clock, client=client)

@@ -17,6 +17,7 @@ from ..errors import LocalStackError
 from ..haproxy import DEFAULT_PASSWORD_ENV, HaproxySpec, render_haproxy_cfg
 from ..settings import RedisSettings
 from .ports import LOOPBACK
+from .shards import NODE_TIMEOUT_MS
 
 Topology = Literal["standalone", "sentinel", "cluster", "endpoint"]
 Role = Literal["master", "replica", "sentinel", "cluster", "haproxy"]
@@ -303,7 +304,7 @@ def _cluster(options: StackOptions, index: int) -> conf.ClusterOptions | None:
     if options.topology != "cluster":
         return None
     bus = options.bus_ports[index] if options.bus_ports else None
-    return conf.ClusterOptions(bus_port=bus)
+    return conf.ClusterOptions(bus_port=bus, node_timeout_ms=NODE_TIMEOUT_MS)
 
 
 def _required(secret: str | None) -> str:
