@@ -6,7 +6,7 @@ from typing import Any
 
 from aragora_redis import HostPort, RedisSettings
 from aragora_redis.acl import access_rules
-from infra.backends.aws_auth import APP_ACCESS_STRING, ID_LIMIT
+from infra.backends.aws.auth import APP_ACCESS_STRING, ID_LIMIT
 from infra.outputs import ENV_MAP_OUTPUT
 from infra.settings import StackConfigError
 

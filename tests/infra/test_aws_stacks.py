@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from aragora_redis import RedisSettings
-from infra.backends.aws_auth import ALLOWED_SPECIALS
-from infra.backends.aws_settings import POLICIES
-from infra.backends.aws_values import windows_overlap
+from infra.backends.aws.auth import ALLOWED_SPECIALS
+from infra.backends.aws.settings import POLICIES
+from infra.backends.aws.values import windows_overlap
 from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 from infra.settings import Environment
 

@@ -116,7 +116,7 @@ def test_staging_may_turn_deletion_protection_off() -> None:
 
 def test_discovery_endpoint_address_and_port_come_from_the_outputs() -> None:
     # Imported here, after .gcp_mocks silenced pulumi_gcp's import-time deprecation warnings.
-    from infra.backends.gcp_cluster_values import NoDiscoveryEndpoint, redis_discovery
+    from infra.backends.gcp.cluster_values import NoDiscoveryEndpoint, redis_discovery
 
     endpoint = gcp.redis.outputs.ClusterDiscoveryEndpoint(address="10.1.2.3", port=11000)
     assert redis_discovery([endpoint]) == HostPort("10.1.2.3", 11000)
@@ -125,7 +125,7 @@ def test_discovery_endpoint_address_and_port_come_from_the_outputs() -> None:
 
 
 def test_valkey_discovery_is_the_discovery_connection_not_the_primary() -> None:
-    from infra.backends.gcp_cluster_values import NoDiscoveryEndpoint, valkey_discovery
+    from infra.backends.gcp.cluster_values import NoDiscoveryEndpoint, valkey_discovery
 
     out = gcp.memorystore.outputs
 
@@ -143,7 +143,7 @@ def test_valkey_discovery_is_the_discovery_connection_not_the_primary() -> None:
 
 
 def test_ca_bundle_keeps_every_certificate_once_in_order() -> None:
-    from infra.backends.gcp_cluster_values import ca_bundle
+    from infra.backends.gcp.cluster_values import ca_bundle
 
     out = gcp.redis.outputs
     a, b, c = (f"-----BEGIN CERTIFICATE-----\n{x}\n-----END CERTIFICATE-----" for x in "abc")

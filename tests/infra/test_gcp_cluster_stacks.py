@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from aragora_redis import HostPort, RedisSettings
-from infra.backends.gcp_cluster_settings import SERVICE_CLASS
+from infra.backends.gcp.cluster_settings import SERVICE_CLASS
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
 from .gcp_mocks import (

@@ -87,7 +87,7 @@ def test_ca_bundle_keeps_every_certificate_in_order() -> None:
     # Imported here, after .gcp_mocks silenced pulumi_gcp's import-time deprecation warnings.
     from pulumi_gcp.redis.outputs import InstanceServerCaCert
 
-    from infra.backends.gcp import ca_bundle
+    from infra.backends.gcp.instance import ca_bundle
 
     certs = [
         InstanceServerCaCert(cert="-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----"),
@@ -102,7 +102,7 @@ def test_ca_bundle_keeps_every_certificate_in_order() -> None:
 
 
 def test_tags_become_valid_labels() -> None:
-    from infra.backends.gcp import labels_of
+    from infra.backends.gcp.common import labels_of
 
     labels = labels_of({"Cost Center": "Eng/Prod", "x" * 70: "ok"})
     assert labels == {"cost-center": "eng-prod", "x" * 63: "ok"}

@@ -58,7 +58,7 @@ def test_every_resource_is_a_descendant_of_the_component(
 
 def test_standard_ha_with_replicas(deployed: tuple[str, dict[str, Any], Run]) -> None:
     # Imported here, after .gcp_mocks silenced pulumi_gcp's import-time deprecation warnings.
-    from infra.backends.gcp_settings import POLICIES
+    from infra.backends.gcp.settings import POLICIES
 
     _, config, run = deployed
     redis = instance(run)

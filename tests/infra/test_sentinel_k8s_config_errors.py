@@ -97,7 +97,7 @@ def test_invalid_config_is_named_before_any_resource(case: Case) -> None:
 
 
 def test_rules_file_missing_names_the_flag(tmp_path: Path) -> None:
-    from infra.backends.sentinel_k8s_monitoring import load_rules
+    from infra.backends.sentinel_k8s.monitoring import load_rules
 
     with pytest.raises(StackConfigError) as missing:
         load_rules(tmp_path / "redis-rules.yml")

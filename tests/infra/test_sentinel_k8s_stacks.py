@@ -226,7 +226,7 @@ def test_tls_from_the_existing_secret(deployed: tuple[dict[str, Any], K8sRun]) -
 
 
 def test_prometheus_rule_from_the_rules_file(deployed: tuple[dict[str, Any], K8sRun]) -> None:
-    from infra.backends.sentinel_k8s_monitoring import load_rules
+    from infra.backends.sentinel_k8s.monitoring import load_rules
 
     run = deployed[1]
     (rule,) = run.of_kind("PrometheusRule")
@@ -330,7 +330,7 @@ def test_password_inputs_never_change(deployed: tuple[dict[str, Any], K8sRun]) -
 def test_the_certificate_names_cover_every_address_a_client_or_node_dials(
     deployed: tuple[dict[str, Any], K8sRun],
 ) -> None:
-    from infra.backends.sentinel_k8s_names import Names
+    from infra.backends.sentinel_k8s.names import Names
 
     config, run = deployed
     names = Names(BASE, section(config)["namespace"]).certificate_dns_names
