@@ -7,7 +7,7 @@ folder shares with another only through this module (and :mod:`infra.settings`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
@@ -53,6 +53,24 @@ class BackendSettings(ConfigModel):
     def problem(cls, key: str, value: Any, expected: str) -> Problem:
         """A :class:`Problem` with ``key`` in this section."""
         return Problem(config_key(cls.SECTION, key), value, expected)
+
+    @classmethod
+    def reporter(cls, problems: list[Problem]) -> Callable[[str, Any, str], None]:
+        """``bad(key, value, expected)``: add a :meth:`problem` to ``problems``."""
+        return lambda key, value, expected: problems.append(cls.problem(key, value, expected))
+
+
+def tls_required(stack: StackSettings, why: str) -> list[Problem]:
+    """The problem of a stack with ``aragora-redis:tls`` off on a backend that needs TLS."""
+    return [] if stack.tls else [Problem(config_key("tls"), stack.tls, f"true ({why})")]
+
+
+@dataclass(frozen=True)
+class EnvironmentPolicy:
+    """Defaults and minimums of one environment (a backend's subclass adds its own)."""
+
+    defaults: Mapping[str, Any]
+    min_replicas: int
 
 
 S = TypeVar("S", bound=ConfigModel)

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
-from ...settings import ConfigModel, Environment, Problem, config_key, fail
-from ..common import BackendSettings, MaxmemoryPolicy
+from ...settings import ConfigModel, Environment, Problem, fail
+from ..common import BackendSettings, EnvironmentPolicy, MaxmemoryPolicy, tls_required
 from .values import (
     KmsKeyArn,
     MaintenanceWindow,
@@ -45,18 +45,14 @@ MAX_SNAPSHOT_RETENTION_DAYS = 35
 
 
 @dataclass(frozen=True)
-class EnvironmentPolicy:
+class Policy(EnvironmentPolicy):
     """Defaults and minimums of one environment."""
 
-    defaults: Mapping[str, Any]
-    min_replicas: int
     min_snapshot_retention_days: int
     may_apply_immediately: bool
 
 
-def _policy(
-    node_type: str, replicas: int, snapshots: int, log_days: int, *, prod: bool
-) -> EnvironmentPolicy:
+def _policy(node_type: str, replicas: int, snapshots: int, log_days: int, *, prod: bool) -> Policy:
     # An environment's default replicas are also its minimum; prod also keeps a week of
     # snapshots at least and waits for the maintenance window.
     defaults = {
@@ -66,7 +62,7 @@ def _policy(
         "applyImmediately": not prod,
         "logRetentionDays": log_days,
     }
-    return EnvironmentPolicy(
+    return Policy(
         defaults,
         min_replicas=replicas,
         min_snapshot_retention_days=snapshots if prod else 1,
@@ -74,7 +70,7 @@ def _policy(
     )
 
 
-POLICIES: Mapping[Environment, EnvironmentPolicy] = {
+POLICIES: Mapping[Environment, Policy] = {
     "dev": _policy("cache.t4g.small", 1, 1, 7, prod=False),
     "staging": _policy("cache.t4g.medium", 1, 3, 14, prod=False),
     "prod": _policy("cache.r7g.large", 2, 7, 90, prod=True),
@@ -141,18 +137,12 @@ class AwsSettings(BackendSettings):
         env = stack.environment
         problems: list[Problem] = []
 
-        def bad(key: str, value: Any, expected: str) -> None:
-            problems.append(self.problem(key, value, expected))
+        bad = self.reporter(problems)
 
-        if not stack.tls:
-            problems.append(
-                Problem(
-                    config_key("tls"),
-                    stack.tls,
-                    "true (ElastiCache takes AUTH"
-                    " tokens and RBAC users only over TLS, and auth is always on)",
-                )
-            )
+        problems += tls_required(
+            stack,
+            "ElastiCache takes AUTH tokens and RBAC users only over TLS, and auth is always on",
+        )
         if self.engine_version not in ENGINE_VERSIONS[self.engine]:
             bad(
                 "engineVersion",

@@ -65,8 +65,7 @@ class AzureManagedSettings(AzureCommonSettings):
         stack = self.stack_of(info)
         problems = self.common_problems(stack)
 
-        def bad(key: str, value: Any, expected: str) -> None:
-            problems.append(self.problem(key, value, expected))
+        bad = self.reporter(problems)
 
         if not self.sku.startswith(MANAGED_SKU_PREFIXES):
             bad(

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import Field, ValidationInfo, model_validator
 
 from ...settings import ConfigModel, Environment, Problem, StackSettings, config_key, fail
-from ..common import BackendSettings, MaxmemoryPolicy
+from ..common import BackendSettings, MaxmemoryPolicy, tls_required
 from .values import (
     ActionGroupId,
     AzureName,
@@ -107,18 +107,13 @@ class AzureCommonSettings(BackendSettings):
         """The rules of both backends: TLS, TLS floor, public access, a distinctive prod name."""
         problems: list[Problem] = []
 
-        def bad(key: str, value: Any, expected: str) -> None:
-            problems.append(self.problem(key, value, expected))
+        bad = self.reporter(problems)
 
-        if not stack.tls:
-            problems.append(
-                Problem(
-                    config_key("tls"),
-                    stack.tls,
-                    "true (the non-TLS port stays disabled on Azure; the access key"
-                    " must not cross the network in clear)",
-                )
-            )
+        problems += tls_required(
+            stack,
+            "the non-TLS port stays disabled on Azure; the access key"
+            " must not cross the network in clear",
+        )
         if self.minimum_tls_version != "1.2":
             bad(
                 "minimumTlsVersion",
@@ -182,8 +177,7 @@ class AzureSettings(AzureCommonSettings):
         stack = self.stack_of(info)
         problems = self.common_problems(stack)
 
-        def bad(key: str, value: Any, expected: str) -> None:
-            problems.append(self.problem(key, value, expected))
+        bad = self.reporter(problems)
 
         premium = self.sku == "Premium"
         if len(set(self.zones)) != len(self.zones) or not set(self.zones) <= set(AZURE_ZONES):

@@ -83,12 +83,14 @@ class GcpClusterRedis(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=after)
         discovery: pulumi.Output[HostPort]
         if c.engine == "redis":
-            redis_cluster = _redis_cluster(name, s, c, args.labels, stateful)
+            shared = _shared(s, c, args.labels, REDIS_SDK, stateful)
+            redis_cluster = _redis_cluster(name, s, shared)
             discovery = redis_cluster.discovery_endpoints.apply(redis_discovery)
             ca_pem = redis_cluster.managed_server_cas.apply(ca_bundle)
             self.cluster = redis_cluster
         else:
-            valkey = _valkey_instance(name, s, c, args.labels, stateful)
+            shared = _shared(s, c, args.labels, VALKEY_SDK, stateful)
+            valkey = _valkey_instance(name, s, c.valkey_version, shared)
             discovery = valkey.endpoints.apply(valkey_discovery)
             ca_pem = valkey.managed_server_cas.apply(ca_bundle)
             self.cluster = valkey
@@ -147,7 +149,11 @@ def _connection_policy(
 
 
 def _shared(
-    s: GcpSettings, c: GcpCluster, labels: dict[str, str], sdk: ClusterSdk
+    s: GcpSettings,
+    c: GcpCluster,
+    labels: dict[str, str],
+    sdk: ClusterSdk,
+    opts: pulumi.ResourceOptions,
 ) -> dict[str, Any]:
     """The arguments Redis Cluster and the Valkey instance take alike, from ``sdk``'s classes."""
     return {
@@ -163,6 +169,9 @@ def _shared(
         "kms_key": s.customer_managed_key,
         "deletion_protection_enabled": c.deletion_protection,
         "labels": labels,
+        "authorization_mode": sdk.modes[0],
+        "transit_encryption_mode": sdk.modes[1],
+        "opts": opts,
     }
 
 
@@ -175,6 +184,8 @@ class ClusterSdk:
     rdb: Callable[..., Any]
     #: The maintenance policy, its weekly window and the window's start time.
     maintenance: tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]
+    #: How the API spells IAM authentication and server-authenticated TLS.
+    modes: tuple[str, str]
 
 
 REDIS_SDK = ClusterSdk(
@@ -186,6 +197,7 @@ REDIS_SDK = ClusterSdk(
         gcp.redis.ClusterMaintenancePolicyWeeklyMaintenanceWindowArgs,
         gcp.redis.ClusterMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs,
     ),
+    ("AUTH_MODE_IAM_AUTH", "TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION"),
 )
 VALKEY_SDK = ClusterSdk(
     gcp.memorystore.InstanceZoneDistributionConfigArgs,
@@ -196,44 +208,37 @@ VALKEY_SDK = ClusterSdk(
         gcp.memorystore.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs,
         gcp.memorystore.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs,
     ),
+    ("IAM_AUTH", "SERVER_AUTHENTICATION"),
 )
 
 
-def _redis_cluster(
-    name: str, s: GcpSettings, c: GcpCluster, labels: dict[str, str], opts: pulumi.ResourceOptions
-) -> gcp.redis.Cluster:
+def _redis_cluster(name: str, s: GcpSettings, shared: dict[str, Any]) -> gcp.redis.Cluster:
     return gcp.redis.Cluster(
         name,
         name=name,
         region=s.region,
-        authorization_mode="AUTH_MODE_IAM_AUTH",
-        transit_encryption_mode="TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION",
         psc_configs=[gcp.redis.ClusterPscConfigArgs(network=s.network)],
         redis_configs=s.redis_configs,
-        opts=opts,
-        **_shared(s, c, labels, REDIS_SDK),
+        **shared,
     )
 
 
 def _valkey_instance(
-    name: str, s: GcpSettings, c: GcpCluster, labels: dict[str, str], opts: pulumi.ResourceOptions
+    name: str, s: GcpSettings, version: str | None, shared: dict[str, Any]
 ) -> gcp.memorystore.Instance:
     return gcp.memorystore.Instance(
         name,
         instance_id=name,
         location=s.region,
         mode="CLUSTER",
-        engine_version=c.valkey_version,
-        authorization_mode="IAM_AUTH",
-        transit_encryption_mode="SERVER_AUTHENTICATION",
+        engine_version=version,
         desired_auto_created_endpoints=[
             gcp.memorystore.InstanceDesiredAutoCreatedEndpointArgs(
                 network=s.network, project_id=network_project(s)
             )
         ],
         engine_configs=s.redis_configs,
-        opts=opts,
-        **_shared(s, c, labels, VALKEY_SDK),
+        **shared,
     )
 
 

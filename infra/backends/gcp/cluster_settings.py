@@ -114,8 +114,7 @@ class GcpCluster(BackendSettings):
         stack = self.stack_of(info)
         problems: list[Problem] = []
 
-        def bad(key: str, value: Any, expected: str) -> None:
-            problems.append(self.problem(key, value, expected))
+        bad = self.reporter(problems)
 
         if stack.environment == "prod":
             if self.node_type == "shared-core-nano":

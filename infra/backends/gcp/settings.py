@@ -18,11 +18,10 @@ from ...settings import (
     Environment,
     Problem,
     StackConfigError,
-    config_key,
     fail,
     matching,
 )
-from ..common import BackendSettings, MaxmemoryPolicy
+from ..common import BackendSettings, EnvironmentPolicy, MaxmemoryPolicy, tls_required
 from .cluster_settings import GcpCluster, instance_keys_given, subnetwork_region
 
 Tier = Literal["STANDARD_HA", "BASIC"]
@@ -63,26 +62,24 @@ MAX_MEMORY_GB = 300
 
 
 @dataclass(frozen=True)
-class EnvironmentPolicy:
+class Policy(EnvironmentPolicy):
     """Defaults and minimums of one environment."""
 
-    defaults: Mapping[str, Any]
-    min_replicas: int
     may_use_basic: bool
 
 
-POLICIES: Mapping[Environment, EnvironmentPolicy] = {
-    "dev": EnvironmentPolicy(
+POLICIES: Mapping[Environment, Policy] = {
+    "dev": Policy(
         {"memorySizeGb": 1, "replicas": 1, "readReplicas": False, "snapshotPeriod": "TWELVE_HOURS"},
         min_replicas=1,
         may_use_basic=True,
     ),
-    "staging": EnvironmentPolicy(
+    "staging": Policy(
         {"memorySizeGb": 2, "replicas": 1, "readReplicas": False, "snapshotPeriod": "SIX_HOURS"},
         min_replicas=1,
         may_use_basic=True,
     ),
-    "prod": EnvironmentPolicy(
+    "prod": Policy(
         {"memorySizeGb": 5, "replicas": 2, "readReplicas": True, "snapshotPeriod": "ONE_HOUR"},
         min_replicas=1,
         may_use_basic=False,
@@ -157,18 +154,13 @@ class GcpSettings(BackendSettings):
         policy = POLICIES[env]
         problems: list[Problem] = []
 
-        def bad(key: str, value: Any, expected: str) -> None:
-            problems.append(self.problem(key, value, expected))
+        bad = self.reporter(problems)
 
-        if not stack.tls:
-            problems.append(
-                Problem(
-                    config_key("tls"),
-                    stack.tls,
-                    "true (the gcp backend always uses SERVER_AUTHENTICATION:"
-                    " the AUTH string must not cross the network in clear)",
-                )
-            )
+        problems += tls_required(
+            stack,
+            "the gcp backend always uses SERVER_AUTHENTICATION:"
+            " the AUTH string must not cross the network in clear",
+        )
         if self.network.endswith("/networks/default"):
             bad("network", self.network, "a dedicated VPC network, not the default network")
         if self.tier == "BASIC":
@@ -201,7 +193,7 @@ class GcpSettings(BackendSettings):
         fail(problems)
         return self
 
-    def _check_replicas(self, env: str, policy: EnvironmentPolicy, bad: Any) -> None:
+    def _check_replicas(self, env: str, policy: Policy, bad: Any) -> None:
         if not policy.min_replicas <= self.replicas <= MAX_REPLICAS:
             bad("replicas", self.replicas, f"{policy.min_replicas} to {MAX_REPLICAS} in {env}")
         elif self.replicas > 1 and not self.read_replicas:

@@ -50,6 +50,9 @@ def _prelude(spec: ScriptSpec) -> str:
     tls_args = f"--tls --cacert {shlex.quote(spec.ca_file)}" if spec.tls else ""
     sentinels = " ".join(s.render() for s in spec.sentinels)
     nodes = " ".join(n.render() for n in spec.data_nodes)
+    # The header names this module's former path on purpose: the scripts are in the
+    # deployed ConfigMaps and their checksum in the pod templates, so new text would
+    # roll every Redis and Sentinel pod of every stack for a comment.
     return f"""#!/bin/sh
 # rendered by infra/backends/sentinel_k8s_scripts.py; edit the renderer, not this file
 set -eu

@@ -119,8 +119,7 @@ class SentinelK8sSettings(BackendSettings):
         env = stack.environment
         problems: list[Problem] = []
 
-        def bad(key: str, value: Any, expected: str) -> None:
-            problems.append(self.problem(key, value, expected))
+        bad = self.reporter(problems)
 
         if self.sentinels < 3:
             bad("sentinels", self.sentinels, "3 or more (a majority must survive one loss)")

@@ -47,24 +47,15 @@ def redis_statefulset(
     """The data StatefulSet: ``replicas + 1`` pods, each with a Redis and an exporter."""
     s, n = t.settings, t.names
     conf: core.VolumeMountArgsDict = {"name": "conf", "mount_path": CONF_DIR}
-    redis: core.ContainerArgsDict = {
-        "name": "redis",
-        "image": s.redis_image,
-        "image_pull_policy": "IfNotPresent",
-        "command": ["sh", f"{CONFIG_MOUNT}/start-redis.sh"],
-        "env": password_env(t),
-        "ports": [{"name": "redis", "container_port": REDIS_PORT}],
-        "resources": s.resources.redis.as_k8s(),
-        "security_context": container_security(),
-        "readiness_probe": exec_probe("redis-ready", period=5),
-        "liveness_probe": exec_probe("redis-alive", delay=15),
-        "volume_mounts": [
-            *common_mounts(t),
-            conf,
-            {"name": "data", "mount_path": DATA_DIR},
-        ],
-    }
-    self_host = f"$(POD_NAME).{n.service_host(n.redis_headless)}"
+    redis = _container(
+        t,
+        "redis",
+        ["sh", f"{CONFIG_MOUNT}/start-redis.sh"],
+        REDIS_PORT,
+        s.resources.redis.as_k8s(),
+        ("redis-ready", "redis-alive"),
+        [conf, {"name": "data", "mount_path": DATA_DIR}],
+    )
     claim: core.PersistentVolumeClaimArgsDict = {
         "metadata": {"name": "data", "labels": n.selector("redis")},
         "spec": {
@@ -73,31 +64,22 @@ def redis_statefulset(
             **({"storage_class_name": s.storage_class_name} if s.storage_class_name else {}),
         },
     }
-    return k8s.apps.v1.StatefulSet(
-        n.redis,
-        metadata={"name": n.redis, "namespace": n.namespace, "labels": labels},
-        spec={
-            "service_name": n.redis_headless,
-            "replicas": s.data_nodes,
-            "pod_management_policy": "OrderedReady",
-            "selector": {"match_labels": n.selector("redis")},
-            "update_strategy": {"type": "RollingUpdate"},
-            "persistent_volume_claim_retention_policy": {
-                "when_deleted": "Retain",
-                "when_scaled": "Retain",
-            },
-            "template": _pod_template(
-                t,
-                "redis",
-                labels,
-                config_digest,
-                conf,
-                [redis, exporter(t, self_host, REDIS_PORT, REDIS_PASSWORD_KEY)],
-                [*common_volumes(t, REDIS_AUTH_FILE), memory_volume("conf")],
-            ),
-            "volume_claim_templates": [claim],
-        },
-        opts=opts,
+    return _statefulset(
+        t,
+        "redis",
+        labels,
+        (s.data_nodes, "OrderedReady"),
+        _pod_template(
+            t,
+            "redis",
+            labels,
+            config_digest,
+            conf,
+            [redis, exporter(t, _self_host(t, "redis"), REDIS_PORT, REDIS_PASSWORD_KEY)],
+            [*common_volumes(t, REDIS_AUTH_FILE), memory_volume("conf")],
+        ),
+        opts,
+        claim,
     )
 
 
@@ -105,42 +87,108 @@ def sentinel_statefulset(
     t: Topology, labels: dict[str, str], config_digest: str, opts: pulumi.ResourceOptions
 ) -> k8s.apps.v1.StatefulSet:
     """The Sentinel StatefulSet: stable DNS names to announce, a writable config each."""
-    s, n = t.settings, t.names
+    s = t.settings
     writable: core.VolumeMountArgsDict = {"name": "sentinel", "mount_path": DATA_DIR}
-    sentinel: core.ContainerArgsDict = {
-        "name": "sentinel",
-        "image": s.redis_image,
+    sentinel = _container(
+        t,
+        "sentinel",
+        ["redis-server", f"{DATA_DIR}/sentinel.conf", "--sentinel"],
+        SENTINEL_PORT,
+        s.resources.sentinel.as_k8s(),
+        ("sentinel", "sentinel"),
+        [writable],
+    )
+    return _statefulset(
+        t,
+        "sentinel",
+        labels,
+        # Sentinels find each other through the master; none waits for another.
+        (s.sentinels, "Parallel"),
+        _pod_template(
+            t,
+            "sentinel",
+            labels,
+            config_digest,
+            writable,
+            [
+                sentinel,
+                exporter(t, _self_host(t, "sentinel"), SENTINEL_PORT, SENTINEL_PASSWORD_KEY),
+            ],
+            [*common_volumes(t, SENTINEL_AUTH_FILE), memory_volume("sentinel")],
+        ),
+        opts,
+    )
+
+
+def _self_host(t: Topology, component: Literal["redis", "sentinel"]) -> str:
+    """The pod's own name under its headless Service (``$(POD_NAME)`` set by Kubernetes)."""
+    n = t.names
+    headless = n.redis_headless if component == "redis" else n.sentinel_headless
+    return f"$(POD_NAME).{n.service_host(headless)}"
+
+
+def _container(
+    t: Topology,
+    name: Literal["redis", "sentinel"],
+    command: list[str],
+    port: int,
+    resources: core.ResourceRequirementsArgsDict,
+    probes: tuple[str, str],
+    mounts: list[core.VolumeMountArgsDict],
+) -> core.ContainerArgsDict:
+    """The main container of a data or Sentinel pod; ``probes``: readiness, liveness checks."""
+    ready, alive = probes
+    return {
+        "name": name,
+        "image": t.settings.redis_image,
         "image_pull_policy": "IfNotPresent",
-        "command": ["redis-server", f"{DATA_DIR}/sentinel.conf", "--sentinel"],
+        "command": command,
         "env": password_env(t),
-        "ports": [{"name": "sentinel", "container_port": SENTINEL_PORT}],
-        "resources": s.resources.sentinel.as_k8s(),
+        "ports": [{"name": name, "container_port": port}],
+        "resources": resources,
         "security_context": container_security(),
-        "readiness_probe": exec_probe("sentinel", period=5),
-        "liveness_probe": exec_probe("sentinel", delay=15),
-        "volume_mounts": [*common_mounts(t), writable],
+        "readiness_probe": exec_probe(ready, period=5),
+        "liveness_probe": exec_probe(alive, delay=15),
+        "volume_mounts": [*common_mounts(t), *mounts],
     }
-    self_host = f"$(POD_NAME).{n.service_host(n.sentinel_headless)}"
+
+
+def _statefulset(
+    t: Topology,
+    component: Literal["redis", "sentinel"],
+    labels: dict[str, str],
+    scale: tuple[int, str],
+    template: core.PodTemplateSpecArgsDict,
+    opts: pulumi.ResourceOptions,
+    claim: core.PersistentVolumeClaimArgsDict | None = None,
+) -> k8s.apps.v1.StatefulSet:
+    """The StatefulSet of ``component`` under its headless Service, rolling updates.
+
+    ``scale`` is the replicas and the pod management policy; with ``claim`` each pod
+    gets that volume, retained when the set is deleted or scaled down.
+    """
+    n = t.names
+    name = n.redis if component == "redis" else n.sentinel
+    headless = n.redis_headless if component == "redis" else n.sentinel_headless
+    replicas, management = scale
+    spec: k8s.apps.v1.StatefulSetSpecArgsDict = {
+        "service_name": headless,
+        "replicas": replicas,
+        "pod_management_policy": management,
+        "selector": {"match_labels": n.selector(component)},
+        "update_strategy": {"type": "RollingUpdate"},
+        "template": template,
+    }
+    if claim:
+        spec["persistent_volume_claim_retention_policy"] = {
+            "when_deleted": "Retain",
+            "when_scaled": "Retain",
+        }
+        spec["volume_claim_templates"] = [claim]
     return k8s.apps.v1.StatefulSet(
-        n.sentinel,
-        metadata={"name": n.sentinel, "namespace": n.namespace, "labels": labels},
-        spec={
-            "service_name": n.sentinel_headless,
-            "replicas": s.sentinels,
-            # Sentinels find each other through the master; none waits for another.
-            "pod_management_policy": "Parallel",
-            "selector": {"match_labels": n.selector("sentinel")},
-            "update_strategy": {"type": "RollingUpdate"},
-            "template": _pod_template(
-                t,
-                "sentinel",
-                labels,
-                config_digest,
-                writable,
-                [sentinel, exporter(t, self_host, SENTINEL_PORT, SENTINEL_PASSWORD_KEY)],
-                [*common_volumes(t, SENTINEL_AUTH_FILE), memory_volume("sentinel")],
-            ),
-        },
+        name,
+        metadata={"name": name, "namespace": n.namespace, "labels": labels},
+        spec=spec,
         opts=opts,
     )
 
