@@ -10,7 +10,7 @@ from infra.backends.aws.auth import APP_ACCESS_STRING, ID_LIMIT
 from infra.outputs import ENV_MAP_OUTPUT
 from infra.settings import StackConfigError
 
-from .harness import Run, Secret, aws, changed, run_program
+from ..harness import Run, Secret, aws, changed, run_program
 
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"
 PASSWORD = "random:index/randomPassword:RandomPassword"

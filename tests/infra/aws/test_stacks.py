@@ -14,7 +14,7 @@ from infra.backends.aws.values import windows_overlap
 from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 from infra.settings import Environment
 
-from .harness import Declared, Run, Secret, run_program, stack_file
+from ..harness import Declared, Run, Secret, run_program, stack_file
 
 AWS_STACKS = ("staging-aws", "prod-aws")
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"

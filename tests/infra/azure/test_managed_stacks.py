@@ -10,10 +10,8 @@ import pytest
 
 from aragora_redis import RedisSettings
 from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
-from infra.settings import StackConfigError
 
-from .harness import Declared, Run, Secret, changed, stack_file
-from .test_azure_mocks import (
+from ..azure_mocks import (
     FAKE_PRIMARY_KEY,
     GET_REDIS_ENTERPRISE,
     LIST_DATABASE_KEYS,
@@ -21,6 +19,8 @@ from .test_azure_mocks import (
     key_in_clear,
     run_azure,
 )
+from ..harness import Declared, Run, Secret, assert_named_error, case_ids, changed, stack_file
+from ..harness import ErrorCase as Case
 
 STACK = "prod-azure-managed"
 COMPONENT = "aragora-redis:azure-managed:AzureManagedRedis"
@@ -232,16 +232,10 @@ ERRORS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("changes", "key", "shows"), [e[1:] for e in ERRORS],
-                         ids=[e[0] for e in ERRORS])  # fmt: skip
-def test_invalid_config_gives_a_named_error_before_any_resource(
-    changes: dict[str, Any], key: str, shows: tuple[str, ...]
-) -> None:
-    run = run_azure(changed(STACK, changes), STACK)
-    error = run.error
-    assert isinstance(error, StackConfigError), repr(error)
-    assert key in error.keys, str(error)
-    line = next(str(p) for p in error.problems if p.key == key)
-    for text in shows:
-        assert text in line, f"{text!r} not in {line!r}"
-    assert not run.resources, [str(r) for r in run.resources]
+CASES = [Case(*error) for error in ERRORS]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
+def test_invalid_config_gives_a_named_error_before_any_resource(case: Case) -> None:
+    run = run_azure(changed(STACK, case.changes), STACK)
+    assert_named_error(run, case.key, case.shows, case.id, outputs=False)

@@ -5,17 +5,17 @@ Also the I/O-free readers of Memorystore's outputs (discovery endpoint, CA bundl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi_gcp as gcp
 import pytest
 
 from aragora_redis import HostPort
-from infra.settings import StackConfigError
 
-from .gcp_mocks import OWN_POLICY, cluster_stack, run_gcp
-from .gcp_mocks import gcp as gcp_keys
+from ..gcp_mocks import OWN_POLICY, cluster_stack, run_gcp
+from ..gcp_mocks import gcp as gcp_keys
+from ..harness import ErrorCase as Case
+from ..harness import assert_named_error, case_ids
 
 STACK = "prod-gcp-cluster"
 STAGING = {"environment": "staging", **gcp_keys(customerManagedKey=None)}
@@ -27,16 +27,6 @@ DISCOVERY = "CONNECTION_TYPE_DISCOVERY"
 def cluster(**changes: Any) -> dict[str, Any]:
     """Changes to keys of the ``aragora-redis:gcp.cluster`` section (``None`` deletes)."""
     return {f"gcp.cluster.{k}": v for k, v in changes.items()}
-
-
-@dataclass(frozen=True)
-class Case:
-    """A change to the prod-gcp-cluster stack file and the error it must give."""
-
-    id: str
-    changes: dict[str, Any]
-    key: str
-    shows: tuple[str, ...]
 
 
 CASES = [
@@ -89,15 +79,10 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_cluster_config_is_named_before_any_resource(case: Case) -> None:
     run = run_gcp(cluster_stack(case.changes), STACK)
-    assert isinstance(run.error, StackConfigError), f"{case.id}: {run.error!r}"
-    assert case.key in run.error.keys, f"{case.id}: {run.error}"
-    problem = next(p for p in run.error.problems if p.key == case.key)
-    for text in case.shows:
-        assert text in str(problem), f"{case.id}: {text!r} not in {problem}"
-    assert not run.resources, f"{case.id}: resources declared before the error"
+    assert_named_error(run, case.key, case.shows, case.id, outputs=False)
 
 
 def test_staging_and_dev_may_grant_no_one_yet() -> None:

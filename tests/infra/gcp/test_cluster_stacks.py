@@ -11,7 +11,7 @@ from aragora_redis import HostPort, RedisSettings
 from infra.backends.gcp.cluster_settings import SERVICE_CLASS
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
-from .gcp_mocks import (
+from ..gcp_mocks import (
     CLUSTER_CA_CERTS,
     CLUSTER_HOST,
     DISCOVERY_PORT,
@@ -23,8 +23,8 @@ from .gcp_mocks import (
     cluster_stack,
     run_gcp,
 )
-from .harness import Declared, Run, Secret, stack_file
-from .stacks import check_run, run_stack, stack_names
+from ..harness import Declared, Run, Secret, stack_file
+from ..stacks import check_run, run_stack, stack_names
 
 STACK = "prod-gcp-cluster"
 COMPONENT = "aragora-redis:gcp:GcpClusterRedis"

@@ -5,28 +5,14 @@ The error names the config key, shows the value and says what is allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
-from infra.settings import StackConfigError
-
-from .gcp_mocks import gcp, run_gcp
-from .harness import changed
+from ..gcp_mocks import gcp, run_gcp
+from ..harness import ErrorCase as Case
+from ..harness import assert_named_error, case_ids, changed
 
 STAGING = {"environment": "staging", **gcp(customerManagedKey=None)}
 DEV = {"environment": "dev"}
-
-
-@dataclass(frozen=True)
-class Case:
-    """A change to the prod-gcp stack file and the error it must give."""
-
-    id: str
-    changes: dict[str, Any]
-    key: str
-    shows: tuple[str, ...]
 
 
 CASES = [
@@ -72,13 +58,7 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_config_is_named_before_any_resource(case: Case) -> None:
     run = run_gcp(changed("prod-gcp", case.changes), "prod-gcp")
-    assert isinstance(run.error, StackConfigError), f"{case.id}: {run.error!r}"
-    assert case.key in run.error.keys, f"{case.id}: {run.error}"
-    problem = next(p for p in run.error.problems if p.key == case.key)
-    for fragment in case.shows:
-        assert fragment in str(problem), f"{case.id}: {fragment!r} not in {problem}"
-    assert run.resources == [], f"{case.id}: declared {[str(r) for r in run.resources]}"
-    assert run.outputs == {}
+    assert_named_error(run, case.key, case.shows, case.id)

@@ -6,8 +6,8 @@ import pytest
 
 from infra.settings import StackConfigError
 
-from .gcp_mocks import PROJECT_NUMBER, cluster_stack, run_gcp
-from .harness import changed, stack_file
+from ..gcp_mocks import PROJECT_NUMBER, cluster_stack, run_gcp
+from ..harness import changed, stack_file
 
 BINDING = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
 ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"

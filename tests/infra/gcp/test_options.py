@@ -7,8 +7,8 @@ from typing import Any
 from aragora_redis import RedisSettings
 from infra.outputs import ENV_MAP_OUTPUT
 
-from .gcp_mocks import INSTANCE, gcp, run_gcp
-from .harness import Run, changed
+from ..gcp_mocks import INSTANCE, gcp, run_gcp
+from ..harness import Run, changed
 
 ADDRESS = "gcp:compute/globalAddress:GlobalAddress"
 CONNECTION = "gcp:servicenetworking/connection:Connection"

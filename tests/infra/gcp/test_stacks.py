@@ -11,8 +11,8 @@ import pytest
 from aragora_redis import RedisSettings
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
-from .gcp_mocks import CA_CERTS, FAKE_AUTH_STRING, HOST, INSTANCE, TLS_PORT, run_gcp
-from .harness import Declared, Run, Secret, stack_file
+from ..gcp_mocks import CA_CERTS, FAKE_AUTH_STRING, HOST, INSTANCE, TLS_PORT, run_gcp
+from ..harness import Declared, Run, Secret, stack_file
 
 GCP_STACKS = ("prod-gcp",)
 COMPONENT = "aragora-redis:gcp:GcpRedis"

@@ -33,8 +33,8 @@ from aragora_redis.conf import (
 )
 from aragora_redis.haproxy import HaproxySpec, render_haproxy_cfg
 
-from .harness import changed, stack_file
-from .k8s_mocks import K8sRun, passwords, run_k8s, sentinel_k8s
+from ..harness import changed, stack_file
+from ..k8s_mocks import K8sRun, passwords, run_k8s, sentinel_k8s
 
 STACK = "dev-sentinel"
 BASE = "aragora-dev"

@@ -24,7 +24,7 @@ from aragora_redis import HostPort
 from aragora_redis.conf import RedisNodeSpec, SentinelSpec, redis_conf_parts, sentinel_conf_parts
 from aragora_redis.local import LocalStack, pick_free_ports, up_on_free_ports
 
-from .k8s_mocks import scripts
+from ..k8s_mocks import scripts
 
 LOOPBACK = "127.0.0.1"
 

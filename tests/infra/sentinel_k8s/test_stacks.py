@@ -11,8 +11,8 @@ import pytest
 from aragora_redis import HostPort, RedisSettings
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
-from .harness import Declared, Secret, stack_file
-from .k8s_mocks import (
+from ..harness import Declared, Secret, stack_file
+from ..k8s_mocks import (
     COMPONENT,
     FAKE_CA,
     PASSWORD,
