@@ -1,4 +1,4 @@
-"""The backends: one module each, registered here with one line.
+"""The backends: one package each, registered here with one line.
 
 A backend is a :class:`Backend`: the pydantic model of its config section
 (``aragora-redis:<backend>``) and a ``deploy`` function that declares its
@@ -13,12 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from ..endpoint import RedisEndpoint
 from ..settings import ConfigModel, StackConfig
-from . import aws, azure, azure_managed, gcp, sentinel_k8s
-from .aws_settings import AwsSettings
-from .azure_managed_settings import AzureManagedSettings
-from .azure_settings import AzureSettings
-from .gcp_settings import GcpSettings
-from .sentinel_k8s_settings import SentinelK8sSettings
+from . import aws, azure, gcp, sentinel_k8s
 
 S = TypeVar("S", bound=ConfigModel)
 
@@ -41,9 +36,9 @@ class Backend(Generic[S]):
 #: Every backend by its ``aragora-redis:backend`` name, one per
 #: :data:`infra.settings.BackendName` (a test checks they match).
 BACKENDS: Mapping[str, Backend[Any]] = {
-    "aws": Backend(AwsSettings, aws.deploy),
-    "azure": Backend(AzureSettings, azure.deploy),
-    "azure-managed": Backend(AzureManagedSettings, azure_managed.deploy),
-    "gcp": Backend(GcpSettings, gcp.deploy),
-    "sentinel-k8s": Backend(SentinelK8sSettings, sentinel_k8s.deploy),
+    "aws": Backend(aws.AwsSettings, aws.deploy),
+    "azure": Backend(azure.AzureSettings, azure.deploy),
+    "azure-managed": Backend(azure.AzureManagedSettings, azure.deploy_managed),
+    "gcp": Backend(gcp.GcpSettings, gcp.deploy),
+    "sentinel-k8s": Backend(sentinel_k8s.SentinelK8sSettings, sentinel_k8s.deploy),
 }

@@ -19,7 +19,7 @@ import runpy
 import sys
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,3 +333,42 @@ class _Collect(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.into.append(record.getMessage())
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """A change to a stack file and the named error it must give.
+
+    ``key`` is the config key the error names, ``shows`` what its line must contain.
+    """
+
+    id: str
+    changes: dict[str, Any]
+    key: str
+    shows: tuple[str, ...]
+
+
+def case_ids(cases: Sequence[Any]) -> list[str]:
+    """The pytest ids of a table of cases (anything with an ``id``)."""
+    return [c.id for c in cases]
+
+
+def assert_named_error(
+    run: Run, key: str, shows: Sequence[str], label: str = "", *, outputs: bool = True
+) -> None:
+    """``run`` stopped with a :class:`StackConfigError` naming ``key`` before any resource.
+
+    The problem of ``key`` must contain every text of ``shows``; with ``outputs`` the
+    run exported nothing either.
+    """
+    from infra.settings import StackConfigError
+
+    error = run.error
+    assert isinstance(error, StackConfigError), f"{label}: {error!r}"
+    assert key in error.keys, f"{label}: {error}"
+    problem = next(p for p in error.problems if p.key == key)
+    for fragment in shows:
+        assert fragment in str(problem), f"{label}: {fragment!r} not in {problem}"
+    assert run.resources == [], f"{label}: declared {[str(r) for r in run.resources]}"
+    if outputs:
+        assert run.outputs == {}

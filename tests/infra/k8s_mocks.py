@@ -28,7 +28,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     importlib.import_module("infra.backends")
 # The backend's pure modules, for tests that use them without running the program.
-from infra.backends import sentinel_k8s_scripts as sentinel_k8s_scripts
+from infra.backends.sentinel_k8s import scripts as scripts
 
 #: Kubernetes version whose schemas the manifests are checked against.
 KUBERNETES_VERSION = "1.31"

@@ -26,8 +26,8 @@ Runner = Callable[[Mapping[str, Any], str], Run]
 RUNNERS: dict[str, str] = {
     "aws": "harness:run_program",
     "gcp": "gcp_mocks:run_gcp",
-    "azure": "test_azure_mocks:run_azure",
-    "azure-managed": "test_azure_mocks:run_azure",
+    "azure": "azure_mocks:run_azure",
+    "azure-managed": "azure_mocks:run_azure",
     "sentinel-k8s": "k8s_mocks:run_k8s",
 }
 

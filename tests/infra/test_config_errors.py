@@ -14,7 +14,7 @@ import pytest
 from infra.backends import BACKENDS
 from infra.settings import BackendName, StackConfigError
 
-from .harness import aws, changed, run_program, stack_file
+from .harness import assert_named_error, aws, case_ids, changed, run_program, stack_file
 
 
 @dataclass(frozen=True)
@@ -107,16 +107,10 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_config_is_named_before_any_resource(case: Case) -> None:
     run = run_program(changed(case.stack, case.changes), case.stack, subnets=case.subnets)
-    assert isinstance(run.error, StackConfigError), f"{case.id}: {run.error!r}"
-    assert case.key in run.error.keys, f"{case.id}: {run.error}"
-    problem = next(p for p in run.error.problems if p.key == case.key)
-    for fragment in case.shows:
-        assert fragment in str(problem), f"{case.id}: {fragment!r} not in {problem}"
-    assert run.resources == [], f"{case.id}: declared {[str(r) for r in run.resources]}"
-    assert run.outputs == {}
+    assert_named_error(run, case.key, case.shows, case.id)
 
 
 def test_config_errors_print_without_a_traceback() -> None:

@@ -22,9 +22,9 @@ from ruamel.yaml import YAML
 from scripts import plan
 
 from . import harness
+from .azure_mocks import FAKE_PRIMARY_KEY
 from .gcp_mocks import FAKE_AUTH_STRING
 from .harness import FAKE_PASSWORD_CHARS, ROOT, changed
-from .test_azure_mocks import FAKE_PRIMARY_KEY
 
 SCRIPT = ROOT / "scripts" / "plan.py"
 

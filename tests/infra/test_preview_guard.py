@@ -308,8 +308,9 @@ def backend_resource_types() -> dict[str, str]:
     type token and are left to the stack runs above.
     """
     found: dict[str, str] = {}
-    for path in sorted(BACKENDS.glob("*.py")):
-        namespace = vars(importlib.import_module(f"infra.backends.{path.stem}"))
+    for path in sorted(BACKENDS.rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        namespace = vars(importlib.import_module(module.removesuffix(".__init__")))
         calls = (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call))
         for node in calls:
             chain = attribute_chain(node.func)
@@ -320,7 +321,7 @@ def backend_resource_types() -> dict[str, str]:
                 target = getattr(target, name, None)
             token = getattr(target, "pulumi_type", None)
             if isinstance(target, type) and issubclass(target, pulumi.CustomResource) and token:
-                found.setdefault(str(token), f"{path.name}:{node.lineno}")
+                found.setdefault(str(token), f"{path.relative_to(BACKENDS)}:{node.lineno}")
     return found
 
 

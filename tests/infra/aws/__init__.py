@@ -1,0 +1,1 @@
+"""Tests of the aws backend (infra/backends/aws/)."""

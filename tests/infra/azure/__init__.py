@@ -1,0 +1,1 @@
+"""Tests of the azure backend (infra/backends/azure/)."""

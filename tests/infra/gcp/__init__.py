@@ -1,0 +1,1 @@
+"""Tests of the gcp backend (infra/backends/gcp/)."""
