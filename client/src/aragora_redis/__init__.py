@@ -6,12 +6,11 @@ asyncio). :func:`connect_redis` / :func:`connect_redis_async` give a plain redis
 client for the same settings.
 """
 
-__version__ = "0.1.0"
-
 from . import keys
 from ._codec import Event
 from ._metrics import use_meter_provider
 from ._parse import HostPort, redact_url
+from ._version import __version__
 from .connection import connect_redis, connect_redis_async
 from .errors import (
     AragoraRedisError,

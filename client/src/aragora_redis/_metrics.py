@@ -64,7 +64,7 @@ def _instruments(provider: MeterProvider | None) -> Instruments | None:
         from opentelemetry import metrics
     except ImportError:
         return None
-    from . import __version__
+    from ._version import __version__
 
     meter = (provider or metrics.get_meter_provider()).get_meter(METER, __version__)
     counter = meter.create_counter
