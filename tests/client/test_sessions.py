@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from aragora_redis import InvalidValue, NotReplicated, connect_redis, keys
 from aragora_redis.sessions import SessionStore
+from tests.client.durable_support import KIND, one_shard_ids, replica_frozen
 
 
 def _id() -> str:
@@ -113,3 +115,47 @@ def test_durable_put_on_a_cluster(cluster: Any) -> None:
     store.put("auth", sid, "replicated", durable=True)
     assert store.get("auth", sid) == "replicated"
     client.close()
+
+
+def test_a_durable_put_on_a_cluster_is_never_acknowledged_while_the_replica_is_frozen(
+    cluster: Any,
+) -> None:
+    """SET and WAIT must share one connection: WAIT counts the replicas that reached the
+    last write of ITS connection, so a WAIT on another pooled connection (one that wrote
+    nothing lately) returns at once with the replica counted, for a write it never got.
+
+    Concurrent reads first leave the node's pool with idle connections; the replica of
+    the shard is then frozen (SIGSTOP: it keeps its link but acknowledges nothing, and a
+    replica is never failed over) and 4 threads put 5 sessions each on that shard with a
+    50 ms replica timeout: the freeze lasts a few hundred ms, well under the cluster's
+    node timeout (1.5 s). Each put must raise NotReplicated; the count is asserted, not
+    a duration. The sync pool hands connections out last-in first-out, so a thread's
+    SET and WAIT took the same one in every run before the fix (a thread switch between
+    them is needed): this twin guards the fix, the asyncio one showed the bug.
+    """
+    threads, per_thread = 4, 5
+    replica, ids = one_shard_ids(cluster, threads * per_thread)
+    client = connect_redis(cluster.settings)
+    store = SessionStore(client, replica_timeout_ms=50)
+    store.get(KIND, ids[0])  # the slot map, before the freeze
+    with ThreadPoolExecutor(threads) as pool:  # idle connections that wrote nothing
+        list(pool.map(lambda sid: store.get(KIND, sid), ids))
+
+    def put_all(mine: list[str]) -> list[str]:
+        acknowledged = []
+        for sid in mine:
+            try:
+                store.put(KIND, sid, {"durable": True}, durable=True)
+            except NotReplicated:
+                continue
+            acknowledged.append(sid)
+        return acknowledged
+
+    try:
+        with replica_frozen(cluster, replica), ThreadPoolExecutor(threads) as pool:
+            chunks = [ids[i::threads] for i in range(threads)]
+            acknowledged = [sid for done in pool.map(put_all, chunks) for sid in done]
+        assert acknowledged == [], f"{len(acknowledged)}/{len(ids)} acknowledged unreplicated"
+        assert all(store.get(KIND, sid) == {"durable": True} for sid in ids)
+    finally:
+        client.close()

@@ -10,6 +10,7 @@ import pytest
 
 from aragora_redis import InvalidValue, NotReplicated, connect_redis_async, keys
 from aragora_redis.sessions import AsyncSessionStore
+from tests.client.durable_support import KIND, one_shard_ids, replica_frozen
 
 
 def _id() -> str:
@@ -113,3 +114,48 @@ async def test_durable_put_on_a_cluster(cluster: Any) -> None:
     await store.put("auth", sid, "replicated", durable=True)
     assert await store.get("auth", sid) == "replicated"
     await client.aclose()
+
+
+async def test_a_durable_put_on_a_cluster_is_never_acknowledged_while_the_replica_is_frozen(
+    cluster: Any,
+) -> None:
+    """SET and WAIT must share one connection: WAIT counts the replicas that reached the
+    last write of ITS connection, so a WAIT on another pooled connection (one that wrote
+    nothing lately) returns at once with the replica counted, for a write it never got.
+
+    A burst of concurrent reads first leaves the node's pool with idle connections (the
+    asyncio cluster pool hands them out first-in first-out, so before the fix a put's SET
+    and WAIT took different ones: 9 of 20 puts were acknowledged). The replica of the
+    shard is then frozen (SIGSTOP: it keeps its link but acknowledges nothing, and a
+    replica is never failed over) and 4 tasks put 5 sessions each on that shard with a
+    50 ms replica timeout: the freeze lasts a few hundred ms, well under the cluster's
+    node timeout (1.5 s). Each put must raise NotReplicated; the count is asserted, not
+    a duration. The freeze and thaw block the loop briefly, before and after the puts.
+    """
+    tasks, per_task = 4, 5
+    replica, ids = one_shard_ids(cluster, tasks * per_task)
+    client = await connect_redis_async(cluster.settings)
+    store = AsyncSessionStore(client, replica_timeout_ms=50)
+    await store.get(KIND, ids[0])  # the slot map, before the freeze
+    # A burst of reads leaves the node's pool with idle connections that wrote nothing.
+    await asyncio.gather(*(store.get(KIND, sid) for sid in ids))
+
+    async def put_all(mine: list[str]) -> list[str]:
+        acknowledged = []
+        for sid in mine:
+            try:
+                await store.put(KIND, sid, {"durable": True}, durable=True)
+            except NotReplicated:
+                continue
+            acknowledged.append(sid)
+        return acknowledged
+
+    try:
+        with replica_frozen(cluster, replica):
+            chunks = [ids[i::tasks] for i in range(tasks)]
+            done = await asyncio.gather(*(put_all(chunk) for chunk in chunks))
+        acknowledged = [sid for mine in done for sid in mine]
+        assert acknowledged == [], f"{len(acknowledged)}/{len(ids)} acknowledged unreplicated"
+        assert all([await store.get(KIND, sid) == {"durable": True} for sid in ids])
+    finally:
+        await client.aclose()

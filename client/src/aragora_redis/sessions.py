@@ -4,6 +4,11 @@ Keys ``aragora:session:<kind>:<id>``, JSON values, a TTL per kind (Aragora's
 defaults, overridden by ARAGORA_SESSION_<KIND>_TTL). ``get`` slides the expiry in
 the same round trip (GETEX). ``put(..., durable=True)`` also waits for a replica
 (WAIT) and raises :class:`NotReplicated` when none acknowledged in time.
+
+WAIT counts the replicas that reached the last write of its own connection, so SET
+and WAIT always share one connection: a pipeline (standalone, Sentinel), or on a
+cluster one connection to the slot's primary (a MOVED or ASK reply, or a lost
+connection, sends them again once: :mod:`._redirect`).
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.cluster import PipelineCommand
+from redis.exceptions import RedisError
 
 from . import _codec, _metrics, keys
 from ._boundary import redis_errors
+from ._redirect import Retry, retry_for
 from .connection import AsyncClient, SyncClient
 from .errors import NotReplicated
 
@@ -84,17 +92,37 @@ class SessionStore(_Sessions[SyncClient]):
                 self._client.set(put.key, put.raw, ex=put.ttl)
                 return
             if isinstance(self._client, redis.RedisCluster):
-                self._client.set(put.key, put.raw, ex=put.ttl)
-                node = self._client.get_node_from_key(put.key)
-                acked = self._client.execute_command(
-                    "WAIT", 1, self._replica_timeout_ms, target_nodes=node
-                )
+                acked = self._put_on_primary(self._client, put)
             else:
                 pipe = self._client.pipeline(transaction=False)
                 pipe.set(put.key, put.raw, ex=put.ttl)
                 pipe.wait(1, self._replica_timeout_ms)
                 acked = pipe.execute()[1]
         _check_replicated(put.key, int(acked), self._replica_timeout_ms)
+
+    def _put_on_primary(self, client: redis.RedisCluster, put: _Put) -> Any:
+        """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
+        retry: Retry | None = None
+        while True:
+            if retry is not None and retry.ask is not None:
+                node = client.get_node(host=retry.ask[0], port=retry.ask[1])
+            else:
+                node = client.get_node_from_key(put.key)
+            try:
+                if node is None:
+                    raise redis.exceptions.ConnectionError(f"no cluster node serves {put.key}")
+                pipe = client.get_redis_connection(node).pipeline(transaction=False)
+                if retry is not None and retry.ask is not None:
+                    pipe.execute_command("ASKING")
+                pipe.set(put.key, put.raw, ex=put.ttl)
+                pipe.wait(1, self._replica_timeout_ms)
+                return pipe.execute()[-1]
+            except RedisError as exc:
+                retry = None if retry is not None else retry_for(exc)
+                if retry is None:
+                    raise
+                if retry.refresh:
+                    client.nodes_manager.initialize()
 
     def get(self, kind: str, session_id: str) -> Any:
         """The session's data, or ``None``; a hit restarts the kind's TTL."""
@@ -129,17 +157,43 @@ class AsyncSessionStore(_Sessions[AsyncClient]):
                 await self._client.set(put.key, put.raw, ex=put.ttl)
                 return
             if isinstance(self._client, aredis.RedisCluster):
-                await self._client.set(put.key, put.raw, ex=put.ttl)
-                node = self._client.get_node_from_key(put.key)
-                acked = await self._client.execute_command(
-                    "WAIT", 1, self._replica_timeout_ms, target_nodes=node
-                )
+                acked = await self._put_on_primary(self._client, put)
             else:
                 pipe = self._client.pipeline(transaction=False)
                 pipe.set(put.key, put.raw, ex=put.ttl)
                 pipe.wait(1, self._replica_timeout_ms)
                 acked = (await pipe.execute())[1]
         _check_replicated(put.key, int(acked), self._replica_timeout_ms)
+
+    async def _put_on_primary(self, client: aredis.RedisCluster, put: _Put) -> Any:
+        """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
+        retry: Retry | None = None
+        while True:
+            if retry is not None and retry.ask is not None:
+                node = client.get_node(host=retry.ask[0], port=retry.ask[1])
+            else:
+                node = client.get_node_from_key(put.key)
+            commands = [
+                PipelineCommand(0, "SET", put.key, put.raw, "EX", put.ttl),
+                PipelineCommand(1, "WAIT", 1, self._replica_timeout_ms),
+            ]
+            if retry is not None and retry.ask is not None:
+                commands.insert(0, PipelineCommand(0, "ASKING"))
+            try:
+                if node is None:
+                    raise redis.exceptions.ConnectionError(f"no cluster node serves {put.key}")
+                # The node's pipeline sends every command down one of its connections.
+                await node.execute_pipeline(commands)
+                failed = [c.result for c in commands if isinstance(c.result, Exception)]
+                if failed:
+                    raise failed[0]
+                return commands[-1].result
+            except RedisError as exc:
+                retry = None if retry is not None else retry_for(exc)
+                if retry is None:
+                    raise
+                if retry.refresh:
+                    await client.nodes_manager.initialize()
 
     async def get(self, kind: str, session_id: str) -> Any:
         """The session's data, or ``None``; a hit restarts the kind's TTL."""
