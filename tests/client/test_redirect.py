@@ -22,6 +22,14 @@ def _key() -> str:
     return f"aragora:redirect:{uuid.uuid4().hex}"
 
 
+def _value(endpoint: ManagedEndpoint, node: str, key: str) -> object:
+    client = endpoint.node(node)
+    try:
+        return client.get(key)
+    finally:
+        client.close()
+
+
 def test_a_replica_redirects_reads_and_writes_once_asked(endpoint: ManagedEndpoint) -> None:
     replica = endpoint.node(endpoint.replicas()[0])
     primary = endpoint.address(endpoint.primary)
@@ -59,7 +67,7 @@ def test_a_connection_left_on_the_demoted_primary_follows_its_refusal(
             assert moved.redirect == endpoint.address(new), "where the demoted node points"
         client.connection_pool.release(conn)
         assert client.set(key, "2")  # sent again on a new connection through the endpoint
-        assert endpoint.node(new).get(key) == "2"
+        assert _value(endpoint, new, key) == "2"
         demoted = endpoint.address(old)
         wait_for(lambda: endpoint.forwarder.open_to(demoted) == 0, "none left on the demoted")
     finally:
@@ -81,6 +89,6 @@ async def test_a_connection_left_on_the_demoted_primary_follows_its_refusal_asyn
         assert caught.value.moved.code == endpoint.refusal
         await client.connection_pool.release(conn)
         assert await client.set(key, "2")
-        assert endpoint.node(new).get(key) == "2"
+        assert _value(endpoint, new, key) == "2"
     finally:
         await client.aclose()
