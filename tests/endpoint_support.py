@@ -146,6 +146,12 @@ class ManagedEndpoint:
         """Standalone settings whose host and port are the endpoint."""
         return self.stack.node_settings(self.primary).replace(port=self.forwarder.port)
 
+    @property
+    def refusal(self) -> str:
+        """What a replica answers a write on our connections: ``REDIRECT`` on Valkey 8
+        (they send ``CLIENT CAPA redirect``), ``READONLY`` on Redis 7."""
+        return "REDIRECT" if self.stack.options.engine == "valkey" else "READONLY"
+
     def address(self, name: str) -> Addr:
         """Where node ``name`` listens."""
         a = self.stack.address(name)

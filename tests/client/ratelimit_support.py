@@ -12,6 +12,7 @@ import redis
 from redis.crc import key_slot
 
 from aragora_redis import RedisSettings, keys
+from aragora_redis._engine import Engine
 from aragora_redis._script import SCRIPT, SHA
 from aragora_redis.local import LocalStack, up_on_free_ports
 from aragora_redis.ratelimit import Check
@@ -31,9 +32,9 @@ def new_key() -> str:
 
 
 @contextmanager
-def throwaway_redis(folder: Path) -> Iterator[LocalStack]:
+def throwaway_redis(folder: Path, engine: Engine = "redis") -> Iterator[LocalStack]:
     """A standalone of our own to kill and freeze (the session ones are shared)."""
-    stack = up_on_free_ports(folder, "standalone")
+    stack = up_on_free_ports(folder, "standalone", engine=engine)
     try:
         yield stack
     finally:

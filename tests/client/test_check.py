@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aragora_redis import RedisSettings
+from aragora_redis._engine import Engine
 from aragora_redis.cli import main
 from aragora_redis.health import deployment_facts
 from aragora_redis.local import LocalStack, probe, up_on_free_ports
@@ -133,8 +134,8 @@ def test_nothing_listening_fails_with_the_reason(
 
 
 @pytest.fixture
-def private_sentinel(tmp_path: Path) -> Iterator[LocalStack]:
-    stack = up_on_free_ports(tmp_path / "private", "sentinel")
+def private_sentinel(tmp_path: Path, engine: Engine) -> Iterator[LocalStack]:
+    stack = up_on_free_ports(tmp_path / "private", "sentinel", engine=engine)
     try:
         yield stack
     finally:

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from aragora_redis import ConfigError, RateLimiterUnavailable, _transport
+from aragora_redis._engine import Engine
 from aragora_redis._script import SHA
 from aragora_redis.local import LocalStack
 from aragora_redis.ratelimit import Check, RateLimiter
@@ -20,8 +21,8 @@ from tests.support import failover_and_wait
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[LocalStack]:
-    with rs.throwaway_redis(tmp_path) as stack:
+def own_redis(tmp_path: Path, engine: Engine) -> Iterator[LocalStack]:
+    with rs.throwaway_redis(tmp_path, engine) as stack:
         yield stack
 
 
@@ -128,9 +129,9 @@ def test_a_connection_the_server_closed_is_replaced(
 
 @pytest.mark.parametrize("topology", ["standalone", "cluster", "sentinel"])
 def test_twenty_workers_admit_exactly_the_bucket(
-    topology: str, request: pytest.FixtureRequest
+    topology: str, engine: str, request: pytest.FixtureRequest
 ) -> None:
-    stack = request.getfixturevalue(topology)
+    stack = request.getfixturevalue(topology)  # on ``engine``
     limiter = RateLimiter.from_settings(stack.settings, timeout=rs.CALM)
     key, admitted = rs.new_key(), [0] * rs.WORKERS
     limiter.hit(rs.new_key(), rate=rs.RATE, burst=rs.BURST)

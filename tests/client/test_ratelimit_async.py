@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from aragora_redis import ConfigError, RateLimiterUnavailable, _transport
+from aragora_redis._engine import Engine
 from aragora_redis._script import SHA
 from aragora_redis.local import LocalStack
 from aragora_redis.ratelimit import AsyncRateLimiter, Check
@@ -20,8 +21,8 @@ from tests.support import failover_and_wait
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[LocalStack]:
-    with rs.throwaway_redis(tmp_path) as stack:
+def own_redis(tmp_path: Path, engine: Engine) -> Iterator[LocalStack]:
+    with rs.throwaway_redis(tmp_path, engine) as stack:
         yield stack
 
 
@@ -135,9 +136,9 @@ async def test_a_connection_the_server_closed_is_replaced(
 
 @pytest.mark.parametrize("topology", ["standalone", "cluster", "sentinel"])
 async def test_twenty_workers_admit_exactly_the_bucket(
-    topology: str, request: pytest.FixtureRequest
+    topology: str, engine: str, request: pytest.FixtureRequest
 ) -> None:
-    stack = request.getfixturevalue(topology)
+    stack = request.getfixturevalue(topology)  # on ``engine``
     limiter = AsyncRateLimiter.from_settings(stack.settings, timeout=rs.CALM)
     key = rs.new_key()
     # Connected before the clock starts: refill during the first connect is unspendable.

@@ -18,7 +18,8 @@ def _id() -> str:
 
 
 @pytest.fixture(params=["standalone", "sentinel", "cluster"])
-def deployment(request: pytest.FixtureRequest) -> Any:
+def deployment(request: pytest.FixtureRequest, engine: str) -> Any:
+    """The stack ``request.param`` names, on ``engine`` (a stack fixture depends on it)."""
     return request.getfixturevalue(request.param)
 
 

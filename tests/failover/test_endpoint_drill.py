@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from aragora_redis._engine import Engine
 from aragora_redis.drill.record import FaultResult
 from aragora_redis.local import LocalStack, up_on_free_ports
 from aragora_redis.local.endpoint import EndpointControl
@@ -24,8 +25,11 @@ from aragora_redis.local.endpoint import EndpointControl
 from .drill_support import Record, drill_one
 
 
-def _stack(factory: pytest.TempPathFactory, *, reset: bool = False) -> Iterator[LocalStack]:
-    stack = up_on_free_ports(factory.mktemp("endpoint"), "endpoint", reset_on_failover=reset)
+def _stack(
+    factory: pytest.TempPathFactory, engine: Engine, *, reset: bool = False
+) -> Iterator[LocalStack]:
+    folder = factory.mktemp(f"endpoint-{engine}")
+    stack = up_on_free_ports(folder, "endpoint", reset_on_failover=reset, engine=engine)
     try:
         yield stack
     finally:
@@ -33,13 +37,17 @@ def _stack(factory: pytest.TempPathFactory, *, reset: bool = False) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def endpoint_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from _stack(tmp_path_factory)
+def endpoint_stack(
+    tmp_path_factory: pytest.TempPathFactory, engine: Engine
+) -> Iterator[LocalStack]:
+    yield from _stack(tmp_path_factory, engine)
 
 
 @pytest.fixture(scope="module")
-def endpoint_reset_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from _stack(tmp_path_factory, reset=True)
+def endpoint_reset_stack(
+    tmp_path_factory: pytest.TempPathFactory, engine: Engine
+) -> Iterator[LocalStack]:
+    yield from _stack(tmp_path_factory, engine, reset=True)
 
 
 def _drill(stack: LocalStack, name: str, record_property: Record) -> FaultResult:

@@ -57,10 +57,11 @@ def _acks_after(load: UrlOnlyWorkload, t: float) -> int:
 @pytest.mark.parametrize("fixture", ["sentinel_haproxy", "sentinel_haproxy_tls"])
 def test_url_only_client_writes_through_haproxy_across_sentinel_failover(
     fixture: str,
+    engine: str,
     request: pytest.FixtureRequest,
     record_property: Callable[[str, object], None],
 ) -> None:
-    stack: LocalStack = request.getfixturevalue(fixture)
+    stack: LocalStack = request.getfixturevalue(fixture)  # on ``engine``
     s = stack.settings
     assert (s.host, s.port) == stack.address("haproxy"), "the URL names HAProxy"
     load = UrlOnlyWorkload(s, uuid.uuid4().hex[:8], time.monotonic)

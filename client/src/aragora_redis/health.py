@@ -27,6 +27,7 @@ from redis.sentinel import SentinelConnectionPool
 
 from . import _options as o
 from . import _parse as p
+from ._engine import server_identity
 from .checks import DeploymentFacts, MasterFacts, NodeFacts, SentinelFacts, cluster_layout
 from .checks import node_facts as parse_node_facts
 from .connection import build_redis, build_redis_async
@@ -45,6 +46,9 @@ class NodeHealth:
     used_memory: int
     maxmemory: int
     latency_ms: float
+    #: ``redis`` or ``valkey`` and its version, from ``INFO server``.
+    engine: str = "?"
+    version: str = "?"
 
     @property
     def used_memory_pct(self) -> float | None:
@@ -66,7 +70,8 @@ class HealthReport:
 
 
 def node_health(address: str, info: Mapping[str, Any], latency_s: float) -> NodeHealth:
-    """Build a :class:`NodeHealth` from the fields of ``INFO replication`` + ``INFO memory``."""
+    """Build a :class:`NodeHealth` from ``INFO replication`` + ``memory`` (+ ``server``)."""
+    engine, version = server_identity(info)
     return NodeHealth(
         address=address,
         role=str(info.get("role", "unknown")),
@@ -77,6 +82,8 @@ def node_health(address: str, info: Mapping[str, Any], latency_s: float) -> Node
         used_memory=int(info.get("used_memory", 0)),
         maxmemory=int(info.get("maxmemory", 0)),
         latency_ms=latency_s * 1000.0,
+        engine=engine,
+        version=version,
     )
 
 
@@ -97,14 +104,14 @@ def health(settings: RedisSettings) -> HealthReport:
                 start = time.perf_counter()
                 conn.ping()
                 latency = time.perf_counter() - start
-                info = {**conn.info("replication"), **conn.info("memory")}
+                info = {**conn.info("replication"), **conn.info("memory"), **conn.info("server")}
                 nodes.append(node_health(node.name, info, latency))
             return HealthReport(settings.mode, tuple(nodes))
         client.ping()  # connects (TLS, Sentinel discovery): not part of the round trip
         start = time.perf_counter()
         client.ping()
         latency = time.perf_counter() - start
-        info = {**client.info("replication"), **client.info("memory")}
+        info = {**client.info("replication"), **client.info("memory"), **client.info("server")}
         pool = client.connection_pool
         master = pool.get_master_address() if isinstance(pool, SentinelConnectionPool) else None
         return HealthReport(settings.mode, (node_health(_where(settings, master), info, latency),))
@@ -128,6 +135,7 @@ async def health_async(settings: RedisSettings) -> HealthReport:
                 latency = time.perf_counter() - start
                 info = {**await client.info("replication", target_nodes=node)}
                 info.update(await client.info("memory", target_nodes=node))
+                info.update(await client.info("server", target_nodes=node))
                 nodes.append(node_health(node.name, info, latency))
             return HealthReport(settings.mode, tuple(nodes))
         await client.ping()  # connects (TLS, Sentinel discovery): not part of the round trip
@@ -135,6 +143,7 @@ async def health_async(settings: RedisSettings) -> HealthReport:
         await client.ping()
         latency = time.perf_counter() - start
         info = {**await client.info("replication"), **await client.info("memory")}
+        info.update(await client.info("server"))
         pool = client.connection_pool
         master = None
         if isinstance(pool, AsyncSentinelConnectionPool):

@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aragora_redis import HostPort
+from aragora_redis._engine import ENGINES, Engine
 from aragora_redis.conf import (
     AclUser,
     RedisNodeSpec,
@@ -32,6 +33,7 @@ from aragora_redis.conf import (
     sentinel_conf_parts,
 )
 from aragora_redis.haproxy import HaproxySpec, render_haproxy_cfg
+from aragora_redis.local.engine import server_binary
 
 from ..harness import changed, stack_file
 from ..k8s_mocks import K8sRun, passwords, run_k8s, sentinel_k8s
@@ -174,9 +176,13 @@ def test_the_public_part_holds_no_password_and_does_not_depend_on_it(a: str, b: 
             assert a not in parts_a.public
 
 
-def test_real_redis_runs_the_assembled_config(tmp_path: Path, free_port: int) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_real_redis_runs_the_assembled_config(
+    tmp_path: Path, free_port: int, engine: Engine
+) -> None:
     """redis-0.conf + redis-auth.conf (TLS off) on a loopback port: it answers to the password,
-    has AOF on and, with no replica yet, refuses writes (min-replicas-to-write 1)."""
+    has AOF on and, with no replica yet, refuses writes (min-replicas-to-write 1); on
+    redis-server 7 and valkey-server 8 alike."""
     run = run_k8s(changed(STACK, {"tls": "false", **sentinel_k8s(tlsSecretName=None)}), STACK)
     config, secret = files(run)
     password, _ = passwords(run)
@@ -185,7 +191,7 @@ def test_real_redis_runs_the_assembled_config(tmp_path: Path, free_port: int) ->
     text = config["redis-0.conf"] + secret["redis-auth.conf"]
     assert "dir /data\n" in text
     path.write_text(text.replace("dir /data\n", f"dir {tmp_path}\n"))
-    argv = ["redis-server", str(path), "--port", str(free_port), "--bind", "127.0.0.1"]
+    argv = [server_binary(engine), str(path), "--port", str(free_port), "--bind", "127.0.0.1"]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as server:
         try:
             client = redis.Redis(port=free_port, password=password, socket_timeout=2)

