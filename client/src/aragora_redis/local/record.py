@@ -96,4 +96,6 @@ def _options_from_json(data: dict[str, Any]) -> StackOptions:
         # Absent in records written before HAProxy joined the stack.
         haproxy_port=data.get("haproxy_port"),
         reset_on_failover=bool(data.get("reset_on_failover", False)),
+        # Absent in records written before the fencing watcher joined the stack.
+        fencing=bool(data.get("fencing", False)),
     )

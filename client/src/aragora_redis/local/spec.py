@@ -45,7 +45,8 @@ class StackOptions:
     front of the current master; the settings' URL then points at it. In the endpoint
     topology HAProxy has no health check: a control plane moves it
     (:mod:`aragora_redis.local.endpoint`), and with ``reset_on_failover`` every
-    client connection is cut at a switch.
+    client connection is cut at a switch. ``fencing`` (sentinel only) runs the fencing
+    watcher (:mod:`aragora_redis.local.fencer`) beside the Sentinels.
     """
 
     topology: Topology
@@ -65,6 +66,7 @@ class StackOptions:
     min_replicas_to_write: int | None = None
     haproxy_port: int | None = None
     reset_on_failover: bool = False
+    fencing: bool = True
 
     def resolved(self) -> StackOptions:
         """A copy with an absolute directory and every secret filled in; checks the layout."""
@@ -98,6 +100,11 @@ class StackOptions:
         )
         proxy = () if self.haproxy_port is None else (self.haproxy_port,)
         return (*self.ports, *self.sentinel_ports, *bus, *proxy)
+
+    @property
+    def runs_fencing(self) -> bool:
+        """Whether the stack runs the fencing watcher (Sentinel topology, unless turned off)."""
+        return self.fencing and self.topology == "sentinel"
 
     @property
     def tls_dir(self) -> Path:
