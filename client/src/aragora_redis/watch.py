@@ -114,11 +114,15 @@ class SentinelWatcher:
         settings: RedisSettings,
         states: Sequence[FailoverState],
         listener: Listener | None = None,
+        channels: Sequence[str] = CHANNELS,
     ) -> None:
         self._settings = settings
         self._fanout = _Fanout(states, listener)
+        self._channels = tuple(channels)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: The sentinels ("host:port") whose subscription is in place right now.
+        self.subscribed: set[str] = set()
 
     @property
     def events(self) -> list[SentinelEvent]:
@@ -142,7 +146,8 @@ class SentinelWatcher:
             client = redis.Redis(host=host, port=port, **kwargs)
             pubsub = client.pubsub()
             try:
-                pubsub.subscribe(*CHANNELS)
+                pubsub.subscribe(*self._channels)
+                self.subscribed.add(name)
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.2)
                     event = self._fanout.deliver(message, name) if message else None
@@ -152,6 +157,7 @@ class SentinelWatcher:
                             target=self._probe, args=(event, target), daemon=True
                         ).start()
             except RedisError:
+                self.subscribed.discard(name)
                 self._stop.wait(RECONNECT_PAUSE_S)
             finally:
                 pubsub.close()

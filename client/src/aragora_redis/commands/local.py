@@ -46,6 +46,11 @@ def register(groups: Any) -> None:
     p_up.add_argument(
         "--no-haproxy", action="store_true", help="no HAProxy: the URL names the first master"
     )
+    p_up.add_argument(
+        "--no-fencing",
+        action="store_true",
+        help="no fencing watcher: a bare SENTINEL FAILOVER may lose acknowledged writes",
+    )
     p_up.add_argument("--tls", action="store_true", help="TLS only, with a generated CA")
     p_up.add_argument(
         "--guide-timings",
@@ -169,6 +174,7 @@ def _options(args: argparse.Namespace, directory: Path) -> StackOptions:
         haproxy_port=proxy,
         reset_on_failover=args.reset_on_failover,
         engine=args.engine,
+        fencing=not args.no_fencing,
     )
 
 

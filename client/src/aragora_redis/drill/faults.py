@@ -35,6 +35,7 @@ FAULTS = (
     Fault("freeze", "master frozen (SIGSTOP) for 5 s, then resumed"),
     Fault("sentinel-down", "one sentinel down, then SENTINEL FAILOVER"),
     Fault("all-down", "every Redis data node down for 5 s, then back"),
+    Fault("seed-failover", "the seed's test: a bare SENTINEL FAILOVER, nothing paused"),
 )
 #: The endpoint topology's failovers, as its control plane performs them.
 ENDPOINT_FAULTS = (
@@ -135,6 +136,8 @@ class Injector:
             down = stack.sentinels[-1].name
             stack.stop(down)
             self._sentinel_failover(skip=down)
+        elif fault.name == "seed-failover":
+            self._sentinel_failover()
         elif fault.name == "all-down":
             nodes = [n.name for n in stack.data_nodes]
             for node in nodes:

@@ -142,7 +142,10 @@ def _start(stack: LocalStack, *, timeout: float, say: Callable[[str], None]) -> 
     for node in stack.proxies:
         say("starting HAProxy in front of the primary")
         stack.spawn(node.name)
+    if stack.spawn_fencer() is not None:
+        say("starting the fencing watcher beside the Sentinels")
     ready.wait_ready(stack, timeout=timeout, progress=say)
+    stack.wait_fencer(timeout=timeout)
 
 
 def _create_cluster(stack: LocalStack, *, timeout: float) -> None:

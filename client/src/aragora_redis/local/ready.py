@@ -56,7 +56,11 @@ def restore(stack: LocalStack, *, timeout: float = 30.0) -> list[str]:
         # No Sentinel re-points a node that came back: the control plane does.
         stack.wait_answers(list(stack.nodes), timeout=timeout)
         endpoint.EndpointControl(stack).heal()
+    if stack.options.runs_fencing and stack.fencer_state() != "running":
+        stack.spawn_fencer()
+        touched.append("fencing")
     wait_ready(stack, timeout=timeout)
+    stack.wait_fencer(timeout=timeout)
     return touched
 
 

@@ -98,4 +98,6 @@ def _options_from_json(data: dict[str, Any]) -> StackOptions:
         reset_on_failover=bool(data.get("reset_on_failover", False)),
         # Absent in records written before Valkey joined.
         engine=data.get("engine", "redis"),
+        # Absent in records written before the fencing watcher joined the stack.
+        fencing=bool(data.get("fencing", False)),
     )

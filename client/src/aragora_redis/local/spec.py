@@ -50,6 +50,8 @@ class StackOptions:
     (:mod:`aragora_redis.local.endpoint`), and with ``reset_on_failover`` every
     client connection is cut at a switch. ``engine`` picks the server binary
     (:mod:`aragora_redis.local.engine`); the rendered configs are the same for both.
+    ``fencing`` (sentinel only) runs the fencing watcher
+    (:mod:`aragora_redis.local.fencer`) beside the Sentinels.
     """
 
     topology: Topology
@@ -70,6 +72,7 @@ class StackOptions:
     haproxy_port: int | None = None
     reset_on_failover: bool = False
     engine: Engine = "redis"
+    fencing: bool = True
 
     def resolved(self) -> StackOptions:
         """A copy with an absolute directory and every secret filled in; checks the layout."""
@@ -105,6 +108,11 @@ class StackOptions:
         )
         proxy = () if self.haproxy_port is None else (self.haproxy_port,)
         return (*self.ports, *self.sentinel_ports, *bus, *proxy)
+
+    @property
+    def runs_fencing(self) -> bool:
+        """Whether the stack runs the fencing watcher (Sentinel topology, unless turned off)."""
+        return self.fencing and self.topology == "sentinel"
 
     @property
     def tls_dir(self) -> Path:

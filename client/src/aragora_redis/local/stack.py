@@ -10,7 +10,7 @@ import redis
 from .._parse import HostPort
 from ..errors import LocalStackError
 from ..settings import RedisSettings
-from . import probe, procs, record, spec
+from . import fencer, probe, procs, record, spec
 from .procs import Proc, State
 
 
@@ -18,7 +18,8 @@ class LocalStack:
     """The processes of one stack directory, as recorded in its state file.
 
     Nodes are named ``redis-<i>`` (``redis-0`` is the initial master),
-    ``sentinel-<i>`` and ``haproxy`` (when the options give it a port). Fault injection:
+    ``sentinel-<i>`` and ``haproxy`` (when the options give it a port); the fencing
+    watcher is a process of the stack but not a node (``fencing``). Fault injection:
     :meth:`stop` (SIGTERM), :meth:`kill` (SIGKILL), :meth:`freeze` / :meth:`thaw`
     (SIGSTOP / SIGCONT), :meth:`start`;
     :meth:`restore` brings everything back and waits until the topology is healthy.
@@ -105,6 +106,41 @@ class LocalStack:
             self.processes[name] = newer
             return newer
         return proc
+
+    def fencer_state(self) -> State:
+        """``running``, ``frozen`` or ``stopped``: the fencing watcher (not a node)."""
+        proc = self._proc(fencer.FENCER)
+        return "stopped" if proc is None else procs.state(proc)
+
+    def spawn_fencer(self) -> Proc | None:
+        """Start the fencing watcher when the options want one and it is not running."""
+        if not self.options.runs_fencing:
+            return None
+        proc = self._proc(fencer.FENCER)
+        if proc is not None and procs.alive(proc):
+            return proc
+        log = fencer.fencer_dir(self.options) / "fencer.log"
+        log.parent.mkdir(mode=0o700, exist_ok=True)
+        proc = procs.spawn(list(fencer.argv(self.options)), log)
+        self.processes[fencer.FENCER] = proc
+        self.save()
+        return proc
+
+    def wait_fencer(self, *, timeout: float = 30.0) -> None:
+        """Wait until the fencing watcher hears every sentinel (no-op without one)."""
+        if not self.options.runs_fencing:
+            return
+        want = len(self.sentinels)
+
+        def check() -> bool | str:
+            if self.fencer_state() == "stopped":
+                raise LocalStackError(
+                    f"the fencing watcher exited (log: {fencer.fencer_dir(self.options)})"
+                )
+            heard = fencer.heard_sentinels(self.options)
+            return heard >= want or f"the fencing watcher hears {heard} of {want} sentinels"
+
+        probe.wait_until(check, "the fencing watcher", timeout=timeout)
 
     def pid(self, name: str) -> int | None:
         """The pid of ``name`` while it runs (or is frozen), else None."""
@@ -193,10 +229,11 @@ class LocalStack:
         """Stop every recorded process (HAProxy, Sentinels, then data nodes); return who ran.
 
         The stack is forgotten afterwards."""
-        order = [n.name for n in self.proxies + self.sentinels] + [
+        order = [fencer.FENCER, *(n.name for n in self.proxies + self.sentinels)] + [
             n.name for n in reversed(self.data_nodes)
         ]
-        stopped = [name for name in order if self.pid(name) is not None]
+        stopped = [fencer.FENCER] if self.fencer_state() != "stopped" else []
+        stopped += [name for name in order[1:] if self.pid(name) is not None]
         self._end(order, graceful=True)
         record.forget(self.directory)
         return stopped

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import redis
 
-from . import probe
+from . import fencer, probe
 from .stack import LocalStack
 
 TIMEOUT = 0.5
@@ -40,7 +40,18 @@ def collect(stack: LocalStack) -> list[NodeStatus]:
         elif state == "running":
             role, link = _data_view(stack, node.name)
         rows.append(NodeStatus(node.name, role, node.port, stack.pid(node.name), state, link, view))
+    if stack.options.runs_fencing:
+        rows.append(_fencer_row(stack))
     return rows
+
+
+def _fencer_row(stack: LocalStack) -> NodeStatus:
+    state = stack.fencer_state()
+    heard = fencer.heard_sentinels(stack.options) if state == "running" else 0
+    view = f"fences a replaced master; hears {heard} of {len(stack.sentinels)} sentinels"
+    proc = stack.processes.get(fencer.FENCER)
+    pid = proc.pid if proc is not None and state != "stopped" else None
+    return NodeStatus(fencer.FENCER, "fencing", 0, pid, state, "", view)
 
 
 def _data_view(stack: LocalStack, name: str) -> tuple[str, str]:
