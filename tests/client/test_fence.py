@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aragora_redis._fence import PAUSE_MS, Fence, Fencer, cut_ids
+from aragora_redis._fence import FENCER_CLIENT_NAME, PAUSE_MS, Fence, Fencer, cut_ids
 from aragora_redis._follow import SentinelEvent
 
 NAME = "aragora-master"
@@ -127,7 +127,7 @@ def test_clients_are_cut_only_once_the_switch_is_confirmed() -> None:
     assert back.cut
 
 
-def test_cut_spares_sentinels_replication_pubsub_and_itself() -> None:
+def test_cut_spares_sentinels_replication_pubsub_and_the_watcher() -> None:
     listed = [
         {"id": "3", "name": "", "flags": "S"},
         {"id": "4", "name": "", "flags": "M"},
@@ -136,7 +136,8 @@ def test_cut_spares_sentinels_replication_pubsub_and_itself() -> None:
         {"id": "8", "name": "bridge", "flags": "P"},
         {"id": "20", "name": "", "flags": "N"},
         {"id": "21", "name": "app", "flags": "N"},
-        {"id": "22", "name": "", "flags": "N"},
+        {"id": "22", "name": FENCER_CLIENT_NAME, "flags": "N"},
+        {"id": "23", "name": FENCER_CLIENT_NAME, "flags": "N"},
         {"id": "bogus", "name": "", "flags": "N"},
     ]
-    assert cut_ids(listed, own_id=22) == [20, 21]
+    assert cut_ids(listed) == [20, 21]

@@ -31,7 +31,7 @@ the fence also *cuts*: the old master's normal client connections are killed
 reconnect at once instead of waiting for HAProxy's check to drop it. Their pending
 writes were paused, never executed nor acknowledged, so nothing is lost. Replication
 links, Pub/Sub connections, the Sentinels' own connections (``sentinel-<id>-cmd``)
-and the watcher's own connection are never cut.
+and the watcher's own connections are never cut.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ HOLD_S = 30.0
 
 #: Sentinels name their connections ``sentinel-<id>-cmd`` / ``sentinel-<id>-pubsub``.
 SENTINEL_CLIENT_PREFIX = "sentinel-"
+#: The fencing watcher's own connections (a pool: several at once) carry this name.
+FENCER_CLIENT_NAME = "aragora-redis-fencer"
 
 #: Channels the fencing watcher listens to.
 FENCE_CHANNELS = (
@@ -84,10 +86,11 @@ class Fence:
     cut: bool = False
 
 
-def cut_ids(clients: list[dict[str, str]], own_id: int) -> list[int]:
+def cut_ids(clients: list[dict[str, str]]) -> list[int]:
     """The ids to kill among ``CLIENT LIST TYPE normal`` entries (as redis-py parses them).
 
-    Skips the caller's own connection, the Sentinels' (named ``sentinel-...``) and
+    Skips the watcher's own connections (:data:`FENCER_CLIENT_NAME`: another thread's
+    may be in use), the Sentinels' (named ``sentinel-...``) and
     anything not flagged as a plain client (replicas ``S``, a master link ``M``,
     Pub/Sub ``P``), should the server not have filtered by type.
     """
@@ -97,8 +100,8 @@ def cut_ids(clients: list[dict[str, str]], own_id: int) -> list[int]:
             cid = int(entry.get("id", ""))
         except ValueError:
             continue
-        flags = entry.get("flags", "")
-        if cid == own_id or entry.get("name", "").startswith(SENTINEL_CLIENT_PREFIX):
+        flags, name = entry.get("flags", ""), entry.get("name", "")
+        if name == FENCER_CLIENT_NAME or name.startswith(SENTINEL_CLIENT_PREFIX):
             continue
         if any(flag in flags for flag in "SMP"):
             continue

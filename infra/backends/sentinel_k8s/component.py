@@ -6,9 +6,10 @@ Secret; a StatefulSet of data nodes (ordered start, AOF on persistent volumes,
 ``min-replicas-to-write``), a StatefulSet of Sentinels (quorum, announced
 hostnames, writable config), an HAProxy Deployment whose Service always
 reaches the master, ``redis_exporter`` sidecars, PodDisruptionBudgets, a
-NetworkPolicy and optionally a PrometheusRule. TLS uses an existing
-``kubernetes.io/tls`` Secret (cert-manager); the CA is read from it (or from a
-ConfigMap) for the ``aragoraRedisCaPem`` output.
+NetworkPolicy, the fencing watcher (on by default) and optionally a
+PrometheusRule. TLS uses an existing ``kubernetes.io/tls`` Secret
+(cert-manager); the CA is read from it (or from a ConfigMap) for the
+``aragoraRedisCaPem`` output.
 
 The contract's mode is ``sentinel``: the URL is the HAProxy Service (so
 URL-only clients reach the master), ``ARAGORA_REDIS_SENTINEL_HOSTS`` the
@@ -29,6 +30,7 @@ from ...endpoint import RedisEndpoint
 from ...settings import StackConfig
 from ..common import random_password
 from .conf import HAPROXY_CFG, Topology, auth_files, config_files
+from .fencing import fencing_deployment
 from .haproxy import haproxy_deployment
 from .monitoring import load_rules, monitoring
 from .names import REDIS_PORT, TLS_CA, Names, labels_of
@@ -124,6 +126,8 @@ class SentinelK8sRedis(pulumi.ComponentResource):
         )
         sentinel_statefulset(t, labels, digest_of(files, *sentinel_files, *scripts), workload)
         haproxy_deployment(t, labels, digest_of(files, HAPROXY_CFG), workload)
+        if s.fencing:
+            fencing_deployment(t, labels, workload)
         network_policy(t, labels, child)
         disruption_budgets(t, labels, child)
         if args.rules is not None:

@@ -12,9 +12,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .conf import HAPROXY_CFG, REDIS_PASSWORD_KEY, Topology
-from .names import HAPROXY_CONF_DIR, HAPROXY_STATS_PORT, REDIS_PORT, TLS_CA, TLS_MOUNT
+from .names import HAPROXY_CONF_DIR, HAPROXY_STATS_PORT, REDIS_PORT
 from .pods import (
     HAPROXY_UID,
+    add_ca_volume,
     container_security,
     http_probe,
     placement,
@@ -44,19 +45,7 @@ def haproxy_deployment(
             },
         }
     ]
-    if t.tls:
-        mounts.append({"name": "tls", "mount_path": TLS_MOUNT, "read_only": True})
-        volumes.append(
-            {
-                "name": "tls",
-                "secret": {
-                    "secret_name": s.tls_secret_name or "",
-                    # The check needs only the CA; the server key stays out of this pod.
-                    "items": [{"key": TLS_CA, "path": TLS_CA}],
-                    "default_mode": 0o444,
-                },
-            }
-        )
+    add_ca_volume(t, mounts, volumes)
     container: core.ContainerArgsDict = {
         "name": "haproxy",
         "image": s.haproxy_image,

@@ -13,7 +13,7 @@ from typing import Literal
 
 from aragora_redis import HostPort
 
-Component = Literal["redis", "sentinel", "haproxy"]
+Component = Literal["redis", "sentinel", "haproxy", "fencing"]
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
 EXPORTER_PORT = 9121
@@ -61,6 +61,11 @@ class Names:
     def haproxy(self) -> str:
         """The HAProxy Deployment and its Service (port 6379, always the master)."""
         return f"{self.base}-haproxy"
+
+    @property
+    def fencing(self) -> str:
+        """The fencing watcher's Deployment (one pod, no Service)."""
+        return f"{self.base}-fencing"
 
     @property
     def config(self) -> str:

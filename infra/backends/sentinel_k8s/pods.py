@@ -17,6 +17,7 @@ from .names import (
     AUTH_MOUNT,
     CONFIG_MOUNT,
     EXPORTER_PORT,
+    TLS_CA,
     TLS_MOUNT,
     Component,
 )
@@ -109,6 +110,25 @@ def http_probe(path: str, port: int) -> core.ProbeArgsDict:
         "timeout_seconds": 5,
         "failure_threshold": 3,
     }
+
+
+def add_ca_volume(
+    t: Topology, mounts: list[core.VolumeMountArgsDict], volumes: list[core.VolumeArgsDict]
+) -> None:
+    """With TLS, the Secret's ``ca.crt`` alone at ``TLS_MOUNT`` (the server key stays out)."""
+    if not t.tls:
+        return
+    mounts.append({"name": "tls", "mount_path": TLS_MOUNT, "read_only": True})
+    volumes.append(
+        {
+            "name": "tls",
+            "secret": {
+                "secret_name": t.settings.tls_secret_name or "",
+                "items": [{"key": TLS_CA, "path": TLS_CA}],
+                "default_mode": 0o444,
+            },
+        }
+    )
 
 
 def secret_env(t: Topology, name: str, key: str) -> core.EnvVarArgsDict:

@@ -81,6 +81,11 @@ class SentinelK8sSettings(BackendSettings):
     exporter_image: PinnedImage = EXPORTER_IMAGE
     haproxy_image: PinnedImage = HAPROXY_IMAGE
     haproxy_replicas: int = Field(2, ge=1, le=10)
+    #: The fencing watcher (one pod): a bare ``SENTINEL FAILOVER`` then loses no acked write.
+    fencing: bool = True
+    #: Its image: Python with the ``aragora-redis`` client installed, built by the operator
+    #: from ``client/`` (none is published; docs/sentinel-k8s.md). Required with ``fencing``.
+    fencer_image: PinnedImage | None = None
     #: Pods of one workload on different nodes: ``required`` (hard) or ``preferred``.
     pod_anti_affinity: Placement = "required"
     #: Spread each workload's pods over zones (``topology.kubernetes.io/zone``).
@@ -143,6 +148,13 @@ class SentinelK8sSettings(BackendSettings):
         if env == "prod" and self.pod_anti_affinity != "required":
             bad("podAntiAffinity", self.pod_anti_affinity, "required in prod")
         self._check_tls(stack, bad)
+        if self.fencing and self.fencer_image is None:
+            bad(
+                "fencerImage",
+                None,
+                "an image with the aragora-redis client, built from client/ (see"
+                " docs/sentinel-k8s.md, no image is published), or fencing: false",
+            )
         limit = self.resources.redis.memory_limit
         if self.maxmemory is not None and redis_bytes(self.maxmemory) >= quantity_bytes(limit):
             bad(

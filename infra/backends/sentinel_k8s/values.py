@@ -127,3 +127,6 @@ class Resources(ConfigModel):
     haproxy: ContainerResources = Field(
         default_factory=lambda: _resources("50m", "64Mi", "500m", "128Mi")
     )
+    fencing: ContainerResources = Field(
+        default_factory=lambda: _resources("25m", "64Mi", "250m", "128Mi")
+    )

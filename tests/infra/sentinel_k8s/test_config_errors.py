@@ -47,6 +47,8 @@ CASES = [
          ("got False", "true (prod")),
     Case("latest image", sentinel_k8s(redisImage="redis:latest"), f"{SECTION}.redisImage",
          ("'redis:latest'", "pinned to a version tag")),
+    Case("fencing without an image", sentinel_k8s(fencerImage=None), f"{SECTION}.fencerImage",
+         ("built from client/", "fencing: false")),
     Case("untagged image", sentinel_k8s(haproxyImage="haproxy"), f"{SECTION}.haproxyImage",
          ("'haproxy'", "pinned")),
     Case("Bitnami image", sentinel_k8s(redisImage="bitnami/redis:7.4.2"),

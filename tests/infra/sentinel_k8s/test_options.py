@@ -173,3 +173,18 @@ def test_storage_class_name_is_rendered_into_the_data_claims() -> None:
     named = claim_spec(deploy(sentinel_k8s(storageClassName="premium-rwo")))
     assert named["storageClassName"] == "premium-rwo"
     assert named["resources"] == {"requests": {"storage": "4Gi"}}
+
+
+def test_fencing_off_needs_no_image_and_declares_no_watcher() -> None:
+    run = deploy(sentinel_k8s(fencing=False, fencerImage=None))
+    names = {r.inputs["metadata"]["name"] for r in run.objects()}
+    assert f"{BASE}-fencing" not in names
+
+
+def test_plain_fencing_has_no_tls_variables() -> None:
+    run = deploy(PLAIN)
+    (container,) = pod_spec(run, "Deployment", f"{BASE}-fencing")["containers"]
+    env = {e["name"] for e in container["env"]}
+    assert not env & {"ARAGORA_REDIS_SSL", "ARAGORA_REDIS_SSL_CA_CERTS"}
+    volumes = {v["name"] for v in pod_spec(run, "Deployment", f"{BASE}-fencing")["volumes"]}
+    assert volumes == {"run"}

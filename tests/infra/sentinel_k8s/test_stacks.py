@@ -150,7 +150,7 @@ def test_a_disruption_budget_per_workload(deployed: tuple[dict[str, Any], K8sRun
             key = json.dumps(workload.inputs["spec"]["selector"]["matchLabels"], sort_keys=True)
             assert key in budgets, f"{workload}: no PodDisruptionBudget selects its pods"
             assert budgets[key].inputs["spec"]["maxUnavailable"] == 1, f"{budgets[key]}"
-    assert len(budgets) == 3
+    assert len(budgets) == 4
 
 
 def test_probes_resources_and_security_context(deployed: tuple[dict[str, Any], K8sRun]) -> None:
@@ -181,7 +181,12 @@ def test_probes_resources_and_security_context(deployed: tuple[dict[str, Any], K
 def test_images_are_official_and_pinned(deployed: tuple[dict[str, Any], K8sRun]) -> None:
     run = deployed[1]
     images = {c["image"] for k in WORKLOADS for w in run.of_kind(k) for c in containers(w)}
-    assert images == {"redis:7.4.2", "oliver006/redis_exporter:v1.67.0", "haproxy:3.0.5"}
+    assert images == {
+        "redis:7.4.2",
+        "oliver006/redis_exporter:v1.67.0",
+        "haproxy:3.0.5",
+        "aragora-redis-fencer:0.1.0",  # the operator's, built from client/
+    }
     assert not any("bitnami" in image for image in images)
 
 
@@ -352,3 +357,49 @@ def covers(name: str, host: str) -> bool:
     if name.startswith("*."):
         return host.split(".", 1)[1] == name[2:] and "." not in host.split(".", 1)[0]
     return name == host
+
+
+def test_the_fencing_watcher_reads_the_contract_with_secrets_by_reference(
+    deployed: tuple[dict[str, Any], K8sRun],
+) -> None:
+    config, run = deployed
+    fencing = run.object("Deployment", f"{BASE}-fencing")
+    assert fencing.inputs["spec"]["replicas"] == 1, f"{fencing}: one watcher"
+    (container,) = pod_spec(fencing)["containers"]
+    assert container["command"] == ["python", "-m", "aragora_redis._fencer_main", "--env"]
+    env = {e["name"]: e for e in container["env"]}
+    hosts = env["ARAGORA_REDIS_SENTINEL_HOSTS"]["value"].split(",")
+    assert hosts == [
+        f"{BASE}-sentinel-{i}.{BASE}-sentinel-headless.aragora-redis-dev.svc.cluster.local:26379"
+        for i in range(3)
+    ]
+    assert env["ARAGORA_REDIS_SENTINEL_MASTER"]["value"] == section(config)["masterName"]
+    for name, key in (
+        ("ARAGORA_REDIS_PASSWORD", "redis-password"),
+        ("ARAGORA_REDIS_SENTINEL_PASSWORD", "sentinel-password"),
+    ):
+        assert "value" not in env[name], f"{fencing}: {name} in clear"
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": f"{BASE}-auth", "key": key}
+    assert env["ARAGORA_REDIS_SSL"]["value"] == "true"
+    assert env["ARAGORA_REDIS_SSL_CA_CERTS"]["value"] == "/tls/ca.crt"
+    tls = {v["name"]: v for v in pod_spec(fencing)["volumes"]}["tls"]["secret"]
+    assert tls["items"] == [{"key": "ca.crt", "path": "ca.crt"}], "only the CA, no server key"
+    from aragora_redis._fencer_main import env_source
+
+    plain = {k: e["value"] for k, e in env.items() if "value" in e}
+    with pytest.raises(Exception, match="ARAGORA_REDIS_SSL_CA_CERTS"):
+        env_source(plain)  # the CA file exists in the pod only: the env parses up to it
+
+
+def test_the_network_policy_admits_the_fencer_to_sentinels_and_data_pods(
+    deployed: tuple[dict[str, Any], K8sRun],
+) -> None:
+    run = deployed[1]
+    (policy,) = run.of_kind("NetworkPolicy")
+    own = policy.inputs["spec"]["ingress"][0]
+    fencing = run.object("Deployment", f"{BASE}-fencing")
+    labels = fencing.inputs["spec"]["template"]["metadata"]["labels"]
+    (peer,) = own["from"]
+    assert peer["podSelector"]["matchLabels"].items() <= labels.items()
+    assert "ports" not in own, "own pods reach every port: 6379 and 26379 included"

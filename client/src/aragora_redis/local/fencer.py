@@ -22,7 +22,7 @@ from types import FrameType
 
 import redis
 
-from .._fence import FENCE_CHANNELS, Addr, Fence, Fencer, cut_ids
+from .._fence import FENCE_CHANNELS, FENCER_CLIENT_NAME, Addr, Fence, Fencer, cut_ids
 from .._follow import SentinelEvent, parse_role
 from ..settings import RedisSettings
 from ..watch import SentinelWatcher
@@ -52,30 +52,40 @@ def heard_sentinels(options: spec.StackOptions) -> int:
         return 0
 
 
-class FenceRunner:
-    """Executes the decisions: one short-timeout client per fenced address."""
+def node_template(options: spec.StackOptions) -> RedisSettings:
+    """How the fencer reaches a data node of the local stack (host and port set per node)."""
+    user, password = spec.client_credentials(options)
+    tls = spec.node_settings(options, spec.nodes(options)[0])
+    return RedisSettings(
+        host=options.host,
+        port=options.ports[0],
+        username=user,
+        password=password,
+        ssl=tls.ssl,
+        ssl_ca_certs=tls.ssl_ca_certs,
+    )
 
-    def __init__(self, options: spec.StackOptions, say: probe.Progress) -> None:
-        self.options = options
+
+class FenceRunner:
+    """Executes the decisions: one short-timeout client per fenced address.
+
+    ``node``: credentials and TLS of the data nodes; its host and port are replaced.
+    """
+
+    def __init__(self, master_name: str, node: RedisSettings, say: probe.Progress) -> None:
+        self.node = node
         self.say = say
-        self.fencer = Fencer(options.master_name)
+        self.fencer = Fencer(master_name)
         self._lock = threading.Lock()
         self._clients: dict[Addr, redis.Redis] = {}
 
     def _client(self, addr: Addr) -> redis.Redis:
         client = self._clients.get(addr)
         if client is None:
-            user, password = spec.client_credentials(self.options)
-            tls = spec.node_settings(self.options, spec.nodes(self.options)[0])
-            settings = RedisSettings(
-                host=addr[0],
-                port=addr[1],
-                username=user,
-                password=password,
-                ssl=tls.ssl,
-                ssl_ca_certs=tls.ssl_ca_certs,
+            settings = self.node.model_copy(update={"host": addr[0], "port": addr[1]})
+            client = self._clients[addr] = probe.client(
+                settings, timeout=NODE_TIMEOUT_S, name=FENCER_CLIENT_NAME
             )
-            client = self._clients[addr] = probe.client(settings, timeout=NODE_TIMEOUT_S)
         return client
 
     def heard(self, event: SentinelEvent) -> None:
@@ -114,8 +124,7 @@ class FenceRunner:
     @staticmethod
     def cut(client: redis.Redis) -> int:
         """Kill the node's plain client connections (see :func:`cut_ids`); how many."""
-        listed = client.client_list(_type="normal")
-        ids = cut_ids(listed, int(client.client_id()))
+        ids = cut_ids(client.client_list(_type="normal"))
         if ids:
             pipe = client.pipeline(transaction=False)
             for cid in ids:
@@ -135,34 +144,44 @@ def run(directory: Path, stop: threading.Event) -> None:
     if found is None:
         raise SystemExit(f"no stack recorded in {directory}")
     options = found[0]
+    watch(spec.settings_for(options), node_template(options), fencer_dir(options) / "ready", stop)
+
+
+def watch(
+    settings: RedisSettings, node: RedisSettings, ready: Path | None, stop: threading.Event
+) -> None:
+    """Fence ``settings.sentinel_master`` through ``settings``' sentinels until ``stop`` is set.
+
+    ``node`` reaches the data nodes; ``ready``, when given, holds the number of
+    sentinels heard.
+    """
+    master = settings.sentinel_master
 
     def say(line: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
-    runner = FenceRunner(options, say)
-    watcher = SentinelWatcher(
-        spec.settings_for(options), [], listener=runner.heard, channels=FENCE_CHANNELS
-    )
-    ready = fencer_dir(options) / "ready"
+    runner = FenceRunner(master, node, say)
+    watcher = SentinelWatcher(settings, [], listener=runner.heard, channels=FENCE_CHANNELS)
     watcher.start()
-    say(f"watching {options.master_name} through {len(options.sentinel_ports)} sentinels")
+    say(f"watching {master} through {len(settings.sentinel_hosts)} sentinels")
     shown = -1
     try:
         while not stop.wait(TICK_S):
             runner.tick()
             heard = len(watcher.subscribed)
-            if heard != shown:
+            if heard != shown and ready is not None:
                 record.write_private(ready, f"{heard}\n")
-                shown = heard
+            shown = heard
     finally:
         watcher.stop()
         runner.close()
-        with contextlib.suppress(OSError):
-            ready.unlink()
+        if ready is not None:
+            with contextlib.suppress(OSError):
+                ready.unlink()
 
 
-def main() -> None:
-    """Entry point: stop cleanly on SIGTERM or SIGINT."""
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT."""
     stop = threading.Event()
 
     def on_signal(_sig: int, _frame: FrameType | None) -> None:
@@ -170,4 +189,4 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    run(Path(sys.argv[1]), stop)
+    return stop

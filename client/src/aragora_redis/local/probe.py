@@ -15,8 +15,13 @@ from ..settings import RedisSettings
 Progress = Callable[[str], None]
 
 
-def client(settings: RedisSettings, *, timeout: float = 1.0) -> redis.Redis:
-    """A plain client to the one node ``settings`` points at: no retries, short timeouts."""
+def client(
+    settings: RedisSettings, *, timeout: float = 1.0, name: str | None = None
+) -> redis.Redis:
+    """A plain client to the one node ``settings`` points at: no retries, short timeouts.
+
+    ``name``: the ``CLIENT SETNAME`` of its connections.
+    """
     password = settings.password.get_secret_value() if settings.password else None
     return redis.Redis(
         host=settings.host,
@@ -30,6 +35,7 @@ def client(settings: RedisSettings, *, timeout: float = 1.0) -> redis.Redis:
         socket_connect_timeout=timeout,
         decode_responses=True,
         retry=Retry(NoBackoff(), 0),
+        client_name=name,
     )
 
 
