@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aragora_redis._fence import PAUSE_MS, Fence, Fencer
+from aragora_redis._fence import PAUSE_MS, Fence, Fencer, cut_ids
 from aragora_redis._follow import SentinelEvent
 
 NAME = "aragora-master"
@@ -115,3 +115,28 @@ def test_malformed_events_fence_nothing() -> None:
     fencer = Fencer(NAME)
     assert fencer.heard(ev("+switch-master", NAME), 0.0) is None
     assert fencer.heard(ev("+selected-slave", f"slave x @ {NAME}"), 0.0) is None
+
+
+def test_clients_are_cut_only_once_the_switch_is_confirmed() -> None:
+    fencer = Fencer(NAME, renew_s=0.5)
+    cuts = [getattr(fencer.heard(e, 0.0), "cut", None) for e in (SELECTED, PROMOTED, SWITCH)]
+    assert cuts == [False, False, True]
+    assert [f.cut for f in fencer.due(0.6)] == [True]
+    back = fencer.heard(BACK, 1.0)
+    assert back is not None
+    assert back.cut
+
+
+def test_cut_spares_sentinels_replication_pubsub_and_itself() -> None:
+    listed = [
+        {"id": "3", "name": "", "flags": "S"},
+        {"id": "4", "name": "", "flags": "M"},
+        {"id": "6", "name": "sentinel-9c922516-cmd", "flags": "N"},
+        {"id": "7", "name": "sentinel-9c922516-pubsub", "flags": "P"},
+        {"id": "8", "name": "bridge", "flags": "P"},
+        {"id": "20", "name": "", "flags": "N"},
+        {"id": "21", "name": "app", "flags": "N"},
+        {"id": "22", "name": "", "flags": "N"},
+        {"id": "bogus", "name": "", "flags": "N"},
+    ]
+    assert cut_ids(listed, own_id=22) == [20, 21]

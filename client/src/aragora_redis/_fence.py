@@ -24,6 +24,14 @@ Before the promotion is confirmed a fence is a single bounded pause, so a failov
 that aborts unpauses by itself; once confirmed, the pause is renewed (:meth:`Fencer.due`)
 until the node is demoted or ``hold_s`` has passed. A master is fenced only when a
 failover of the watched master names it as the one replaced; the new master is never.
+
+Once the switch is confirmed (``+switch-master``, each renewal, a returning master),
+the fence also *cuts*: the old master's normal client connections are killed
+(:func:`cut_ids`), so URL clients whose HAProxy session sits on the paused node
+reconnect at once instead of waiting for HAProxy's check to drop it. Their pending
+writes were paused, never executed nor acknowledged, so nothing is lost. Replication
+links, Pub/Sub connections, the Sentinels' own connections (``sentinel-<id>-cmd``)
+and the watcher's own connection are never cut.
 """
 
 from __future__ import annotations
@@ -36,10 +44,14 @@ Addr = tuple[str, int]
 
 #: Each pause lasts this long; renewals keep a promoted-away master paused.
 PAUSE_MS = 2000
-#: Renew a confirmed fence this often (well inside ``PAUSE_MS``).
-RENEW_S = 0.5
+#: Renew a confirmed fence this often (well inside ``PAUSE_MS``); each renewal also cuts
+#: the clients that HAProxy sent back to the old master before its check dropped it.
+RENEW_S = 0.1
 #: Give up on a master that is never demoted after this long (the pause then lapses).
 HOLD_S = 30.0
+
+#: Sentinels name their connections ``sentinel-<id>-cmd`` / ``sentinel-<id>-pubsub``.
+SENTINEL_CLIENT_PREFIX = "sentinel-"
 
 #: Channels the fencing watcher listens to.
 FENCE_CHANNELS = (
@@ -60,11 +72,38 @@ _DEMOTED = ("+convert-to-slave", "+role-change")
 
 @dataclass(frozen=True)
 class Fence:
-    """Pause writes on ``addr`` for ``pause_ms``; ``why`` names the event."""
+    """Pause writes on ``addr`` for ``pause_ms``; ``why`` names the event.
+
+    ``cut``: the promotion is confirmed, so also kill the node's normal client
+    connections (:func:`cut_ids`) to send their clients to the new master.
+    """
 
     addr: Addr
     pause_ms: int
     why: str
+    cut: bool = False
+
+
+def cut_ids(clients: list[dict[str, str]], own_id: int) -> list[int]:
+    """The ids to kill among ``CLIENT LIST TYPE normal`` entries (as redis-py parses them).
+
+    Skips the caller's own connection, the Sentinels' (named ``sentinel-...``) and
+    anything not flagged as a plain client (replicas ``S``, a master link ``M``,
+    Pub/Sub ``P``), should the server not have filtered by type.
+    """
+    out = []
+    for entry in clients:
+        try:
+            cid = int(entry.get("id", ""))
+        except ValueError:
+            continue
+        flags = entry.get("flags", "")
+        if cid == own_id or entry.get("name", "").startswith(SENTINEL_CLIENT_PREFIX):
+            continue
+        if any(flag in flags for flag in "SMP"):
+            continue
+        out.append(cid)
+    return out
 
 
 @dataclass
@@ -131,7 +170,7 @@ class Fencer:
             if pair is None:
                 return None
             self._undepose(pair[1])
-            return self._depose(pair[0], now, True, channel)
+            return self._depose(pair[0], now, True, channel, cut=True)
         addr = _instance(words)
         if addr is None or addr not in self.deposed:
             return None
@@ -141,10 +180,14 @@ class Fencer:
         promoted = self.deposed[addr].promoted
         if promoted and channel in _BACK and (channel == "-sdown" or words[-1] == "master"):
             self.deposed[addr].last = now
-            return Fence(addr, self.pause_ms, f"{channel}: still a master after its failover")
+            return Fence(
+                addr, self.pause_ms, f"{channel}: still a master after its failover", cut=True
+            )
         return None
 
-    def _depose(self, addr: Addr | None, now: float, promoted: bool, why: str) -> Fence | None:
+    def _depose(
+        self, addr: Addr | None, now: float, promoted: bool, why: str, *, cut: bool = False
+    ) -> Fence | None:
         if addr is None:
             return None
         known = self.deposed.get(addr)
@@ -153,7 +196,7 @@ class Fencer:
         else:
             known.promoted = known.promoted or promoted
             known.last = now
-        return Fence(addr, self.pause_ms, why)
+        return Fence(addr, self.pause_ms, why, cut=cut)
 
     def _undepose(self, addr: Addr | None) -> None:
         if addr is not None:
@@ -176,5 +219,5 @@ class Fencer:
                 del self.deposed[addr]
             elif dep.promoted and now - dep.last >= self.renew_s:
                 dep.last = now
-                out.append(Fence(addr, self.pause_ms, "renewal: not demoted yet"))
+                out.append(Fence(addr, self.pause_ms, "renewal: not demoted yet", cut=True))
         return out

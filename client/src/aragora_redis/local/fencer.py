@@ -22,7 +22,7 @@ from types import FrameType
 
 import redis
 
-from .._fence import FENCE_CHANNELS, Addr, Fence, Fencer
+from .._fence import FENCE_CHANNELS, Addr, Fence, Fencer, cut_ids
 from .._follow import SentinelEvent, parse_role
 from ..settings import RedisSettings
 from ..watch import SentinelWatcher
@@ -104,11 +104,24 @@ class FenceRunner:
                 self.say(f"released {where}: it is a replica now")
                 return
             client.execute_command("CLIENT", "PAUSE", str(fence.pause_ms), "WRITE")
+            cut = self.cut(client) if fence.cut else 0
         except redis.RedisError as exc:
             self.say(f"could not fence {where} ({type(exc).__name__}); {fence.why}")
             return
-        if not check_role:
-            self.say(f"fenced {where} for {fence.pause_ms} ms: {fence.why}")
+        if not check_role or cut:
+            self.say(f"fenced {where} for {fence.pause_ms} ms, cut {cut} clients: {fence.why}")
+
+    @staticmethod
+    def cut(client: redis.Redis) -> int:
+        """Kill the node's plain client connections (see :func:`cut_ids`); how many."""
+        listed = client.client_list(_type="normal")
+        ids = cut_ids(listed, int(client.client_id()))
+        if ids:
+            pipe = client.pipeline(transaction=False)
+            for cid in ids:
+                pipe.execute_command("CLIENT", "KILL", "ID", str(cid))
+            pipe.execute(raise_on_error=False)
+        return len(ids)
 
     def close(self) -> None:
         """Close every node connection."""
