@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import socket
 import time
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio.connection import SSLConnection as AsyncSSLConnection
 from redis.asyncio.sentinel import SentinelManagedConnection as AsyncSentinelManagedConnection
@@ -32,7 +32,7 @@ from redis.exceptions import ConnectionError, RedisError, ResponseError
 from redis.sentinel import SentinelManagedConnection
 
 from . import _metrics
-from ._follow import MAX_HOPS, FailoverState, Role, parse_role
+from ._follow import MAX_HOPS, FailoverState, Interruptible, Role, parse_role
 from ._moved import Moved, OutcomeUnknown, PrimaryMoved, primary_moved, reply_lost
 from .endpoint_conn import AsyncIdleCheck, IdleCheck
 
@@ -52,15 +52,35 @@ def _lost(addr: tuple[str, int]) -> ConnectionError:
     return ConnectionError(f"no master found following replicas from {addr[0]}:{addr[1]}")
 
 
-class MasterConnection(IdleCheck, SentinelManagedConnection):
-    """A connection to the current master of a Sentinel group (sync)."""
+class _FailoverBound:
+    """What both twins do alike, without I/O: register, tell master-bound, read "moved"."""
+
+    connection_pool: Any
+    host: Any
+    port: Any
 
     def __init__(self, **kwargs: Any) -> None:
         self.failover: FailoverState | None = kwargs.pop("failover_state", None)
         self._generation = -1
         super().__init__(**kwargs)
         if self.failover is not None:
-            self.failover.register(self)
+            self.failover.register(cast(Interruptible, self))
+
+    def _master_bound(self) -> bool:
+        return bool(self.connection_pool.is_master)
+
+    def _moved_by(self, exc: RedisError) -> PrimaryMoved | None:
+        """The error to raise (after disconnecting) when ``exc`` says the master moved."""
+        moved = primary_moved(exc) if self._master_bound() else None
+        if moved is None:
+            return None
+        if self.failover is not None and self.host is not None and moved.elsewhere:
+            self.failover.forget_hint((self.host, int(self.port)))
+        return _moved(self.host, self.port, moved)
+
+
+class MasterConnection(_FailoverBound, IdleCheck, SentinelManagedConnection):
+    """A connection to the current master of a Sentinel group (sync)."""
 
     def interrupt(self) -> None:
         """Shut the socket from another thread: a read blocked on a frozen master fails now."""
@@ -68,9 +88,6 @@ class MasterConnection(IdleCheck, SentinelManagedConnection):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-
-    def _master_bound(self) -> bool:
-        return bool(self.connection_pool.is_master)
 
     def _connect_retry(self) -> None:
         if self._sock or not self._master_bound():
@@ -139,12 +156,9 @@ class MasterConnection(IdleCheck, SentinelManagedConnection):
         try:
             return super().read_response(*args, **kwargs)
         except RedisError as exc:
-            moved = primary_moved(exc) if self._master_bound() else None
-            if moved is not None:
-                if self.failover is not None and self.host is not None and moved.elsewhere:
-                    self.failover.forget_hint((self.host, int(self.port)))
+            if (moved := self._moved_by(exc)) is not None:
                 super().disconnect()
-                raise _moved(self.host, self.port, moved) from exc
+                raise moved from exc
             if reply_lost(exc):
                 raise OutcomeUnknown(f"{self.host}:{self.port}: reply lost: {exc}") from exc
             raise
@@ -154,24 +168,14 @@ class MasterSSLConnection(MasterConnection, SSLConnection):
     """:class:`MasterConnection` over TLS."""
 
 
-class AsyncMasterConnection(AsyncIdleCheck, AsyncSentinelManagedConnection):
+class AsyncMasterConnection(_FailoverBound, AsyncIdleCheck, AsyncSentinelManagedConnection):
     """The asyncio twin of :class:`MasterConnection`."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.failover: FailoverState | None = kwargs.pop("failover_state", None)
-        self._generation = -1
-        super().__init__(**kwargs)
-        if self.failover is not None:
-            self.failover.register(self)
 
     def interrupt(self) -> None:
         """Abort the transport (called on the event loop by the asyncio watcher)."""
         writer = self._writer
         if writer is not None:
             writer.transport.abort()
-
-    def _master_bound(self) -> bool:
-        return bool(self.connection_pool.is_master)
 
     async def _connect_retry(self) -> None:
         if self.is_connected or not self._master_bound():
@@ -241,12 +245,9 @@ class AsyncMasterConnection(AsyncIdleCheck, AsyncSentinelManagedConnection):
         try:
             return await super().read_response(*args, **kwargs)
         except RedisError as exc:
-            moved = primary_moved(exc) if self._master_bound() else None
-            if moved is not None:
-                if self.failover is not None and self.host is not None and moved.elsewhere:
-                    self.failover.forget_hint((self.host, int(self.port)))
+            if (moved := self._moved_by(exc)) is not None:
                 await super().disconnect()
-                raise _moved(self.host, self.port, moved) from exc
+                raise moved from exc
             if reply_lost(exc):
                 raise OutcomeUnknown(f"{self.host}:{self.port}: reply lost: {exc}") from exc
             raise

@@ -56,6 +56,15 @@ def _check_replicated(key: str, acked: int, timeout_ms: int) -> None:
         )
 
 
+def _node_for(
+    client: redis.RedisCluster | aredis.RedisCluster, key: str, retry: Retry | None
+) -> Any:
+    """Where a cluster SET+WAIT goes: the ASK target after an ASK, else the key's primary."""
+    if retry is not None and retry.ask is not None:
+        return client.get_node(host=retry.ask[0], port=retry.ask[1])
+    return client.get_node_from_key(key)
+
+
 class _Sessions(Generic[C]):
     """What both twins hold: the client and the limits."""
 
@@ -71,6 +80,13 @@ class _Sessions(Generic[C]):
         self._ttls = dict(ttls or {})
         self._max_bytes = max_bytes
         self._replica_timeout_ms = replica_timeout_ms
+
+    def _durable_pipe(self, put: _Put) -> Any:
+        """A durable put's SET and WAIT queued on one pipeline (queuing sends nothing)."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(put.key, put.raw, ex=put.ttl)
+        pipe.wait(1, self._replica_timeout_ms)
+        return pipe
 
 
 class SessionStore(_Sessions[SyncClient]):
@@ -94,9 +110,7 @@ class SessionStore(_Sessions[SyncClient]):
             if isinstance(self._client, redis.RedisCluster):
                 acked = self._put_on_primary(self._client, put)
             else:
-                pipe = self._client.pipeline(transaction=False)
-                pipe.set(put.key, put.raw, ex=put.ttl)
-                pipe.wait(1, self._replica_timeout_ms)
+                pipe = self._durable_pipe(put)
                 acked = pipe.execute()[1]
         _check_replicated(put.key, int(acked), self._replica_timeout_ms)
 
@@ -104,10 +118,7 @@ class SessionStore(_Sessions[SyncClient]):
         """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
         retry: Retry | None = None
         while True:
-            if retry is not None and retry.ask is not None:
-                node = client.get_node(host=retry.ask[0], port=retry.ask[1])
-            else:
-                node = client.get_node_from_key(put.key)
+            node = _node_for(client, put.key, retry)
             try:
                 if node is None:
                     raise redis.exceptions.ConnectionError(f"no cluster node serves {put.key}")
@@ -159,9 +170,7 @@ class AsyncSessionStore(_Sessions[AsyncClient]):
             if isinstance(self._client, aredis.RedisCluster):
                 acked = await self._put_on_primary(self._client, put)
             else:
-                pipe = self._client.pipeline(transaction=False)
-                pipe.set(put.key, put.raw, ex=put.ttl)
-                pipe.wait(1, self._replica_timeout_ms)
+                pipe = self._durable_pipe(put)
                 acked = (await pipe.execute())[1]
         _check_replicated(put.key, int(acked), self._replica_timeout_ms)
 
@@ -169,10 +178,7 @@ class AsyncSessionStore(_Sessions[AsyncClient]):
         """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
         retry: Retry | None = None
         while True:
-            if retry is not None and retry.ask is not None:
-                node = client.get_node(host=retry.ask[0], port=retry.ask[1])
-            else:
-                node = client.get_node_from_key(put.key)
+            node = _node_for(client, put.key, retry)
             commands = [
                 PipelineCommand(0, "SET", put.key, put.raw, "EX", put.ttl),
                 PipelineCommand(1, "WAIT", 1, self._replica_timeout_ms),

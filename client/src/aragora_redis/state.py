@@ -37,8 +37,24 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6)))
 
 
-def _conflict(key: str, attempts: int, deadline: float) -> UpdateConflict:
-    return UpdateConflict(f"{key}: {attempts} compare-and-set attempts lost within {deadline} s")
+class _Race:
+    """The bookkeeping of one ``update``, I/O-free: its key, attempts and deadline."""
+
+    def __init__(self, debate_id: str, deadline_s: float) -> None:
+        self.key = keys.debate(debate_id)
+        self._deadline_s = deadline_s
+        self._end = time.monotonic() + deadline_s
+        self._attempts = 0
+
+    def lost(self) -> float:
+        """After a lost compare-and-set: the pause before the next try, or UpdateConflict."""
+        self._attempts += 1
+        if time.monotonic() >= self._end:
+            raise UpdateConflict(
+                f"{self.key}: {self._attempts} compare-and-set attempts lost"
+                f" within {self._deadline_s} s"
+            )
+        return _backoff(self._attempts)
 
 
 class _States(Generic[C]):
@@ -56,20 +72,48 @@ class _States(Generic[C]):
         self._max_bytes = max_bytes
         self._cas: Any = client.register_script(_lua.source("compare_and_set"))
 
+    # The I/O-free halves of save, delete and active: each queues its commands on a
+    # pipeline (queuing sends nothing) and the twin only executes it.
+
+    def _encode(self, debate_id: str, state: Any) -> bytes:
+        return _codec.encode(state, max_bytes=self._max_bytes, what=f"state of {debate_id}")
+
+    def _save_pipe(self, debate_id: str, state: Any) -> tuple[str, Any]:
+        key = keys.debate(debate_id)
+        raw = self._encode(debate_id, state)
+        now = time.time()
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(key, raw, ex=self._ttl)
+        pipe.zadd(keys.ACTIVE_DEBATES, {debate_id: now + self._ttl})
+        pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
+        return key, pipe
+
+    def _delete_pipe(self, debate_id: str) -> tuple[str, Any]:
+        key = keys.debate(debate_id)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.delete(key)
+        pipe.zrem(keys.ACTIVE_DEBATES, debate_id)
+        return key, pipe
+
+    def _active_pipe(self) -> Any:
+        now = time.time()
+        pipe = self._client.pipeline(transaction=False)
+        pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
+        pipe.zrangebyscore(keys.ACTIVE_DEBATES, now, "+inf")
+        return pipe
+
+
+def _active_ids(members: list[Any]) -> list[str]:
+    return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
 
 class DebateStateStore(_States[SyncClient]):
     """Debate state on Redis (sync). Build it with :func:`aragora_redis.connect`."""
 
     def save(self, debate_id: str, state: Any) -> None:
         """Store the whole state and mark the debate active for the TTL."""
-        key = keys.debate(debate_id)
-        raw = _codec.encode(state, max_bytes=self._max_bytes, what=f"state of {debate_id}")
-        now = time.time()
+        key, pipe = self._save_pipe(debate_id, state)
         with redis_errors(f"saving {key}"):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.set(key, raw, ex=self._ttl)
-            pipe.zadd(keys.ACTIVE_DEBATES, {debate_id: now + self._ttl})
-            pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
             pipe.execute()
 
     def load(self, debate_id: str) -> Any:
@@ -90,42 +134,32 @@ class DebateStateStore(_States[SyncClient]):
         ``fn`` may run more than once when other writers race; it must not have side
         effects. Returns the stored new state; raises :class:`UpdateConflict` at the deadline.
         """
-        key = keys.debate(debate_id)
-        end = time.monotonic() + deadline_s
-        attempt = 0
+        race = _Race(debate_id, deadline_s)
+        key = race.key
         while True:
-            attempt += 1
             with redis_errors(f"reading {key} for update"):
                 raw = self._client.get(key)
             new = fn(_codec.decode(raw))
-            new_raw = _codec.encode(new, max_bytes=self._max_bytes, what=f"state of {debate_id}")
+            new_raw = self._encode(debate_id, new)
             with redis_errors(f"updating {key}"), at_most_once():  # see the module docstring
                 written = self._cas(keys=[key], args=[raw or b"", new_raw, self._ttl])
                 if written:
                     self._client.zadd(keys.ACTIVE_DEBATES, {debate_id: time.time() + self._ttl})
                     return new
-            if time.monotonic() >= end:
-                raise _conflict(key, attempt, deadline_s)
-            time.sleep(_backoff(attempt))
+            time.sleep(race.lost())
 
     def delete(self, debate_id: str) -> bool:
         """Remove the state and its index entry; ``True`` if the state existed."""
-        key = keys.debate(debate_id)
+        key, pipe = self._delete_pipe(debate_id)
         with redis_errors(f"deleting {key}"):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.delete(key)
-            pipe.zrem(keys.ACTIVE_DEBATES, debate_id)
             return bool(pipe.execute()[0])
 
     def active(self) -> list[str]:
         """Ids of debates whose state has not expired or been deleted."""
-        now = time.time()
+        pipe = self._active_pipe()
         with redis_errors("listing active debates"):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
-            pipe.zrangebyscore(keys.ACTIVE_DEBATES, now, "+inf")
             members = pipe.execute()[1]
-        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+        return _active_ids(members)
 
 
 class AsyncDebateStateStore(_States[AsyncClient]):
@@ -133,14 +167,8 @@ class AsyncDebateStateStore(_States[AsyncClient]):
 
     async def save(self, debate_id: str, state: Any) -> None:
         """Store the whole state and mark the debate active for the TTL."""
-        key = keys.debate(debate_id)
-        raw = _codec.encode(state, max_bytes=self._max_bytes, what=f"state of {debate_id}")
-        now = time.time()
+        key, pipe = self._save_pipe(debate_id, state)
         with redis_errors(f"saving {key}"):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.set(key, raw, ex=self._ttl)
-            pipe.zadd(keys.ACTIVE_DEBATES, {debate_id: now + self._ttl})
-            pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
             await pipe.execute()
 
     async def load(self, debate_id: str) -> Any:
@@ -157,17 +185,15 @@ class AsyncDebateStateStore(_States[AsyncClient]):
         deadline_s: float = DEFAULT_UPDATE_DEADLINE_S,
     ) -> Any:
         """Atomically replace the state with ``fn(state)``; ``fn`` may be sync or async."""
-        key = keys.debate(debate_id)
-        end = time.monotonic() + deadline_s
-        attempt = 0
+        race = _Race(debate_id, deadline_s)
+        key = race.key
         while True:
-            attempt += 1
             with redis_errors(f"reading {key} for update"):
                 raw = await self._client.get(key)
             new = fn(_codec.decode(raw))
             if isinstance(new, Awaitable):
                 new = await new
-            new_raw = _codec.encode(new, max_bytes=self._max_bytes, what=f"state of {debate_id}")
+            new_raw = self._encode(debate_id, new)
             with redis_errors(f"updating {key}"), at_most_once():  # see the module docstring
                 written = await self._cas(keys=[key], args=[raw or b"", new_raw, self._ttl])
                 if written:
@@ -175,25 +201,17 @@ class AsyncDebateStateStore(_States[AsyncClient]):
                         keys.ACTIVE_DEBATES, {debate_id: time.time() + self._ttl}
                     )
                     return new
-            if time.monotonic() >= end:
-                raise _conflict(key, attempt, deadline_s)
-            await asyncio.sleep(_backoff(attempt))
+            await asyncio.sleep(race.lost())
 
     async def delete(self, debate_id: str) -> bool:
         """Remove the state and its index entry; ``True`` if the state existed."""
-        key = keys.debate(debate_id)
+        key, pipe = self._delete_pipe(debate_id)
         with redis_errors(f"deleting {key}"):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.delete(key)
-            pipe.zrem(keys.ACTIVE_DEBATES, debate_id)
             return bool((await pipe.execute())[0])
 
     async def active(self) -> list[str]:
         """Ids of debates whose state has not expired or been deleted."""
-        now = time.time()
+        pipe = self._active_pipe()
         with redis_errors("listing active debates"):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.zremrangebyscore(keys.ACTIVE_DEBATES, "-inf", now)
-            pipe.zrangebyscore(keys.ACTIVE_DEBATES, now, "+inf")
             members = (await pipe.execute())[1]
-        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+        return _active_ids(members)

@@ -13,13 +13,14 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from redis.exceptions import RedisError
 
 from . import _codec, keys
 from ._parse import text
+from ._poll import AsyncPolled, Polled
 from .connection import AsyncClient, SyncClient
 
 #: How long one XREAD blocks; well under the subscription client's socket timeout.
@@ -68,7 +69,7 @@ class _Cursor:
         return {self.channel_of[s]: i for s, i in self.delivered.items()}
 
 
-class StreamSubscription:
+class StreamSubscription(Polled):
     """Durable events (sync): iterate it, or call :meth:`get`."""
 
     def __init__(
@@ -116,18 +117,12 @@ class StreamSubscription:
         """The id of the last event delivered, per channel: pass it to resume later."""
         return self._cursor.last_ids
 
-    def __iter__(self) -> Iterator[_codec.Event]:
-        while not self._closed:
-            event = self.get(timeout=1.0)
-            if event is not None:
-                yield event
-
     def close(self) -> None:
         """Stop reading."""
         self._closed = True
 
 
-class AsyncStreamSubscription:
+class AsyncStreamSubscription(AsyncPolled):
     """The asyncio twin of :class:`StreamSubscription`."""
 
     def __init__(
@@ -172,12 +167,6 @@ class AsyncStreamSubscription:
     def last_ids(self) -> dict[str, str]:
         """The id of the last event delivered, per channel: pass it to resume later."""
         return self._cursor.last_ids
-
-    async def __aiter__(self) -> AsyncIterator[_codec.Event]:
-        while not self._closed:
-            event = await self.get(timeout=1.0)
-            if event is not None:
-                yield event
 
     async def aclose(self) -> None:
         """Stop reading."""

@@ -13,7 +13,6 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import redis.asyncio as aredis
@@ -24,6 +23,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 from . import _codec
 from ._liveness import Liveness
 from ._parse import text
+from ._poll import AsyncPolled, Polled
 from .connection import AsyncClient, SyncClient
 from .errors import RedisUnavailable
 
@@ -68,7 +68,7 @@ class _Reading:
         return _codec.gap_event(self.label, since + wall, until + wall, reason)
 
 
-class Subscription:
+class Subscription(Polled):
     """Events from channels and patterns (sync). Iterate it, or call :meth:`get`."""
 
     def __init__(self, client: SyncClient, targets: tuple[str, ...], liveness: Liveness) -> None:
@@ -149,12 +149,6 @@ class Subscription:
         """Every gap so far as (since, until, reason), monotonic-clock seconds."""
         return list(self._read.live.gaps)
 
-    def __iter__(self) -> Iterator[_codec.Event]:
-        while not self._closed:
-            event = self.get(timeout=1.0)
-            if event is not None:
-                yield event
-
     def close(self) -> None:
         """Unsubscribe and release the connection."""
         self._closed = True
@@ -163,7 +157,7 @@ class Subscription:
             self._pubsub = None
 
 
-class AsyncSubscription:
+class AsyncSubscription(AsyncPolled):
     """The asyncio twin of :class:`Subscription`; build it with ``await bus.subscribe(...)``."""
 
     def __init__(self, client: AsyncClient, targets: tuple[str, ...], liveness: Liveness) -> None:
@@ -247,12 +241,6 @@ class AsyncSubscription:
     def gaps(self) -> list[tuple[float, float, str]]:
         """Every gap so far as (since, until, reason), monotonic-clock seconds."""
         return list(self._read.live.gaps)
-
-    async def __aiter__(self) -> AsyncIterator[_codec.Event]:
-        while not self._closed:
-            event = await self.get(timeout=1.0)
-            if event is not None:
-                yield event
 
     async def aclose(self) -> None:
         """Unsubscribe and release the connection."""

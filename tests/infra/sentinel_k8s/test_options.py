@@ -188,3 +188,14 @@ def test_plain_fencing_has_no_tls_variables() -> None:
     assert not env & {"ARAGORA_REDIS_SSL", "ARAGORA_REDIS_SSL_CA_CERTS"}
     volumes = {v["name"] for v in pod_spec(run, "Deployment", f"{BASE}-fencing")["volumes"]}
     assert volumes == {"run"}
+
+
+def test_a_valkey_image_runs_the_data_and_sentinel_pods() -> None:
+    """``redisImage: valkey/valkey:<tag>``: the same pods, on Valkey. Valkey's ``make install``
+    adds the ``redis-server``/``redis-cli`` names the scripts call (USE_REDIS_SYMLINKS, on by
+    default), and the rendered redis.conf runs on valkey-server (test_conf)."""
+    run = deploy({**PLAIN, **sentinel_k8s(redisImage="valkey/valkey:8.1.4")})
+    for name in (f"{BASE}-redis", f"{BASE}-sentinel"):
+        images = {c["image"] for c in pod_spec(run, "StatefulSet", name)["containers"]}
+        assert "valkey/valkey:8.1.4" in images, f"StatefulSet {name}: {images}"
+        assert not any(i.startswith("redis:") for i in images), f"StatefulSet {name}: {images}"

@@ -127,7 +127,32 @@ class OurWorkload:
             thread.join(timeout=10)
 
 
-class NaiveWorkload:
+class _Writer:
+    """What the naive and URL-only workloads share: one thread running ``_write``."""
+
+    def __init__(self, client: redis.Redis | redis.RedisCluster, run: str, clock: Clock) -> None:
+        self.client = client
+        self.run = run
+        self.clock = clock
+        self.obs = Observations()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write, daemon=True)
+
+    def start(self) -> None:
+        """Start writing."""
+        self._thread.start()
+
+    def _write(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop writing (a call hung on a frozen master is abandoned)."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.client.close()
+
+
+class NaiveWorkload(_Writer):
     """A plain redis-py Sentinel client with its defaults, writing unique keys."""
 
     def __init__(self, settings: RedisSettings, run: str, clock: Clock) -> None:
@@ -140,16 +165,7 @@ class NaiveWorkload:
             password=secret,
             **({"ssl": True, **o.tls_kwargs(settings)} if settings.ssl else {}),
         )
-        self.client = sentinel.master_for(settings.sentinel_master)
-        self.run = run
-        self.clock = clock
-        self.obs = Observations()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._write, daemon=True)
-
-    def start(self) -> None:
-        """Start writing."""
-        self._thread.start()
+        super().__init__(sentinel.master_for(settings.sentinel_master), run, clock)
 
     def _write(self) -> None:
         for i in itertools.count(1):
@@ -163,19 +179,13 @@ class NaiveWorkload:
                 self.obs.error(self.clock(), "naive", write=True, readonly=is_readonly(exc))
                 time.sleep(0.01)  # redis-py gives up at once on some errors; do not spin
 
-    def stop(self) -> None:
-        """Stop writing (a call hung on a frozen master is abandoned)."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self.client.close()
-
 
 #: URL-only client: pause between two attempts of the same write, and its socket timeouts.
 URL_RETRY_S = 0.05
 URL_TIMEOUT_S = 1.0
 
 
-class UrlOnlyWorkload:
+class UrlOnlyWorkload(_Writer):
     """``redis.Redis.from_url(settings.url)`` writing unique keys, each retried until acked.
 
     No Sentinel: after a failover only the address in the URL (HAProxy) can lead
@@ -193,18 +203,10 @@ class UrlOnlyWorkload:
         client: redis.Redis | redis.RedisCluster | None = None,
     ) -> None:
         tls = {"ssl_ca_certs": settings.ssl_ca_certs} if settings.ssl else {}
-        self.client = client or redis.Redis.from_url(
+        client = client or redis.Redis.from_url(
             settings.url, socket_timeout=timeout, socket_connect_timeout=timeout, **tls
         )
-        self.run = run
-        self.clock = clock
-        self.obs = Observations()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._write, daemon=True)
-
-    def start(self) -> None:
-        """Start writing."""
-        self._thread.start()
+        super().__init__(client, run, clock)
 
     def _write(self) -> None:
         for i in itertools.count(1):
@@ -220,12 +222,6 @@ class UrlOnlyWorkload:
                 break
             if self._stop.is_set():
                 return
-
-    def stop(self) -> None:
-        """Stop writing."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self.client.close()
 
 
 def naive_cluster(settings: RedisSettings, run: str, clock: Clock) -> UrlOnlyWorkload:
