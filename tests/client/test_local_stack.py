@@ -200,7 +200,7 @@ def test_haproxy_needs_the_sentinel_topology(tmp_path: Path) -> None:
 
 def test_up_again_starts_nothing_new(cli_stack: CliStack) -> None:
     before = sorted(processes_mentioning(str(cli_stack.directory)))
-    assert len(before) == 7, "3 redis-server, 3 sentinels, haproxy"
+    assert len(before) == 8, "3 redis-server, 3 sentinels, haproxy, the fencing watcher"
     status, output = run_cli("local", "up", "--dir", str(cli_stack.directory), "--tls")
     assert status == 0
     assert "already up" in output
