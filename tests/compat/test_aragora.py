@@ -19,6 +19,12 @@ from tests.compat.known import EXPECTED_MODE, KNOWN, PATHS, TOPOLOGIES
 _REPORTS: dict[str, dict[str, Any]] = {}
 
 
+#: Aragora's compatibility is a property of Aragora's code and our contract, not of the
+#: server engine: the suite runs on Redis only (the stack fixtures take ``engine``, so it
+#: is pinned here rather than left to the session's redis/valkey parameter).
+pytestmark = pytest.mark.parametrize("engine", ["redis"], indirect=True)
+
+
 @pytest.fixture(scope="session")
 def aragora_python() -> Path:
     return ensure_venv()
@@ -43,7 +49,7 @@ def _cases() -> list[Any]:
 
 @pytest.mark.parametrize(("topology", "path"), _cases())
 def test_aragora_path(
-    request: pytest.FixtureRequest, aragora_python: Path, topology: str, path: str
+    request: pytest.FixtureRequest, aragora_python: Path, topology: str, path: str, engine: str
 ) -> None:
     result = _report(request, aragora_python, topology)["paths"][path]
     assert result["ok"], f"{path} on {topology}: {result['detail']}"
@@ -53,7 +59,7 @@ def test_aragora_path(
 
 @pytest.mark.parametrize("topology", list(TOPOLOGIES))
 def test_driver_prints_no_password(
-    request: pytest.FixtureRequest, aragora_python: Path, topology: str
+    request: pytest.FixtureRequest, aragora_python: Path, topology: str, engine: str
 ) -> None:
     stack: LocalStack = request.getfixturevalue(TOPOLOGIES[topology])
     text = repr(_report(request, aragora_python, topology))
@@ -61,7 +67,9 @@ def test_driver_prints_no_password(
     assert stack.settings.url not in text
 
 
-def test_pinned_release_is_installed(aragora_python: Path, standalone: LocalStack) -> None:
+def test_pinned_release_is_installed(
+    aragora_python: Path, standalone: LocalStack, engine: str
+) -> None:
     report = _report_for_standalone(aragora_python, standalone)
     pinned = (Path(__file__).parents[2] / "scripts/compat/requirements.in").read_text()
     assert f"aragora=={report['aragora']}\n" in pinned
