@@ -83,8 +83,8 @@ class HaproxySpec:
     bind: HostPort = DEFAULT_BIND
     password_env: str = DEFAULT_PASSWORD_ENV
     username: str | None = None
-    check_interval_ms: int = 1000
-    fast_interval_ms: int = 250
+    check_interval_ms: int = 200
+    fast_interval_ms: int = 100
     fall: int = 2
     rise: int = 1
     min_replicas: int = 0
