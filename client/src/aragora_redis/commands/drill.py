@@ -33,7 +33,9 @@ def register(groups: Any) -> None:
         "--faults",
         default="all",
         help=f"'all' or a comma list of: {', '.join(f.NAMES)} "
-        f"(endpoint and cluster stacks: {', '.join(x.name for x in f.ENDPOINT_FAULTS)})",
+        f"(endpoint and cluster stacks: {', '.join(x.name for x in f.ENDPOINT_FAULTS)}); "
+        f"named one by one on a stack up with --own-addresses, as root: "
+        f"{', '.join(x.name for x in f.NETWORK_FAULTS)}",
     )
     p.add_argument(
         "--trigger",
@@ -113,6 +115,7 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
     stack = None
     url_only = bool(args.url_only)
     choices: tuple[f.Fault, ...] = f.FAULTS
+    extra: tuple[f.Fault, ...] = ()
     if args.trigger == "local":
         stack = LocalStack.load(Path(args.dir))
         if stack is None or not stack.running():
@@ -126,8 +129,9 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
             )
         url_only = url_only or (bool(stack.proxies) and topology == "sentinel")
         choices = f.faults_for(topology)
+        extra = f.NETWORK_FAULTS if topology == "sentinel" else ()
     options = DrillOptions(
-        faults=tuple(f.parse_faults(args.faults, choices)),
+        faults=tuple(f.parse_faults(args.faults, choices, extra)),
         trigger=args.trigger,
         baseline=args.baseline,
         settle_s=args.settle,

@@ -17,6 +17,7 @@ from ..failover import planned_failover
 from ..local import LocalStack, current_master, restore
 from ..local.cluster import ClusterControl
 from ..local.endpoint import EndpointControl
+from .netfaults import NET_FAULTS, NetInjector
 
 Say = Callable[[str], None]
 
@@ -49,6 +50,8 @@ CLUSTER_FAULTS = (
     Fault("kill", "kill -9 of one shard's primary; the cluster promotes its replica"),
     Fault("freeze", "one shard's primary frozen (SIGSTOP) until promoted away, then resumed"),
 )
+#: Network faults (Sentinel stack started with its own addresses): never part of ``all``.
+NETWORK_FAULTS = tuple(Fault(name, text) for name, text in NET_FAULTS.items())
 NAMES = tuple(f.name for f in FAULTS)
 PAUSE_S = 5.0
 
@@ -58,10 +61,14 @@ def faults_for(topology: str) -> tuple[Fault, ...]:
     return {"endpoint": ENDPOINT_FAULTS, "cluster": CLUSTER_FAULTS}.get(topology, FAULTS)
 
 
-def parse_faults(raw: str, choices: tuple[Fault, ...] = FAULTS) -> list[Fault]:
-    """``all`` or a comma-separated list of the names of ``choices``."""
+def parse_faults(
+    raw: str, choices: tuple[Fault, ...] = FAULTS, extra: tuple[Fault, ...] = ()
+) -> list[Fault]:
+    """``all`` (every one of ``choices``) or a comma-separated list of names of
+    ``choices`` and ``extra`` (faults only named one by one, as the network faults)."""
     if raw.strip() == "all":
         return list(choices)
+    choices = choices + extra
     names = [f.name for f in choices]
     chosen = [w.strip() for w in raw.split(",") if w.strip()]
     unknown = [w for w in chosen if w not in names]
@@ -84,6 +91,7 @@ class Injector:
         topology = stack.options.topology
         self.control = EndpointControl(stack, say) if topology == "endpoint" else None
         self.shards = ClusterControl(stack, say) if topology == "cluster" else None
+        self.net = NetInjector(stack, say)
 
     @property
     def events(self) -> list[tuple[float, str]]:
@@ -123,6 +131,8 @@ class Injector:
             self._inject_endpoint(self.control, fault)
         elif self.shards is not None:
             self._inject_cluster(self.shards, fault)
+        elif fault.name in NET_FAULTS:
+            self.net.inject(fault.name, self.master_node())
         elif fault.name == "planned":
             planned_failover(self.stack.settings, self.say)
         elif fault.name == "kill":

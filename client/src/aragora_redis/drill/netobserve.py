@@ -1,0 +1,66 @@
+"""I/O-free: the figures of a network fault, beside :func:`~.observe.fault_figures`.
+
+A master cut off from its replicas keeps acknowledging default writes until it
+counts no replica within ``min-replicas-max-lag`` (10 s on the local stack): its
+replicas' last ``REPLCONF ACK`` (sent every second) was at most 1 s before the cut,
+lag is counted in whole seconds, and the count is refreshed once a second, so it
+refuses writes (``NOREPLICAS``) at the latest :data:`LAG_BOUND_S` after the cut.
+Writes it acknowledged after that cannot exist, so none may be lost: that is the
+bound the drill checks (``lost_beyond_lag_bound``), beside the plain counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from ..conf import RedisNodeSpec
+from .observe import Observations, first_after
+from .workload import BOUNDED_BURST, BOUNDED_RATE
+
+#: min-replicas-max-lag of the local stack (the rendered default), in seconds.
+MAX_LAG_S = float(RedisNodeSpec.min_replicas_max_lag)
+#: Latest time after a cut at which the old master can still acknowledge a write.
+LAG_BOUND_S = MAX_LAG_S + 2.0
+#: After the heal every client must write again within this long.
+HEAL_FOLLOW_S = 2.0
+
+
+def net_figures(
+    obs: Observations,
+    missing: Collection[str],
+    start: float,
+    end: float,
+    heal: float,
+    *,
+    ours: bool,
+) -> dict[str, float]:
+    """Figures of one client for a network fault injected at ``start`` and healed at ``heal``.
+
+    ``missing``: the keys acknowledged in ``[start, end]`` that the final master lacks.
+    For our client the default writes count too, and its calls and limiter are judged.
+    """
+    with obs.lock:
+        acks = [(t, k) for t, k in obs.write_acks if start <= t <= end]
+        plain = [(t, k) for t, k in obs.plain_acks if start <= t <= end]
+        calls = [d for t, d in obs.calls if start <= t <= end]
+        bounded = [(t, src, ok) for t, src, ok in obs.bounded if start <= t <= end]
+    everything = acks + plain if ours else acks
+    lost = [t for t, k in everything if k in missing]
+    follow = first_after((t for t, _ in everything), heal)
+    figures: dict[str, float] = {
+        "lost_beyond_lag_bound": sum(1 for t in lost if t > start + LAG_BOUND_S),
+        "lost_after_heal": sum(1 for t in lost if t >= heal),
+        "last_lost_after_cut_s": round(max(lost) - start, 3) if lost else 0.0,
+        "heal_follow_s": round(follow - heal, 3) if follow is not None else -1.0,
+    }
+    if ours:
+        fallback = [(t, ok) for t, src, ok in bounded if src == "fallback"]
+        span = fallback[-1][0] - fallback[0][0] if fallback else 0.0
+        figures |= {
+            "plain_acked": len(plain),
+            "plain_lost": sum(1 for _, k in plain if k in missing),
+            "longest_call_s": round(max(calls, default=0.0), 3),
+            "fallback_admitted": sum(1 for _, ok in fallback if ok),
+            "fallback_admit_limit": round(BOUNDED_RATE * span + BOUNDED_BURST, 1),
+        }
+    return figures
