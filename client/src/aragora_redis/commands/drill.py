@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ..drill import faults as f
+from ..drill.netobserve import NET_METRICS
 from ..drill.record import METRICS, DrillRecord
 from ..drill.run import Drill, DrillOptions
 from ..errors import ConfigError
@@ -64,6 +65,10 @@ def register(groups: Any) -> None:
     p.set_defaults(run=run_drill)
 
 
+#: Figures shown after METRICS when a fault has them.
+EXTRA_METRICS = ("subscriber_recovery_s", "slowest_decision_ms", "limiter_errors", *NET_METRICS)
+
+
 def _table(snapshot: dict[str, object]) -> Table:
     table = Table(title=f"drill: {snapshot['phase']}  (t={snapshot['t']} s)")
     for column in ("client", "acked writes", "caller errors"):
@@ -88,11 +93,7 @@ def results_table(record: DrillRecord) -> Table:
     if url_only:
         table.add_column("url-only", justify="right")
     for result in record.faults:
-        names = [
-            m
-            for m in (*METRICS, "subscriber_recovery_s", "slowest_decision_ms", "limiter_errors")
-            if m in result.ours
-        ]
+        names = [m for m in (*METRICS, *EXTRA_METRICS) if m in result.ours]
         for i, metric in enumerate(names):
             row = [result.name if i == 0 else "", metric, _fmt(result.ours.get(metric))]
             if naive:

@@ -23,6 +23,18 @@ MAX_LAG_S = float(RedisNodeSpec.min_replicas_max_lag)
 LAG_BOUND_S = MAX_LAG_S + 2.0
 #: After the heal every client must write again within this long.
 HEAL_FOLLOW_S = 2.0
+#: The figures :func:`net_figures` adds, in table order.
+NET_METRICS = (
+    "lost_beyond_lag_bound",
+    "last_lost_after_cut_s",
+    "lost_after_heal",
+    "heal_follow_s",
+    "plain_acked",
+    "plain_lost",
+    "longest_call_s",
+    "fallback_admitted",
+    "fallback_admit_limit",
+)
 
 
 def net_figures(
