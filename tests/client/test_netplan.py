@@ -144,3 +144,51 @@ def test_only_the_sentinel_topology_takes_a_subnet(tmp_path: Path) -> None:
             haproxy_port=7200,
             subnet="127.77.9",
         ).resolved()
+
+
+def test_delay_queues_only_the_packets_leaving_our_addresses() -> None:
+    chain = netplan.chain_name(4194304)
+    assert chain == "aragora_redis_part_4194304"
+    assert len(chain) <= 28
+    queue = netplan.queue_number(4194304)
+    argv = netplan.delay_argv(chain, queue, {"127.77.9.10"})
+    assert argv == [
+        ["iptables-legacy", "-N", chain],
+        [
+            "iptables-legacy",
+            "-A",
+            chain,
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+            str(queue),
+            "--queue-bypass",
+        ],
+        ["iptables-legacy", "-I", "OUTPUT", "-s", "127.77.9.10/32", "-j", chain],
+    ]
+    with pytest.raises(LocalStackError):
+        netplan.delay_argv(chain, queue, {"127.0.0.1"})
+
+
+def test_undelay_removes_the_jumps_then_the_chain() -> None:
+    jump = "-A OUTPUT -s 127.77.9.10/32 -j aragora_redis_part_7"
+    assert netplan.undelay_argv("aragora_redis_part_7", [jump]) == [
+        ["iptables-legacy", "-D", "OUTPUT", "-s", "127.77.9.10/32", "-j", "aragora_redis_part_7"],
+        ["iptables-legacy", "-F", "aragora_redis_part_7"],
+        ["iptables-legacy", "-X", "aragora_redis_part_7"],
+    ]
+
+
+def test_stale_chains_are_ours_whose_owner_is_gone_with_their_jumps() -> None:
+    listing = (
+        "-P OUTPUT ACCEPT\n"
+        "-N aragora_redis_part_7\n"
+        "-N aragora_redis_part_8\n"
+        "-N other\n"
+        "-A OUTPUT -s 127.77.9.10/32 -j aragora_redis_part_7\n"
+        "-A OUTPUT -s 127.77.9.10/32 -j aragora_redis_part_8\n"
+        "-A aragora_redis_part_7 -j NFQUEUE --queue-num 1007 --queue-bypass\n"
+    )
+    assert netplan.stale_chains(listing, alive=[8]) == {
+        "aragora_redis_part_7": ["-A OUTPUT -s 127.77.9.10/32 -j aragora_redis_part_7"]
+    }

@@ -23,7 +23,7 @@ from ..drill.netobserve import NET_METRICS
 from ..drill.record import METRICS, DrillRecord
 from ..drill.run import Drill, DrillOptions
 from ..errors import ConfigError
-from ..local import LocalStack
+from ..local import LocalStack, netfault
 from .ops import settings_from
 
 
@@ -131,8 +131,12 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
         url_only = url_only or (bool(stack.proxies) and topology == "sentinel")
         choices = f.faults_for(topology)
         extra = f.NETWORK_FAULTS if topology == "sentinel" else ()
+    faults = tuple(f.parse_faults(args.faults, choices, extra))
+    if any(fault in f.NETWORK_FAULTS for fault in faults):
+        # The drill runs in a worker thread: SIGTERM must heal from the main one.
+        netfault.heal_on_signals()
     options = DrillOptions(
-        faults=tuple(f.parse_faults(args.faults, choices, extra)),
+        faults=faults,
         trigger=args.trigger,
         baseline=args.baseline,
         settle_s=args.settle,

@@ -8,8 +8,9 @@ URL-only client each at their own address, every node at its own.
   HAProxy, our client and the URL-only client on the other, for :data:`PARTITION_S`.
 - ``partition-client``: the same cut, but our client is with the master (the minority)
   and the naive client with the majority.
-- ``slow``: :data:`LOSS_PERCENT` % of the master's packets dropped for :data:`SLOW_S`
-  (see :data:`DELAY_NOTE` for the delay).
+- ``slow``: every packet the master sends delayed :data:`DELAY_S` +- :data:`JITTER_S`
+  (NFQUEUE, :mod:`aragora_redis.local.nfqueue`: this kernel has no netem) and
+  :data:`LOSS_PERCENT` % of its packets, both ways, dropped, for :data:`SLOW_S`.
 - ``flap``: the master cut from everyone, then back, every second for :data:`FLAP_S`.
 
 Each fault heals before it returns (also when interrupted), and records when.
@@ -22,7 +23,7 @@ from collections.abc import Callable
 
 from ..errors import ConfigError
 from ..local import LocalStack, netplan
-from ..local.netfault import NetFault
+from ..local.netfault import NetFault, delay_unavailable
 
 Say = Callable[[str], None]
 
@@ -32,15 +33,13 @@ PARTITION_S = 15.0
 SLOW_S = 10.0
 FLAP_S = 10.0
 LOSS_PERCENT = 5
-DELAY_NOTE = (
-    "netem (200 ms +- 50 ms) needs sch_netem, which this kernel lacks; "
-    "the fault drops 5 % of the master's packets"
-)
+DELAY_S = 0.2
+JITTER_S = 0.05
 #: name -> description, as the drill lists them.
 NET_FAULTS = {
     "partition": "master + naive client cut off from replicas, Sentinels, ours for 15 s",
     "partition-client": "master + our client cut off from replicas, Sentinels for 15 s",
-    "slow": "5 % of the master's packets lost for 10 s",
+    "slow": "the master's packets delayed 200 ms +- 50 ms, 5 % lost, for 10 s",
     "flap": "the master's link down/up every second for 10 s",
 }
 
@@ -84,8 +83,14 @@ class NetInjector:
                     self.say(f"{name}: {sorted(minority)} | {sorted(majority)}")
                     time.sleep(PARTITION_S)
                 elif name == "slow":
-                    self.say(f"slow: {DELAY_NOTE}")
-                    net.apply(loss=netplan.Loss(frozenset({addr}), LOSS_PERCENT))
+                    master = frozenset({addr})
+                    why = delay_unavailable()
+                    if why:
+                        self.say(f"slow: loss only, no delay ({why})")
+                    net.apply(
+                        loss=netplan.Loss(master, LOSS_PERCENT),
+                        delay=None if why else (master, DELAY_S, JITTER_S),
+                    )
                     time.sleep(SLOW_S)
                 elif name == "flap":
                     cut = netplan.Cut.between({addr}, set(others) | set(clients.values()))

@@ -14,6 +14,12 @@ Rules live in one nftables table per fault owner, named ``aragora_redis_part_<pi
 removes what a crashed run left (:func:`stale_tables`) and never another run's table.
 Every rule names at least one address of a subnet this module handed out, so no
 traffic of other processes on the machine is touched.
+
+Delay needs user space here (no ``sch_netem`` in this kernel; nftables cannot queue
+to user space either, no ``nft_queue``): an iptables-legacy chain of ours,
+``aragora_redis_part_<pid>`` (:func:`chain_name`), sends the packets *from* the
+delayed addresses to NFQUEUE :func:`queue_number` (:mod:`aragora_redis.local.nfqueue`
+accepts each late), jumped to from OUTPUT by rules that match only those sources.
 """
 
 from __future__ import annotations
@@ -186,3 +192,53 @@ def flap_schedule(duration_s: float, period_s: float = 1.0) -> list[tuple[float,
         down = not down
     steps.append((round(duration_s, 6), False))
     return steps
+
+
+#: iptables-legacy, whose rules live apart from every nftables table.
+IPTABLES = "iptables-legacy"
+_CHAIN = re.compile(rf"^-N ({TABLE_PREFIX}_(\d+))$")
+
+
+def chain_name(pid: int) -> str:
+    """The iptables chain of process ``pid`` (at most 28 characters)."""
+    return f"{TABLE_PREFIX}_{pid}"
+
+
+def queue_number(pid: int) -> int:
+    """The NFQUEUE number of process ``pid``."""
+    return 1000 + pid % 60000
+
+
+def delay_argv(chain: str, queue: int, sources: Iterable[str]) -> list[list[str]]:
+    """Commands that send the packets leaving from ``sources`` to NFQUEUE ``queue``."""
+    addrs = [a for a in _ours(sources) if a.startswith(SUBNET_PREFIX + ".")]
+    if not addrs:
+        raise LocalStackError("delay only the packets of our own addresses")
+    out = [[IPTABLES, "-N", chain]]
+    # --queue-bypass: with no listener bound, the packets pass untouched.
+    out.append(
+        [IPTABLES, "-A", chain, "-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]
+    )
+    out += [[IPTABLES, "-I", "OUTPUT", "-s", f"{a}/32", "-j", chain] for a in addrs]
+    return out
+
+
+def undelay_argv(chain: str, jumps: Iterable[str]) -> list[list[str]]:
+    """Commands that remove ``chain`` and the OUTPUT ``jumps`` (``-A OUTPUT ...`` lines)."""
+    out = [[IPTABLES, "-D", *line.split()[1:]] for line in jumps]
+    return [*out, [IPTABLES, "-F", chain], [IPTABLES, "-X", chain]]
+
+
+def stale_chains(listing: str, alive: Iterable[int]) -> dict[str, list[str]]:
+    """Our chains in ``iptables-legacy -S`` output whose owner is gone, with their jumps."""
+    running = set(alive)
+    lines = [line.strip() for line in listing.splitlines()]
+    out: dict[str, list[str]] = {}
+    for line in lines:
+        match = _CHAIN.match(line)
+        if match and int(match.group(2)) not in running:
+            chain = match.group(1)
+            out[chain] = [
+                j for j in lines if j.startswith("-A OUTPUT ") and j.endswith(f"-j {chain}")
+            ]
+    return out
