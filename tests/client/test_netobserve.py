@@ -35,12 +35,12 @@ def test_ours_counts_default_writes_calls_and_the_fallbacks_admissions() -> None
     obs.write_acks.append((1.0, "durable"))
     obs.plain_acks += [(2.0, "p1"), (3.0, "p2"), (25.0, "p3")]
     obs.calls += [(2.0, 0.01), (9.0, 4.9), (40.0, 9.0)]
-    obs.bounded += [(5.0, "redis", True), (6.0, "fallback", True), (8.0, "fallback", False)]
-    obs.bounded += [(16.0, "fallback", True)]
+    obs.bounded += [(4.9, 5.0, "redis", True), (5.9, 6.0, "fallback", True)]
+    obs.bounded += [(7.9, 8.0, "fallback", False), (15.9, 16.0, "fallback", True)]
     figures = net_figures(obs, {"p2"}, start=0.0, end=30.0, heal=20.0, ours=True)
     assert (figures["plain_acked"], figures["plain_lost"]) == (3, 1)
     assert figures["lost_beyond_lag_bound"] == 0
     assert figures["longest_call_s"] == 4.9  # the 9 s call ended after the window
     assert figures["fallback_admitted"] == 2
-    assert figures["fallback_admit_limit"] == round(BOUNDED_RATE * 10.0 + BOUNDED_BURST, 1)
+    assert figures["fallback_admit_limit"] == round(BOUNDED_RATE * 10.1 + BOUNDED_BURST, 1)
     assert figures["heal_follow_s"] == 5.0

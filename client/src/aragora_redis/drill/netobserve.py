@@ -55,7 +55,7 @@ def net_figures(
         acks = [(t, k) for t, k in obs.write_acks if start <= t <= end]
         plain = [(t, k) for t, k in obs.plain_acks if start <= t <= end]
         calls = [d for t, d in obs.calls if start <= t <= end]
-        bounded = [(t, src, ok) for t, src, ok in obs.bounded if start <= t <= end]
+        bounded = [b for b in obs.bounded if start <= b[1] <= end]
     everything = acks + plain if ours else acks
     lost = [t for t, k in everything if k in missing]
     follow = first_after((t for t, _ in everything), heal)
@@ -66,13 +66,15 @@ def net_figures(
         "heal_follow_s": round(follow - heal, 3) if follow is not None else -1.0,
     }
     if ours:
-        fallback = [(t, ok) for t, src, ok in bounded if src == "fallback"]
-        span = fallback[-1][0] - fallback[0][0] if fallback else 0.0
+        # From the start of the first fallback call to the end of the last: the bucket's
+        # own clock read each decision somewhere inside its call.
+        fallback = [(began, ended, ok) for began, ended, src, ok in bounded if src == "fallback"]
+        span = fallback[-1][1] - fallback[0][0] if fallback else 0.0
         figures |= {
             "plain_acked": len(plain),
             "plain_lost": sum(1 for _, k in plain if k in missing),
             "longest_call_s": round(max(calls, default=0.0), 3),
-            "fallback_admitted": sum(1 for _, ok in fallback if ok),
+            "fallback_admitted": sum(1 for _, _, ok in fallback if ok),
             "fallback_admit_limit": round(BOUNDED_RATE * span + BOUNDED_BURST, 1),
         }
     return figures

@@ -139,13 +139,13 @@ class OurWorkload:
     def _limit_bounded(self) -> None:
         obs, clock = self.obs, self.clock
         while not self._stop.is_set():
-            started = time.perf_counter()
+            started, began = time.perf_counter(), clock()
             try:
                 decision = self.stores.rate_limiter.hit(
                     f"drill:{self.run}:bounded", rate=BOUNDED_RATE, burst=BOUNDED_BURST
                 )
                 with obs.lock:
-                    obs.bounded.append((clock(), decision.source, decision.allowed))
+                    obs.bounded.append((began, clock(), decision.source, decision.allowed))
             except AragoraRedisError:
                 with obs.lock:
                     obs.limiter_errors.append(clock())
