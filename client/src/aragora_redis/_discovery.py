@@ -90,7 +90,7 @@ class BoundedSentinel(Sentinel):
     """redis-py's ``Sentinel`` whose :meth:`discover_master` is bounded (module doc)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.unreachable = Unreachable()
 
     def discover_master(self, service_name: str) -> tuple[str, int]:
@@ -107,7 +107,7 @@ class AsyncBoundedSentinel(AsyncSentinel):
     """The asyncio twin of :class:`BoundedSentinel`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.unreachable = Unreachable()
 
     async def discover_master(self, service_name: str) -> tuple[str, int]:
@@ -138,7 +138,7 @@ class _Probe:
         except (ConnectionError, TimeoutError) as exc:
             self.errors.append(f"{sentinel} - {exc!r}")
 
-    def answer(self, number: int, masters: dict[str, Any]) -> tuple[str, int] | None:
+    def answer(self, number: int, masters: Any) -> tuple[str, int] | None:
         """The master's address when sentinel ``number`` knows a healthy one (it moves first)."""
         owner = self.owner
         state = masters.get(self.name)

@@ -15,9 +15,11 @@ from typing import Any, cast
 import redis
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry as AsyncRetry
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.cluster import ClusterNode
 from redis.exceptions import RedisError
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from . import _options as o
 from ._discovery import AsyncBoundedSentinel, BoundedSentinel, discovery_kwargs
@@ -91,7 +93,7 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
     retry = BudgetRetry()
     if s.mode == "sentinel":
         once = Retry(o.no_backoff(), 0)
-        sentinel = BoundedSentinel(
+        sentinel: Sentinel = BoundedSentinel(
             o.sentinel_addresses(s), sentinel_kwargs=_discovery_kwargs(s, once)
         )
         client = sentinel.master_for(
@@ -116,10 +118,10 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
     retry = AsyncBudgetRetry()
     if s.mode == "sentinel":
         once = AsyncRetry(o.no_backoff(), 0)
-        sentinel = AsyncBoundedSentinel(
+        async_sentinel: AsyncSentinel = AsyncBoundedSentinel(
             o.sentinel_addresses(s), sentinel_kwargs=_discovery_kwargs(s, once)
         )
-        client = sentinel.master_for(
+        client = async_sentinel.master_for(
             s.sentinel_master,
             connection_class=AsyncMasterSSLConnection if s.ssl else AsyncMasterConnection,
             retry=retry,

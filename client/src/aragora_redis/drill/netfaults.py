@@ -83,13 +83,13 @@ class NetInjector:
                     self.say(f"{name}: {sorted(minority)} | {sorted(majority)}")
                     time.sleep(PARTITION_S)
                 elif name == "slow":
-                    master = frozenset({addr})
+                    target = frozenset({addr})
                     why = delay_unavailable()
                     if why:
                         self.say(f"slow: loss only, no delay ({why})")
                     net.apply(
-                        loss=netplan.Loss(master, LOSS_PERCENT),
-                        delay=None if why else (master, DELAY_S, JITTER_S),
+                        loss=netplan.Loss(target, LOSS_PERCENT),
+                        delay=None if why else (target, DELAY_S, JITTER_S),
                     )
                     time.sleep(SLOW_S)
                 elif name == "flap":
