@@ -133,6 +133,8 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
         extra = f.NETWORK_FAULTS if topology == "sentinel" else ()
     faults = tuple(f.parse_faults(args.faults, choices, extra))
     if any(fault in f.NETWORK_FAULTS for fault in faults):
+        if why := netfault.unavailable():
+            raise ConfigError("--faults", why)
         # The drill runs in a worker thread: SIGTERM must heal from the main one.
         netfault.heal_on_signals()
     options = DrillOptions(
