@@ -3,7 +3,13 @@ bound, the heal, our calls and the limiter's fallback."""
 
 from __future__ import annotations
 
-from aragora_redis.drill.netobserve import LAG_BOUND_S, MAX_LAG_S, net_figures
+from aragora_redis.drill.netobserve import (
+    CLUSTER_BOUND_S,
+    LAG_BOUND_S,
+    MAX_LAG_S,
+    bound_for,
+    net_figures,
+)
 from aragora_redis.drill.observe import Observations
 from aragora_redis.drill.workload import BOUNDED_BURST, BOUNDED_RATE
 
@@ -11,6 +17,15 @@ from aragora_redis.drill.workload import BOUNDED_BURST, BOUNDED_RATE
 def test_the_bound_follows_the_rendered_max_lag() -> None:
     assert MAX_LAG_S == 10.0
     assert LAG_BOUND_S == 12.0
+    assert bound_for("sentinel") == LAG_BOUND_S
+    assert bound_for("cluster") == CLUSTER_BOUND_S == 2.5  # node timeout 1.5 s + 1 s
+
+
+def test_a_cluster_loss_is_judged_against_the_node_timeout() -> None:
+    obs = Observations()
+    obs.write_acks += [(1.0, "a"), (4.0, "b")]
+    figures = net_figures(obs, {"a", "b"}, 0.0, 30.0, 20.0, ours=False, bound_s=CLUSTER_BOUND_S)
+    assert figures["lost_beyond_lag_bound"] == 1
 
 
 def test_losses_are_judged_against_the_cut_and_the_heal() -> None:

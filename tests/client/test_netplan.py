@@ -135,8 +135,8 @@ def test_without_a_subnet_the_configs_are_unchanged(tmp_path: Path) -> None:
     assert {n.host for n in nodes.values()} == {"127.0.0.1"}
 
 
-def test_only_the_sentinel_topology_takes_a_subnet(tmp_path: Path) -> None:
-    with pytest.raises(LocalStackError, match="sentinel topology only"):
+def test_only_sentinel_and_cluster_take_a_subnet(tmp_path: Path) -> None:
+    with pytest.raises(LocalStackError, match="sentinel and cluster only"):
         spec.StackOptions(
             topology="endpoint",
             directory=tmp_path,
@@ -192,3 +192,16 @@ def test_stale_chains_are_ours_whose_owner_is_gone_with_their_jumps() -> None:
     assert netplan.stale_chains(listing, alive=[8]) == {
         "aragora_redis_part_7": ["-A OUTPUT -s 127.77.9.10/32 -j aragora_redis_part_7"]
     }
+
+
+def test_a_cluster_with_a_subnet_gives_each_node_its_address(tmp_path: Path) -> None:
+    options = spec.StackOptions(
+        topology="cluster",
+        directory=tmp_path,
+        ports=(7000, 7001, 7002, 7003, 7004, 7005),
+        subnet="127.77.9",
+    ).resolved()
+    node = next(n for n in spec.nodes(options) if n.name == "redis-5")
+    text = spec.render(options, node)
+    assert "bind 127.77.9.15\nbind-source-addr 127.77.9.15\n" in text
+    assert [h.host for h in spec.settings_for(options).cluster_nodes][-1] == "127.77.9.15"

@@ -23,7 +23,7 @@ from aragora_redis.drill import faults as f
 from aragora_redis.drill.netobserve import HEAL_FOLLOW_S
 from aragora_redis.drill.record import FaultResult
 from aragora_redis.drill.run import Drill, DrillOptions
-from aragora_redis.local import LocalStack, netfault, netplan, up_on_free_ports
+from aragora_redis.local import LocalStack, Topology, netfault, netplan, up_on_free_ports
 
 from .drill_support import Record
 
@@ -33,25 +33,40 @@ pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
 CALL_ALLOWANCE_S = 1.0
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def _stack(factory: pytest.TempPathFactory, topology: Topology) -> Iterator[LocalStack]:
     netfault.clean_stale()
     subnet = netplan.subnet(random.SystemRandom().randint(1, 254))
-    folder = tmp_path_factory.mktemp("partition")
-    running = up_on_free_ports(folder, "sentinel", haproxy=True, subnet=subnet)
+    folder = factory.mktemp(f"partition-{topology}")
+    haproxy = topology == "sentinel"
+    running = up_on_free_ports(folder, topology, haproxy=haproxy, subnet=subnet)
     try:
         yield running
     finally:
         running.down()
 
 
-def _drill(stack: LocalStack, name: str, record_property: Record) -> FaultResult:
-    (fault,) = f.parse_faults(name, f.FAULTS, f.NETWORK_FAULTS)
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _stack(tmp_path_factory, "sentinel")
+
+
+@pytest.fixture(scope="module")
+def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from _stack(tmp_path_factory, "cluster")
+
+
+def _drill(
+    stack: LocalStack, name: str, record_property: Record, *, calls_bounded: bool = True
+) -> FaultResult:
+    (fault,) = f.parse_faults(name, f.faults_for(stack.options.topology), f.NETWORK_FAULTS)
+    sentinel = stack.options.topology == "sentinel"
     options = DrillOptions(
-        faults=(fault,), baseline=True, url_only=True, warmup_s=1.0, settle_s=3.0
+        faults=(fault,), baseline=True, url_only=sentinel, warmup_s=1.0, settle_s=3.0
     )
     (result,) = Drill(stack.settings, options, stack).run().faults
-    clients = {"ours": result.ours, "naive": result.naive, "url_only": result.url_only}
+    clients = {"ours": result.ours, "naive": result.naive}
+    if sentinel:
+        clients["url_only"] = result.url_only
     for who, figures in clients.items():
         assert figures is not None, f"{who} did not run"
         for metric, value in figures.items():
@@ -67,7 +82,8 @@ def _drill(stack: LocalStack, name: str, record_property: Record) -> FaultResult
     assert ours["fallback_admitted"] <= ours["fallback_admit_limit"]
     assert 0 <= ours["heal_follow_s"] <= HEAL_FOLLOW_S
     timeout = stack.settings.socket_timeout
-    assert ours["longest_call_s"] <= timeout + CALL_ALLOWANCE_S, "a call of ours hung"
+    if calls_bounded:
+        assert ours["longest_call_s"] <= timeout + CALL_ALLOWANCE_S, "a call of ours hung"
     assert not [t for t in _tables() if t.startswith(netplan.TABLE_PREFIX)], "rules left"
     return result
 
@@ -97,3 +113,20 @@ def test_slow_master(stack: LocalStack, record_property: Record) -> None:
 
 def test_flapping_master_link(stack: LocalStack, record_property: Record) -> None:
     _drill(stack, "flap", record_property)
+
+
+# Redis Cluster: the primary of the shard owning the drill's channel is the one cut off.
+# Not asserted there: the call bound. The cluster client (redis-py's RedisCluster with
+# its count of retries) held calls 11-15 s in these faults; see the README.
+
+
+def test_cluster_partition_primary_with_naive_client(
+    cluster_stack: LocalStack, record_property: Record
+) -> None:
+    _drill(cluster_stack, "partition", record_property, calls_bounded=False)
+
+
+def test_cluster_partition_client_ours_with_the_old_primary(
+    cluster_stack: LocalStack, record_property: Record
+) -> None:
+    _drill(cluster_stack, "partition-client", record_property, calls_bounded=False)

@@ -83,7 +83,7 @@ def register(groups: Any) -> None:
         "--own-addresses",
         type=int,
         metavar="N",
-        help="sentinel topology: each process on its own loopback address in 127.77.N.0/24 "
+        help="sentinel and cluster: each process on its own loopback address in 127.77.N.0/24 "
         "(1..254), for the drill's network faults (partition, partition-client, slow, flap)",
     )
     p_up.add_argument("--env-file", default=".env", help="where to write the .env (default .env)")

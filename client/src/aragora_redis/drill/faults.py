@@ -127,12 +127,15 @@ class Injector:
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` now."""
         stack = self.stack
-        if self.control is not None:
+        if fault.name in NET_FAULTS:
+            # On a cluster, the primary of the shard that owns the drill's channel.
+            shards = self.shards
+            master = shards.shard(self.shard_key)[0] if shards else self.master_node()
+            self.net.inject(fault.name, master)
+        elif self.control is not None:
             self._inject_endpoint(self.control, fault)
         elif self.shards is not None:
             self._inject_cluster(self.shards, fault)
-        elif fault.name in NET_FAULTS:
-            self.net.inject(fault.name, self.master_node())
         elif fault.name == "planned":
             planned_failover(self.stack.settings, self.say)
         elif fault.name == "kill":

@@ -22,7 +22,7 @@ from ..settings import RedisSettings
 from ..stores import Stores, connect
 from . import faults as f
 from .netfaults import NET_FAULTS
-from .netobserve import net_figures
+from .netobserve import bound_for, net_figures
 from .observe import ENDPOINT_MOVED, Observations, Verified, buckets, fault_figures
 from .record import DrillRecord, FaultResult, Marker
 from .workload import NaiveWorkload, OurWorkload, UrlOnlyWorkload, naive_cluster
@@ -126,7 +126,9 @@ class Drill:
                     self.settings, self.run_id, self.clock, timeout=timeout
                 )
             elif self.settings.mode == "cluster":
-                self.naive = naive_cluster(self.settings, self.run_id, self.clock)
+                self.naive = naive_cluster(
+                    self.settings, self.run_id, self.clock, source=source.get("naive")
+                )
             else:
                 self.naive = NaiveWorkload(
                     self.settings, self.run_id, self.clock, source=source.get("naive")
@@ -226,9 +228,12 @@ class Drill:
             with_events=True,
             shard=self.shard,
         )
+        bound = bound_for(self.settings.mode)
         if heal is not None:
             missing = ours_verified.missing_keys
-            result.ours |= net_figures(ours_obs, missing, start, end, heal, ours=True)
+            result.ours |= net_figures(
+                ours_obs, missing, start, end, heal, ours=True, bound_s=bound
+            )
         others = (("naive", self.naive), ("url_only", self.url_only))
         for attr, load in others:
             if load is None:
@@ -239,7 +244,9 @@ class Drill:
             )
             if heal is not None:
                 missing = verified.missing_keys
-                figures |= net_figures(load.obs, missing, start, end, heal, ours=False)
+                figures |= net_figures(
+                    load.obs, missing, start, end, heal, ours=False, bound_s=bound
+                )
             setattr(result, attr, figures)
         return result
 

@@ -302,9 +302,12 @@ class UrlOnlyWorkload(_Writer):
                 return
 
 
-def naive_cluster(settings: RedisSettings, run: str, clock: Clock) -> UrlOnlyWorkload:
+def naive_cluster(
+    settings: RedisSettings, run: str, clock: Clock, *, source: str | None = None
+) -> UrlOnlyWorkload:
     """Naive redis-py on a cluster: ``redis.RedisCluster`` from the seed nodes with its
-    defaults and our socket timeouts, each failed write retried as the URL-only loop does."""
+    defaults and our socket timeouts, each failed write retried as the URL-only loop does.
+    ``source``: the loopback address its connections leave from (network faults)."""
     secret = settings.password.get_secret_value() if settings.password else None
     client = redis.RedisCluster(
         startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in o.cluster_addresses(settings)],
@@ -314,4 +317,24 @@ def naive_cluster(settings: RedisSettings, run: str, clock: Clock) -> UrlOnlyWor
         socket_connect_timeout=settings.socket_connect_timeout,
         **({"ssl": True, **o.tls_kwargs(settings)} if settings.ssl else {}),
     )
+    if source is not None:
+        _bind_cluster(client, bound_class(redis.Connection, source))
     return UrlOnlyWorkload(settings, run, clock, client=client)
+
+
+def _bind_cluster(client: redis.RedisCluster, connection_class: type[redis.Connection]) -> None:
+    # redis.Redis takes no connection class, and RedisCluster makes one per node: set it on
+    # the nodes it knows (dropping their first connections) and on every node it adds.
+    manager: Any = client.nodes_manager
+    create = manager.create_redis_node
+
+    def bound_node(host: str, port: int, **kwargs: Any) -> redis.Redis:
+        node: redis.Redis = create(host, port, **kwargs)
+        node.connection_pool.connection_class = connection_class
+        return node
+
+    manager.create_redis_node = bound_node
+    for node in client.get_nodes():
+        if node.redis_connection is not None:
+            node.redis_connection.connection_pool.connection_class = connection_class
+            node.redis_connection.connection_pool.disconnect()
