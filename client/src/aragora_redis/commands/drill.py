@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ..drill import faults as f
+from ..drill.netfaults import PARTITION_S
 from ..drill.netobserve import NET_METRICS
 from ..drill.record import METRICS, DrillRecord
 from ..drill.run import Drill, DrillOptions
@@ -57,6 +58,12 @@ def register(groups: Any) -> None:
         help="ARAGORA_REDIS_* file (default .env; the process environment when missing)",
     )
     p.add_argument("--settle", type=float, default=6.0, help="seconds observed after each fault")
+    p.add_argument(
+        "--partition-s",
+        type=float,
+        default=PARTITION_S,
+        help=f"seconds the partition faults hold (default {PARTITION_S:g})",
+    )
     p.add_argument(
         "--observe", type=float, default=30.0, help="seconds observed with --trigger none"
     )
@@ -142,6 +149,7 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
         trigger=args.trigger,
         baseline=args.baseline,
         settle_s=args.settle,
+        partition_s=args.partition_s,
         observe_s=args.observe,
         url_only=url_only,
     )

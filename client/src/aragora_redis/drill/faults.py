@@ -17,7 +17,7 @@ from ..failover import planned_failover
 from ..local import LocalStack, current_master, restore
 from ..local.cluster import ClusterControl
 from ..local.endpoint import EndpointControl
-from .netfaults import NET_FAULTS, NetInjector
+from .netfaults import NET_FAULTS, PARTITION_S, NetInjector
 
 Say = Callable[[str], None]
 
@@ -84,14 +84,21 @@ class Injector:
     its pub/sub channel, so that the subscribers' node is the one that fails).
     """
 
-    def __init__(self, stack: LocalStack, say: Say, *, shard_key: str = "aragora") -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        say: Say,
+        *,
+        shard_key: str = "aragora",
+        partition_s: float = PARTITION_S,
+    ) -> None:
         self.stack = stack
         self.say = say
         self.shard_key = shard_key
         topology = stack.options.topology
         self.control = EndpointControl(stack, say) if topology == "endpoint" else None
         self.shards = ClusterControl(stack, say) if topology == "cluster" else None
-        self.net = NetInjector(stack, say)
+        self.net = NetInjector(stack, say, partition_s=partition_s)
 
     @property
     def events(self) -> list[tuple[float, str]]:

@@ -65,9 +65,11 @@ def sides(stack: LocalStack, master: str) -> tuple[str, list[str], dict[str, str
 class NetInjector:
     """Injects one network fault, holds it, heals; ``healed_at`` is when (monotonic)."""
 
-    def __init__(self, stack: LocalStack, say: Say) -> None:
+    def __init__(self, stack: LocalStack, say: Say, *, partition_s: float = PARTITION_S) -> None:
         self.stack = stack
         self.say = say
+        #: How long the partitions hold (``--partition-s``).
+        self.partition_s = partition_s
         self.healed_at: float | None = None
 
     def inject(self, name: str, master: str) -> None:
@@ -81,7 +83,7 @@ class NetInjector:
                     majority = set(others) | {a for c, a in clients.items() if c != with_master}
                     net.apply([netplan.Cut.between(minority, majority)])
                     self.say(f"{name}: {sorted(minority)} | {sorted(majority)}")
-                    time.sleep(PARTITION_S)
+                    time.sleep(self.partition_s)
                 elif name == "slow":
                     target = frozenset({addr})
                     why = delay_unavailable()

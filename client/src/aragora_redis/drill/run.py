@@ -21,7 +21,7 @@ from ..local.shards import SHARD_PROMOTED
 from ..settings import RedisSettings
 from ..stores import Stores, connect
 from . import faults as f
-from .netfaults import NET_FAULTS
+from .netfaults import NET_FAULTS, PARTITION_S
 from .netobserve import bound_for, net_figures
 from .observe import ENDPOINT_MOVED, Observations, Verified, buckets, fault_figures
 from .record import DrillRecord, FaultResult, Marker
@@ -52,6 +52,8 @@ class DrillOptions:
     observe_s: float = 30.0
     writers: int = 2
     url_only: bool = False
+    #: How long the network faults ``partition`` and ``partition-client`` hold.
+    partition_s: float = PARTITION_S
 
 
 class Drill:
@@ -188,7 +190,9 @@ class Drill:
         if self.stack is None:
             raise ConfigError("--trigger", "injecting faults needs the local stack; use none")
         channel = self.ours.channel if self.ours else "aragora"
-        injector = f.Injector(self.stack, self.say, shard_key=channel)
+        injector = f.Injector(
+            self.stack, self.say, shard_key=channel, partition_s=self.options.partition_s
+        )
         start = self.clock()
         self.phase = f"{fault.name}: injecting"
         self.say(f"{fault.name}: {fault.description}")
