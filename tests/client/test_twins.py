@@ -51,6 +51,7 @@ TWINS = [
     ("aragora_redis.stores", "Stores", "AsyncStores"),
     ("aragora_redis.watch", "SentinelWatcher", "AsyncSentinelWatcher"),
     ("aragora_redis.sentinel_conn", "MasterConnection", "AsyncMasterConnection"),
+    ("aragora_redis._discovery", "BoundedSentinel", "AsyncBoundedSentinel"),
 ]
 # Names that differ only because asyncio spells them differently.
 ASYNC_SPELLING = {
