@@ -10,6 +10,7 @@ uses only a count of retries, keeps jittered exponential backoff).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -55,13 +56,38 @@ def _cluster_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
-def _master_kwargs(s: RedisSettings, failover: FailoverState | None) -> dict[str, Any]:
-    return {
-        "failover_state": failover or FailoverState(s.sentinel_master),
-        "db": s.db,
-        "max_connections": s.max_connections,
+@dataclass(frozen=True)
+class _SentinelKinds:
+    """The redis-py classes a sentinel-mode client is built from (sync or asyncio)."""
+
+    sentinel: type[Sentinel] | type[AsyncSentinel]
+    retry: type[Retry] | type[AsyncRetry]
+    plain: type[Any]
+    tls: type[Any]
+
+
+_SYNC = _SentinelKinds(Sentinel, Retry, MasterConnection, MasterSSLConnection)
+_ASYNC = _SentinelKinds(AsyncSentinel, AsyncRetry, AsyncMasterConnection, AsyncMasterSSLConnection)
+
+
+def _sentinel_master(
+    kinds: _SentinelKinds, s: RedisSettings, failover: FailoverState | None, retry: Any
+) -> Any:
+    """The master client of the sentinels of ``s``, without I/O.
+
+    Each sentinel is asked once with no pause: ``retry`` repeats the whole discovery.
+    """
+    once = kinds.retry(o.no_backoff(), 0)
+    sentinel = kinds.sentinel(o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once))
+    return sentinel.master_for(
+        s.sentinel_master,
+        connection_class=kinds.tls if s.ssl else kinds.plain,
+        retry=retry,
+        failover_state=failover or FailoverState(s.sentinel_master),
+        db=s.db,
+        max_connections=s.max_connections,
         **o.node_kwargs(s),
-    }
+    )
 
 
 def _standalone_kwargs(s: RedisSettings) -> dict[str, Any]:
@@ -86,15 +112,7 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
         return redis.RedisCluster(retry=Retry(o.backoff(), o.RETRIES), **_cluster_kwargs(s))
     retry = BudgetRetry()
     if s.mode == "sentinel":
-        once = Retry(o.no_backoff(), 0)
-        sentinel = Sentinel(o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once))
-        client = sentinel.master_for(
-            s.sentinel_master,
-            connection_class=MasterSSLConnection if s.ssl else MasterConnection,
-            retry=retry,
-            **_master_kwargs(s, failover),
-        )
-        return cast(redis.Redis, client)
+        return cast(redis.Redis, _sentinel_master(_SYNC, s, failover, retry))
     return follow_endpoint(redis.Redis(retry=retry, **_standalone_kwargs(s)))
 
 
@@ -109,17 +127,7 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
         return aredis.RedisCluster(retry=retries, **_cluster_kwargs(s))
     retry = AsyncBudgetRetry()
     if s.mode == "sentinel":
-        once = AsyncRetry(o.no_backoff(), 0)
-        sentinel = AsyncSentinel(
-            o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once)
-        )
-        client = sentinel.master_for(
-            s.sentinel_master,
-            connection_class=AsyncMasterSSLConnection if s.ssl else AsyncMasterConnection,
-            retry=retry,
-            **_master_kwargs(s, failover),
-        )
-        return cast(aredis.Redis, client)
+        return cast(aredis.Redis, _sentinel_master(_ASYNC, s, failover, retry))
     return follow_endpoint_async(aredis.Redis(retry=retry, **_standalone_kwargs(s)))
 
 
