@@ -137,6 +137,30 @@ class CloudArgs(Generic[S]):
         return cls(settings, config.stack.protect, config.client, config.tags, **extra)
 
 
+#: A component's outputs, as :meth:`pulumi.ComponentResource.register_outputs` takes them.
+Outputs = Mapping[str, Any]
+A = TypeVar("A")
+
+
+class BackendComponent(pulumi.ComponentResource, Generic[A]):
+    """A backend's component (type token ``TYPE``), built from its args ``A``.
+
+    Its ``_declare`` declares every resource inside it, sets :attr:`endpoint`
+    and returns the outputs the component registers.
+    """
+
+    TYPE: ClassVar[str]
+    #: The shared description of the Redis it declared (mode, hosts, port, TLS, credentials).
+    endpoint: RedisEndpoint
+
+    def __init__(self, name: str, args: A, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self.register_outputs(self._declare(name, args))
+
+    def _declare(self, name: str, args: A) -> Outputs:
+        raise NotImplementedError
+
+
 def warn_unnotified(config: StackConfig, section: str, key: str, value: object, what: str) -> None:
     """Warn when a prod stack's alerts (``what``) have no one to notify (``key`` unset)."""
     if config.stack.environment == "prod" and not value:

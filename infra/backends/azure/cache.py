@@ -19,7 +19,7 @@ from pulumi_azure_native import authorization, managedidentity, redis
 from ...endpoint import RedisEndpoint
 from ...outputs import contract_env
 from ...settings import StackConfig
-from ..common import CloudArgs, primary_or_cluster, warn_unnotified
+from ..common import BackendComponent, CloudArgs, Outputs, primary_or_cluster, warn_unnotified
 from .common import CACHE, Site, publish_env, surround
 from .settings import AzureSettings, RdbBackup
 
@@ -37,16 +37,13 @@ class AzureCacheRedisArgs(CloudArgs[AzureSettings]):
     """
 
 
-class AzureCacheRedis(pulumi.ComponentResource):
+class AzureCacheRedis(BackendComponent[AzureCacheRedisArgs]):
     """An Azure Cache for Redis with its private endpoint, alerts, lock and schedule."""
 
-    endpoint: RedisEndpoint
+    TYPE = "aragora-redis:azure:AzureCacheRedis"
     cache: redis.Redis
 
-    def __init__(
-        self, name: str, args: AzureCacheRedisArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("aragora-redis:azure:AzureCacheRedis", name, None, opts)
+    def _declare(self, name: str, args: AzureCacheRedisArgs) -> Outputs:
         s, tags = args.settings, args.tags
         site = Site(name, s, tags, self)
         premium = s.sku == "Premium"
@@ -108,9 +105,7 @@ class AzureCacheRedis(pulumi.ComponentResource):
         self.cache = cache
         self.endpoint = _endpoint(cache, s, password)
         publish_env(site, contract_env(self.endpoint, args.client))
-        self.register_outputs(
-            {"cacheId": cache.id, "host": self.endpoint.host, "port": self.endpoint.port}
-        )
+        return {"cacheId": cache.id, "host": self.endpoint.host, "port": self.endpoint.port}
 
 
 def _configuration(s: AzureSettings) -> redis.RedisCommonPropertiesRedisConfigurationArgs:

@@ -27,7 +27,7 @@ from pulumi_azure_native import redisenterprise
 from ...endpoint import RedisEndpoint
 from ...outputs import contract_env
 from ...settings import StackConfig
-from ..common import CloudArgs, primary_or_cluster, warn_unnotified
+from ..common import BackendComponent, CloudArgs, Outputs, primary_or_cluster, warn_unnotified
 from .common import MANAGED, Site, publish_env, surround
 from .managed_ready import running_name
 from .managed_settings import AzureManagedSettings
@@ -56,17 +56,14 @@ class AzureManagedRedisArgs(CloudArgs[AzureManagedSettings]):
     """
 
 
-class AzureManagedRedis(pulumi.ComponentResource):
+class AzureManagedRedis(BackendComponent[AzureManagedRedisArgs]):
     """An Azure Managed Redis cluster, its database, private endpoint, alerts and lock."""
 
-    endpoint: RedisEndpoint
+    TYPE = "aragora-redis:azure-managed:AzureManagedRedis"
     cluster: redisenterprise.RedisEnterprise
     database: redisenterprise.Database
 
-    def __init__(
-        self, name: str, args: AzureManagedRedisArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("aragora-redis:azure-managed:AzureManagedRedis", name, None, opts)
+    def _declare(self, name: str, args: AzureManagedRedisArgs) -> Outputs:
         s, tags = args.settings, args.tags
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         cluster = redisenterprise.RedisEnterprise(
@@ -116,9 +113,7 @@ class AzureManagedRedis(pulumi.ComponentResource):
         self.cluster, self.database = cluster, database
         self.endpoint = _endpoint(cluster, database, s, password)
         publish_env(site, contract_env(self.endpoint, args.client))
-        self.register_outputs(
-            {"clusterId": cluster.id, "host": self.endpoint.host, "port": self.endpoint.port}
-        )
+        return {"clusterId": cluster.id, "host": self.endpoint.host, "port": self.endpoint.port}
 
 
 def _endpoint(
