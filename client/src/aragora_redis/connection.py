@@ -138,24 +138,37 @@ def connect_redis(settings: RedisSettings, *, check: bool = True) -> SyncClient:
     check fails.
     """
     client = build_redis(settings)
-    if check:
-        try:
-            client.ping()
-        except RedisError as exc:
-            client.close()
-            raise RedisUnavailable(f"cannot reach {settings.describe()}: {exc}") from exc
-    return client
+    return checked(client, settings) if check else client
 
 
 async def connect_redis_async(settings: RedisSettings, *, check: bool = True) -> AsyncClient:
     """The asyncio twin of :func:`connect_redis`."""
     client = build_redis_async(settings)
-    if check:
-        try:
-            if isinstance(client, aredis.RedisCluster):
-                await client.initialize()
-            await client.ping()
-        except RedisError as exc:
-            await client.aclose()
-            raise RedisUnavailable(f"cannot reach {settings.describe()}: {exc}") from exc
+    return await checked_async(client, settings) if check else client
+
+
+def checked(client: SyncClient, settings: RedisSettings) -> SyncClient:
+    """``client`` once it has answered PING; else it is closed and :class:`RedisUnavailable`
+    raised (redis-py's error as ``__cause__``)."""
+    try:
+        client.ping()
+    except RedisError as exc:
+        client.close()
+        raise _unreachable(settings, exc) from exc
     return client
+
+
+async def checked_async(client: AsyncClient, settings: RedisSettings) -> AsyncClient:
+    """The asyncio twin of :func:`checked`; it initialises a cluster client first."""
+    try:
+        if isinstance(client, aredis.RedisCluster):
+            await client.initialize()  # see build_redis_async
+        await client.ping()
+    except RedisError as exc:
+        await client.aclose()
+        raise _unreachable(settings, exc) from exc
+    return client
+
+
+def _unreachable(settings: RedisSettings, exc: RedisError) -> RedisUnavailable:
+    return RedisUnavailable(f"cannot reach {settings.describe()}: {exc}")
