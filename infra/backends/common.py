@@ -1,4 +1,4 @@
-"""What every backend does the same way: settings base, args, passwords, endpoints, secrets.
+"""What every backend does alike: settings and component bases, args, passwords, endpoints, secrets.
 
 Imported by the backend packages, never importing one of them: a backend's
 folder shares with another only through this module (and :mod:`infra.settings`).

@@ -85,7 +85,7 @@ class _Cursor:
 C = TypeVar("C")
 
 
-class _Reading(Generic[C]):
+class _Subscribed(Generic[C]):
     """What both twins hold: the client and the cursor; the ids to resume from."""
 
     def __init__(self, client: C, channels: tuple[str, ...], last_ids: Mapping[str, str]) -> None:
@@ -99,7 +99,7 @@ class _Reading(Generic[C]):
         return self._cursor.last_ids
 
 
-class StreamSubscription(_Reading[SyncClient], Polled):
+class StreamSubscription(_Subscribed[SyncClient], Polled):
     """Durable events (sync): iterate it, or call :meth:`get`."""
 
     @classmethod
@@ -135,7 +135,7 @@ class StreamSubscription(_Reading[SyncClient], Polled):
         self._closed = True
 
 
-class AsyncStreamSubscription(_Reading[AsyncClient], AsyncPolled):
+class AsyncStreamSubscription(_Subscribed[AsyncClient], AsyncPolled):
     """The asyncio twin of :class:`StreamSubscription`."""
 
     @classmethod
