@@ -415,6 +415,11 @@ class ErrorCase:
     stack: str = ""
     subnets: dict[str, tuple[str, str]] | None = None
 
+    def check(self, run: Run, *, outputs: bool = True) -> None:
+        """``run`` (of the stack file with :attr:`changes`) stopped with this case's error
+        (see :func:`assert_named_error`)."""
+        assert_named_error(run, self.key, self.shows, self.id, outputs=outputs)
+
 
 def case_ids(cases: Sequence[Any]) -> list[str]:
     """The pytest ids of a table of cases (anything with an ``id``)."""

@@ -14,7 +14,7 @@ from infra.backends import BACKENDS
 from infra.settings import BackendName, StackConfigError
 
 from .harness import ErrorCase as Case
-from .harness import assert_named_error, aws, case_ids, changed, run_program, stack_file
+from .harness import aws, case_ids, changed, run_program, stack_file
 
 #: The stack a case changes unless it names another.
 STAGING = "staging-aws"
@@ -99,8 +99,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_config_is_named_before_any_resource(case: Case) -> None:
     stack = case.stack or STAGING
-    run = run_program(changed(stack, case.changes), stack, subnets=case.subnets)
-    assert_named_error(run, case.key, case.shows, case.id)
+    case.check(run_program(changed(stack, case.changes), stack, subnets=case.subnets))
 
 
 def test_config_errors_print_without_a_traceback() -> None:

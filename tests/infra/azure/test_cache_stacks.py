@@ -22,7 +22,6 @@ from ..harness import (
     Declared,
     Run,
     Secret,
-    assert_named_error,
     case_ids,
     changed,
     evaluated,
@@ -299,5 +298,4 @@ CASES = [Case(*error) for error in ERRORS]
 
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_config_gives_a_named_error_before_any_resource(case: Case) -> None:
-    run = run_azure(changed(STACK, case.changes), STACK)
-    assert_named_error(run, case.key, case.shows, case.id, outputs=False)
+    case.check(run_azure(changed(STACK, case.changes), STACK), outputs=False)
