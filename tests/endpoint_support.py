@@ -123,13 +123,15 @@ def check_written(endpoint: ManagedEndpoint, node: str, debate: str, channel: st
         primary.close()
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
+    """Poll ``check`` until it holds, and return when (monotonic clock); fail naming
+    ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+    return time.monotonic()
 
 
 @dataclass

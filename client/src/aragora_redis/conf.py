@@ -159,6 +159,11 @@ def _line(*args: str | int) -> str:
     return " ".join(quote(str(a)) for a in args)
 
 
+def _given(*directives: tuple[str, str | int | None]) -> list[str]:
+    """The line of each directive whose value is set (a name of two words is two words)."""
+    return [_line(*name.split(), value) for name, value in directives if value is not None]
+
+
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -198,12 +203,11 @@ def redis_conf_parts(spec: RedisNodeSpec) -> ConfParts:
         _line("dir", spec.dir),
         _line("appendonly", _yes(spec.appendonly)),
     ]
-    if spec.save is not None:
-        lines.append(_line("save", spec.save))
-    if spec.maxmemory is not None:
-        lines.append(_line("maxmemory", spec.maxmemory))
-    if spec.maxmemory_policy is not None:
-        lines.append(_line("maxmemory-policy", spec.maxmemory_policy))
+    lines += _given(
+        ("save", spec.save),
+        ("maxmemory", spec.maxmemory),
+        ("maxmemory-policy", spec.maxmemory_policy),
+    )
     secret, masteruser = _auth_lines(spec)
     lines += masteruser
     if spec.replicaof is not None:
@@ -212,14 +216,12 @@ def redis_conf_parts(spec: RedisNodeSpec) -> ConfParts:
         _line("min-replicas-to-write", spec.min_replicas_to_write),
         _line("min-replicas-max-lag", spec.min_replicas_max_lag),
     ]
-    if spec.repl_diskless_sync_delay is not None:
-        lines.append(_line("repl-diskless-sync-delay", spec.repl_diskless_sync_delay))
-    if spec.shutdown_on_sigterm is not None:
-        lines.append(_line("shutdown-on-sigterm", spec.shutdown_on_sigterm))
-    if spec.announce_host is not None:
-        lines.append(_line("replica-announce-ip", spec.announce_host))
-    if spec.announce_port is not None:
-        lines.append(_line("replica-announce-port", spec.announce_port))
+    lines += _given(
+        ("repl-diskless-sync-delay", spec.repl_diskless_sync_delay),
+        ("shutdown-on-sigterm", spec.shutdown_on_sigterm),
+        ("replica-announce-ip", spec.announce_host),
+        ("replica-announce-port", spec.announce_port),
+    )
     lines += _tls_lines(spec.tls)
     if spec.cluster is not None:
         lines += _cluster_lines(spec.cluster, tls=spec.tls is not None)
@@ -250,10 +252,10 @@ def sentinel_conf_parts(spec: SentinelSpec) -> ConfParts:
         _line("sentinel", "resolve-hostnames", _yes(spec.resolve_hostnames)),
         _line("sentinel", "announce-hostnames", _yes(spec.announce_hostnames)),
     ]
-    if spec.announce_host is not None:
-        lines.append(_line("sentinel", "announce-ip", spec.announce_host))
-    if spec.announce_port is not None:
-        lines.append(_line("sentinel", "announce-port", spec.announce_port))
+    lines += _given(
+        ("sentinel announce-ip", spec.announce_host),
+        ("sentinel announce-port", spec.announce_port),
+    )
     lines.append(
         _line("sentinel", "monitor", name, spec.master.host, spec.master.port, spec.quorum)
     )
@@ -343,12 +345,7 @@ def _cluster_lines(cluster: ClusterOptions, *, tls: bool) -> list[str]:
 
 
 def _process_lines(pidfile: str | None, logfile: str | None) -> list[str]:
-    lines = [_line("daemonize", "no")]
-    if pidfile is not None:
-        lines.append(_line("pidfile", pidfile))
-    if logfile is not None:
-        lines.append(_line("logfile", logfile))
-    return lines
+    return [_line("daemonize", "no"), *_given(("pidfile", pidfile), ("logfile", logfile))]
 
 
 def _lines(lines: list[str]) -> str:

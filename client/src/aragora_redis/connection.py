@@ -10,6 +10,7 @@ uses only a count of retries, keeps jittered exponential backoff).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -56,13 +57,42 @@ def _cluster_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
-def _master_kwargs(s: RedisSettings, failover: FailoverState | None) -> dict[str, Any]:
-    return {
-        "failover_state": failover or FailoverState(s.sentinel_master),
-        "db": s.db,
-        "max_connections": s.max_connections,
+@dataclass(frozen=True)
+class _SentinelKinds:
+    """The redis-py classes a sentinel-mode client is built from (sync or asyncio)."""
+
+    sentinel: type[Sentinel] | type[AsyncSentinel]
+    retry: type[Retry] | type[AsyncRetry]
+    plain: type[Any]
+    tls: type[Any]
+
+
+_SYNC = _SentinelKinds(BoundedSentinel, Retry, MasterConnection, MasterSSLConnection)
+_ASYNC = _SentinelKinds(
+    AsyncBoundedSentinel, AsyncRetry, AsyncMasterConnection, AsyncMasterSSLConnection
+)
+
+
+def _sentinel_master(
+    kinds: _SentinelKinds, s: RedisSettings, failover: FailoverState | None, retry: Any
+) -> Any:
+    """The master client of the sentinels of ``s``, without I/O.
+
+    Each sentinel is asked once with no pause: ``retry`` repeats the whole discovery.
+    """
+    once = kinds.retry(o.no_backoff(), 0)
+    # The sentinels share the timeouts: asking all of them stays within one timeout.
+    shared = discovery_kwargs(o.sentinel_kwargs(s, once), len(s.sentinel_hosts))
+    sentinel = kinds.sentinel(o.sentinel_addresses(s), sentinel_kwargs=shared)
+    return sentinel.master_for(
+        s.sentinel_master,
+        connection_class=kinds.tls if s.ssl else kinds.plain,
+        retry=retry,
+        failover_state=failover or FailoverState(s.sentinel_master),
+        db=s.db,
+        max_connections=s.max_connections,
         **o.node_kwargs(s),
-    }
+    )
 
 
 def _standalone_kwargs(s: RedisSettings) -> dict[str, Any]:
@@ -76,11 +106,6 @@ def _standalone_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
-def _discovery_kwargs(s: RedisSettings, retry: Any) -> dict[str, Any]:
-    # The sentinels share the timeouts: asking all of them stays within one timeout.
-    return discovery_kwargs(o.sentinel_kwargs(s, retry), len(s.sentinel_hosts))
-
-
 def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> SyncClient:
     """A redis-py client for ``s`` without any I/O (connections open lazily).
 
@@ -92,17 +117,7 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
         return redis.RedisCluster(retry=Retry(o.backoff(), o.RETRIES), **_cluster_kwargs(s))
     retry = BudgetRetry()
     if s.mode == "sentinel":
-        once = Retry(o.no_backoff(), 0)
-        sentinel: Sentinel = BoundedSentinel(
-            o.sentinel_addresses(s), sentinel_kwargs=_discovery_kwargs(s, once)
-        )
-        client = sentinel.master_for(
-            s.sentinel_master,
-            connection_class=MasterSSLConnection if s.ssl else MasterConnection,
-            retry=retry,
-            **_master_kwargs(s, failover),
-        )
-        return cast(redis.Redis, client)
+        return cast(redis.Redis, _sentinel_master(_SYNC, s, failover, retry))
     return follow_endpoint(redis.Redis(retry=retry, **_standalone_kwargs(s)))
 
 
@@ -117,17 +132,7 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
         return aredis.RedisCluster(retry=retries, **_cluster_kwargs(s))
     retry = AsyncBudgetRetry()
     if s.mode == "sentinel":
-        once = AsyncRetry(o.no_backoff(), 0)
-        async_sentinel: AsyncSentinel = AsyncBoundedSentinel(
-            o.sentinel_addresses(s), sentinel_kwargs=_discovery_kwargs(s, once)
-        )
-        client = async_sentinel.master_for(
-            s.sentinel_master,
-            connection_class=AsyncMasterSSLConnection if s.ssl else AsyncMasterConnection,
-            retry=retry,
-            **_master_kwargs(s, failover),
-        )
-        return cast(aredis.Redis, client)
+        return cast(aredis.Redis, _sentinel_master(_ASYNC, s, failover, retry))
     return follow_endpoint_async(aredis.Redis(retry=retry, **_standalone_kwargs(s)))
 
 
@@ -138,24 +143,37 @@ def connect_redis(settings: RedisSettings, *, check: bool = True) -> SyncClient:
     check fails.
     """
     client = build_redis(settings)
-    if check:
-        try:
-            client.ping()
-        except RedisError as exc:
-            client.close()
-            raise RedisUnavailable(f"cannot reach {settings.describe()}: {exc}") from exc
-    return client
+    return checked(client, settings) if check else client
 
 
 async def connect_redis_async(settings: RedisSettings, *, check: bool = True) -> AsyncClient:
     """The asyncio twin of :func:`connect_redis`."""
     client = build_redis_async(settings)
-    if check:
-        try:
-            if isinstance(client, aredis.RedisCluster):
-                await client.initialize()
-            await client.ping()
-        except RedisError as exc:
-            await client.aclose()
-            raise RedisUnavailable(f"cannot reach {settings.describe()}: {exc}") from exc
+    return await checked_async(client, settings) if check else client
+
+
+def checked(client: SyncClient, settings: RedisSettings) -> SyncClient:
+    """``client`` once it has answered PING; else it is closed and :class:`RedisUnavailable`
+    raised (redis-py's error as ``__cause__``)."""
+    try:
+        client.ping()
+    except RedisError as exc:
+        client.close()
+        raise _unreachable(settings, exc) from exc
     return client
+
+
+async def checked_async(client: AsyncClient, settings: RedisSettings) -> AsyncClient:
+    """The asyncio twin of :func:`checked`; it initialises a cluster client first."""
+    try:
+        if isinstance(client, aredis.RedisCluster):
+            await client.initialize()  # see build_redis_async
+        await client.ping()
+    except RedisError as exc:
+        await client.aclose()
+        raise _unreachable(settings, exc) from exc
+    return client
+
+
+def _unreachable(settings: RedisSettings, exc: RedisError) -> RedisUnavailable:
+    return RedisUnavailable(f"cannot reach {settings.describe()}: {exc}")

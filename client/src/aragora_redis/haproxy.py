@@ -193,9 +193,13 @@ def check_commands(password_env: str, username: str | None) -> str:
     auth = ["AUTH"] if username is None else ["AUTH", username]
     head = "".join(_bulk(p) for p in auth)
     password = f"\\x24%[env({password_env}),length]\\r\\n%[env({password_env})]\\r\\n"
-    info = "*2\\r\\n" + _bulk("INFO") + _bulk("replication")
-    quit_ = "*1\\r\\n" + _bulk("QUIT")
+    info = _array("INFO", "replication")
+    quit_ = _array("QUIT")
     return f'"*{len(auth) + 1}\\r\\n{head}{password}{info}{quit_}"'
+
+
+def _array(*words: str) -> str:
+    return f"*{len(words)}\\r\\n" + "".join(_bulk(w) for w in words)
 
 
 def _bulk(word: str) -> str:
