@@ -137,7 +137,7 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
             )
         url_only = url_only or (bool(stack.proxies) and topology == "sentinel")
         choices = f.faults_for(topology)
-        extra = f.NETWORK_FAULTS if topology in ("sentinel", "cluster") else ()
+        extra = f.NETWORK_FAULTS if topology in ("sentinel", "cluster", "endpoint") else ()
     faults = tuple(f.parse_faults(args.faults, choices, extra))
     if any(fault in f.NETWORK_FAULTS for fault in faults):
         if why := netfault.unavailable():

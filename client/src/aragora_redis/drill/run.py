@@ -125,7 +125,11 @@ class Drill:
             if standalone:
                 timeout = self.settings.socket_timeout
                 self.naive = UrlOnlyWorkload(
-                    self.settings, self.run_id, self.clock, timeout=timeout
+                    self.settings,
+                    self.run_id,
+                    self.clock,
+                    timeout=timeout,
+                    source=source.get("naive"),
                 )
             elif self.settings.mode == "cluster":
                 self.naive = naive_cluster(
