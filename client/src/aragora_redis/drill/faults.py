@@ -16,6 +16,7 @@ from ..errors import ConfigError, LocalStackError
 from ..failover import planned_failover
 from ..local import LocalStack, current_master, restore
 from ..local.cluster import ClusterControl
+from ..local.detector import DETECT_S
 from ..local.endpoint import EndpointControl
 from ..local.watchdog import Watchdog
 from .netfaults import NET_FAULTS, PARTITION_S, NetInjector
@@ -82,7 +83,9 @@ class Injector:
     """Injects faults into ``stack`` and heals it.
 
     On a cluster the faulted shard is the one owning ``shard_key`` (the drill passes
-    its pub/sub channel, so that the subscribers' node is the one that fails).
+    its pub/sub channel, so that the subscribers' node is the one that fails). On an
+    endpoint stack a network fault runs the control plane's failure detector
+    (:mod:`~aragora_redis.local.watchdog`, ``detect_s``) until :meth:`heal`.
     """
 
     def __init__(
@@ -92,8 +95,10 @@ class Injector:
         *,
         shard_key: str = "aragora",
         partition_s: float = PARTITION_S,
+        detect_s: float = DETECT_S,
     ) -> None:
         self.stack = stack
+        self.detect_s = detect_s
         self.say = say
         self.shard_key = shard_key
         topology = stack.options.topology
@@ -143,7 +148,7 @@ class Injector:
             master = shards.shard(self.shard_key)[0] if shards else self.master_node()
             if self.control is not None:
                 # Nothing else fails the endpoint over: its failure detector must run.
-                self.watchdog = Watchdog(self.control).start()
+                self.watchdog = Watchdog(self.control, detect_s=self.detect_s).start()
             try:
                 self.net.inject(fault.name, master)
             except BaseException:
