@@ -135,15 +135,34 @@ def test_without_a_subnet_the_configs_are_unchanged(tmp_path: Path) -> None:
     assert {n.host for n in nodes.values()} == {"127.0.0.1"}
 
 
-def test_only_sentinel_and_cluster_take_a_subnet(tmp_path: Path) -> None:
-    with pytest.raises(LocalStackError, match="sentinel and cluster only"):
+def test_a_standalone_stack_takes_no_subnet(tmp_path: Path) -> None:
+    with pytest.raises(LocalStackError, match="sentinel, cluster, endpoint"):
         spec.StackOptions(
-            topology="endpoint",
-            directory=tmp_path,
-            ports=(7000, 7001, 7002),
-            haproxy_port=7200,
-            subnet="127.77.9",
+            topology="standalone", directory=tmp_path, ports=(7000,), subnet="127.77.9"
         ).resolved()
+
+
+def test_an_endpoint_stack_with_a_subnet_and_the_sentinel_stacks_write_bound(
+    tmp_path: Path,
+) -> None:
+    options = spec.StackOptions(
+        topology="endpoint",
+        directory=tmp_path,
+        ports=(7000, 7001, 7002),
+        haproxy_port=7200,
+        subnet="127.77.9",
+    ).resolved()
+    nodes = {n.name: n for n in spec.nodes(options)}
+    replica = spec.render(options, nodes["redis-2"])
+    assert "bind 127.77.9.12\nbind-source-addr 127.77.9.12\n" in replica
+    assert "replicaof 127.77.9.10 7000" in replica
+    assert "    source 127.77.9.30" in render_haproxy_cfg(spec.haproxy_spec(options))
+    assert spec.host_of(options, "control", 0) == "127.77.9.50"
+    # The bound of lost default writes in a partition: the same as the Sentinel stack's.
+    sentinel = spec.render(_options(tmp_path, "127.77.9"), nodes["redis-0"])
+    for line in ("min-replicas-to-write 1", "min-replicas-max-lag 10"):
+        assert line in spec.render(options, nodes["redis-0"])
+        assert line in sentinel
 
 
 def test_delay_queues_only_the_packets_leaving_our_addresses() -> None:

@@ -25,6 +25,7 @@ from ..drill.record import METRICS, DrillRecord
 from ..drill.run import Drill, DrillOptions
 from ..errors import ConfigError
 from ..local import LocalStack, netfault
+from ..local.detector import DETECT_S
 from .ops import settings_from
 
 
@@ -63,6 +64,13 @@ def register(groups: Any) -> None:
         type=float,
         default=PARTITION_S,
         help=f"seconds the partition faults hold (default {PARTITION_S:g})",
+    )
+    p.add_argument(
+        "--detect-s",
+        type=float,
+        default=DETECT_S,
+        help="endpoint stacks, network faults: seconds the primary may be silent before the "
+        f"control plane promotes a replica (default {DETECT_S:g})",
     )
     p.add_argument(
         "--observe", type=float, default=30.0, help="seconds observed with --trigger none"
@@ -137,7 +145,7 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
             )
         url_only = url_only or (bool(stack.proxies) and topology == "sentinel")
         choices = f.faults_for(topology)
-        extra = f.NETWORK_FAULTS if topology in ("sentinel", "cluster") else ()
+        extra = f.NETWORK_FAULTS if topology in ("sentinel", "cluster", "endpoint") else ()
     faults = tuple(f.parse_faults(args.faults, choices, extra))
     if any(fault in f.NETWORK_FAULTS for fault in faults):
         if why := netfault.unavailable():
@@ -150,6 +158,7 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
         baseline=args.baseline,
         settle_s=args.settle,
         partition_s=args.partition_s,
+        detect_s=args.detect_s,
         observe_s=args.observe,
         url_only=url_only,
     )

@@ -83,8 +83,9 @@ def register(groups: Any) -> None:
         "--own-addresses",
         type=int,
         metavar="N",
-        help="sentinel and cluster: each process on its own loopback address in 127.77.N.0/24 "
-        "(1..254), for the drill's network faults (partition, partition-client, slow, flap)",
+        help="sentinel, cluster and endpoint: each process on its own loopback address in "
+        "127.77.N.0/24 (1..254), for the drill's network faults (partition, partition-client, "
+        "slow, flap)",
     )
     p_up.add_argument("--env-file", default=".env", help="where to write the .env (default .env)")
     p_up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")

@@ -16,7 +16,9 @@ from ..errors import ConfigError, LocalStackError
 from ..failover import planned_failover
 from ..local import LocalStack, current_master, restore
 from ..local.cluster import ClusterControl
+from ..local.detector import DETECT_S
 from ..local.endpoint import EndpointControl
+from ..local.watchdog import Watchdog
 from .netfaults import NET_FAULTS, PARTITION_S, NetInjector
 
 Say = Callable[[str], None]
@@ -81,7 +83,9 @@ class Injector:
     """Injects faults into ``stack`` and heals it.
 
     On a cluster the faulted shard is the one owning ``shard_key`` (the drill passes
-    its pub/sub channel, so that the subscribers' node is the one that fails).
+    its pub/sub channel, so that the subscribers' node is the one that fails). On an
+    endpoint stack a network fault runs the control plane's failure detector
+    (:mod:`~aragora_redis.local.watchdog`, ``detect_s``) until :meth:`heal`.
     """
 
     def __init__(
@@ -91,14 +95,18 @@ class Injector:
         *,
         shard_key: str = "aragora",
         partition_s: float = PARTITION_S,
+        detect_s: float = DETECT_S,
     ) -> None:
         self.stack = stack
+        self.detect_s = detect_s
         self.say = say
         self.shard_key = shard_key
         topology = stack.options.topology
         self.control = EndpointControl(stack, say) if topology == "endpoint" else None
         self.shards = ClusterControl(stack, say) if topology == "cluster" else None
         self.net = NetInjector(stack, say, partition_s=partition_s)
+        #: The endpoint control plane's failure detector, from a network fault to the heal.
+        self.watchdog: Watchdog | None = None
 
     @property
     def events(self) -> list[tuple[float, str]]:
@@ -138,7 +146,14 @@ class Injector:
             # On a cluster, the primary of the shard that owns the drill's channel.
             shards = self.shards
             master = shards.shard(self.shard_key)[0] if shards else self.master_node()
-            self.net.inject(fault.name, master)
+            if self.control is not None:
+                # Nothing else fails the endpoint over: its failure detector must run.
+                self.watchdog = Watchdog(self.control, detect_s=self.detect_s).start()
+            try:
+                self.net.inject(fault.name, master)
+            except BaseException:
+                self._stop_watchdog()
+                raise
         elif self.control is not None:
             self._inject_endpoint(self.control, fault)
         elif self.shards is not None:
@@ -187,8 +202,14 @@ class Injector:
         else:
             raise ConfigError("--faults", f"{fault.name} is not a fault of the cluster topology")
 
+    def _stop_watchdog(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog = None
+
     def heal(self, timeout: float = 60.0) -> None:
         """Bring back whatever is down or frozen and wait until the topology is whole."""
+        self._stop_watchdog()
         touched = restore(self.stack, timeout=timeout)
         if touched:
             self.say(f"restored {', '.join(touched)}")

@@ -13,6 +13,20 @@ URL-only client each at their own address, every node at its own.
   :data:`LOSS_PERCENT` % of its packets, both ways, dropped, for :data:`SLOW_S`.
 - ``flap``: the master cut from everyone, then back, every second for :data:`FLAP_S`.
 
+On an endpoint stack every client reaches the nodes only through the endpoint
+(HAProxy), and the control plane (its failure detector,
+:mod:`aragora_redis.local.watchdog`) has an address of its own:
+
+- ``partition``: the primary cut off from the replicas and the control plane only.
+  The endpoint and every client still reach it, as a DNS name lets sockets opened
+  before a switch stay on the old primary: it acknowledges default writes until
+  ``min-replicas-max-lag``, while the control plane promotes a replica.
+- ``partition-client``: the primary and our client cut off from everything else, the
+  endpoint included: our client reaches nothing, the naive client keeps the endpoint,
+  whose sessions to the old primary hang until the endpoint moves.
+- ``slow`` and ``flap`` as on Sentinel (the endpoint and the control plane are among
+  the "others" the flap cuts).
+
 Each fault heals before it returns (also when interrupted), and records when.
 """
 
@@ -54,6 +68,8 @@ def sides(stack: LocalStack, master: str) -> tuple[str, list[str], dict[str, str
             "aragora-redis local up --own-addresses",
         )
     others = [stack.address(n).host for n in stack.nodes if n != master]
+    if stack.options.topology == "endpoint":
+        others.append(netplan.node_host(net, "control", 0))
     clients = {
         "ours": netplan.HOST,
         "naive": netplan.client_host(net, "naive"),
@@ -78,9 +94,7 @@ class NetInjector:
         with NetFault() as net:
             try:
                 if name in ("partition", "partition-client"):
-                    with_master = "naive" if name == "partition" else "ours"
-                    minority = {addr, clients[with_master]}
-                    majority = set(others) | {a for c, a in clients.items() if c != with_master}
+                    minority, majority = self._sides(name, addr, others, clients)
                     net.apply([netplan.Cut.between(minority, majority)])
                     self.say(f"{name}: {sorted(minority)} | {sorted(majority)}")
                     time.sleep(self.partition_s)
@@ -103,6 +117,20 @@ class NetInjector:
                 net.heal()
                 self.healed_at = time.monotonic()
                 self.say(f"{name}: healed")
+
+    def _sides(
+        self, name: str, addr: str, others: list[str], clients: dict[str, str]
+    ) -> tuple[set[str], set[str]]:
+        """(minority, majority) of a partition."""
+        with_master = "naive" if name == "partition" else "ours"
+        if self.stack.options.topology == "endpoint":
+            if name == "partition":
+                # The endpoint (HAProxy) and the clients keep reaching the old primary.
+                proxy = {n.host for n in self.stack.proxies}
+                return {addr}, set(others) - proxy
+            return {addr, clients["ours"]}, set(others) | {clients["naive"]}
+        minority = {addr, clients[with_master]}
+        return minority, set(others) | {a for c, a in clients.items() if c != with_master}
 
     def _flap(self, net: NetFault, cut: netplan.Cut) -> None:
         started = time.monotonic()

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from .. import keys
 from ..errors import ConfigError
 from ..local import LocalStack, netplan
+from ..local.detector import DETECT_S
 from ..local.shards import SHARD_PROMOTED
 from ..settings import RedisSettings
 from ..stores import Stores, connect
@@ -54,6 +55,9 @@ class DrillOptions:
     url_only: bool = False
     #: How long the network faults ``partition`` and ``partition-client`` hold.
     partition_s: float = PARTITION_S
+    #: Endpoint stacks: how long the primary may be silent before the control plane's
+    #: failure detector promotes a replica (during the network faults).
+    detect_s: float = DETECT_S
 
 
 class Drill:
@@ -125,7 +129,11 @@ class Drill:
             if standalone:
                 timeout = self.settings.socket_timeout
                 self.naive = UrlOnlyWorkload(
-                    self.settings, self.run_id, self.clock, timeout=timeout
+                    self.settings,
+                    self.run_id,
+                    self.clock,
+                    timeout=timeout,
+                    source=source.get("naive"),
                 )
             elif self.settings.mode == "cluster":
                 self.naive = naive_cluster(
@@ -191,7 +199,11 @@ class Drill:
             raise ConfigError("--trigger", "injecting faults needs the local stack; use none")
         channel = self.ours.channel if self.ours else "aragora"
         injector = f.Injector(
-            self.stack, self.say, shard_key=channel, partition_s=self.options.partition_s
+            self.stack,
+            self.say,
+            shard_key=channel,
+            partition_s=self.options.partition_s,
+            detect_s=self.options.detect_s,
         )
         start = self.clock()
         self.phase = f"{fault.name}: injecting"

@@ -37,8 +37,9 @@ TABLE_PREFIX = "aragora_redis_part"
 SUBNET_PREFIX = "127.77"
 #: Where the drill's process and the fencing watcher connect from (unbound sockets).
 HOST = "127.0.0.1"
-#: Last octet of the first data node, first sentinel, HAProxy, and the naive clients.
-_DATA, _SENTINEL, _HAPROXY = 10, 20, 30
+#: Last octet of the first data node, first sentinel, HAProxy, the endpoint's control
+#: plane, and the naive clients.
+_DATA, _SENTINEL, _HAPROXY, _CONTROL = 10, 20, 30, 50
 _CLIENTS = {"naive": 41, "url_only": 42}
 _TABLE = re.compile(rf"^table ip ({TABLE_PREFIX}_(\d+)_\d+)\s*$")
 
@@ -59,8 +60,8 @@ def check_subnet(value: str) -> str:
 
 
 def node_host(net: str, role: str, index: int) -> str:
-    """The address of the ``index``-th node of ``role`` (data, sentinel or haproxy)."""
-    base = {"sentinel": _SENTINEL, "haproxy": _HAPROXY}.get(role, _DATA)
+    """The address of the ``index``-th node of ``role`` (data, sentinel, haproxy or control)."""
+    base = {"sentinel": _SENTINEL, "haproxy": _HAPROXY, "control": _CONTROL}.get(role, _DATA)
     if index >= 10:
         raise LocalStackError("at most 10 nodes of one role get their own address")
     return f"{check_subnet(net)}.{base + index}"

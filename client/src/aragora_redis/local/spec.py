@@ -97,8 +97,8 @@ class StackOptions:
             raise LocalStackError(f"unknown engine {self.engine!r}, expected {ENGINES}")
         if self.subnet is not None:
             check_subnet(self.subnet)
-            if self.topology not in ("sentinel", "cluster"):
-                raise LocalStackError("subnet: own node addresses in sentinel and cluster only")
+            if self.topology == "standalone":
+                raise LocalStackError("subnet: own node addresses in sentinel, cluster, endpoint")
         if self.topology == "endpoint" and self.haproxy_port is None:
             raise LocalStackError("haproxy_port: the endpoint topology is HAProxy's port")
         return replace(
