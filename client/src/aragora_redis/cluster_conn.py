@@ -1,0 +1,134 @@
+"""Cluster clients that ride out a shard failover: ``BudgetCluster`` and its asyncio twin.
+
+redis-py's cluster client retries a command a fixed number of times with no pause,
+refreshing the slot map after each connection error: against a killed primary
+every attempt is refused at once, so a command fails within some 0.1 s while the
+cluster needs ``cluster-node-timeout`` and an election (seconds) to promote the
+replica, and the caller has to try again by itself (the drill's writers did,
+between other calls, and reached the promoted replica up to 0.3 s late).
+
+These clients keep redis-py's own loop short (one retry after a refreshed slot
+map, which covers a slot that has just moved) and wrap each command in the
+data-node retry budget of :mod:`aragora_redis._retry`: while the slot's primary
+is unreachable the command tries again every 25-100 ms (each failed attempt
+refreshes the slot map from another node, redis-py's reaction to a connection
+error), so it reaches the promoted replica within about 0.1 s, for about 2 s at
+most. The callers of one cluster client do not share a prober: a success on
+another shard says nothing about the failed one.
+
+Each slot-map refresh is compared with the map before it
+(:mod:`aragora_redis._slotmap`): a shard whose primary changed is a failover the
+client followed, counted in ``aragora_redis.failovers`` (mode ``cluster``) and
+logged once (:func:`aragora_redis._metrics.shard_moved`).
+
+Commands sent to explicit nodes (``target_nodes``) are not retried here (redis-py
+does not retry them either: the node may be gone from the refreshed map), nor is
+a timeout: a frozen primary stays in the slot map until the cluster has promoted
+its replica, so sending the command again would wait for another socket timeout
+(a drill run with them retried held every writer on a frozen shard for 4 s instead
+of 2); redis-py's own retry after a refreshed map still applies.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from redis.exceptions import ClusterDownError, SlotNotCoveredError, TimeoutError
+
+from . import _metrics
+from ._retry import AsyncBudgetRetry, BudgetRetry
+from ._slotmap import Change, changes, primaries
+
+#: redis-py's own immediate retries of a cluster command (after a refreshed slot map).
+INNER_RETRIES = 1
+#: Errors a cluster command goes again on, besides redis-py's connection errors.
+SHARD_DOWN = (ClusterDownError, SlotNotCoveredError)
+
+
+def _retryable(error: Exception) -> bool:
+    return not isinstance(error, TimeoutError)
+
+
+def _budget(retry: BudgetRetry | AsyncBudgetRetry) -> Any:
+    retry.update_supported_errors(list(SHARD_DOWN))
+    return retry
+
+
+class BudgetCluster(redis.RedisCluster):
+    """``redis.RedisCluster`` whose keyed commands retry within the time budget (sync)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._budget: BudgetRetry = _budget(BudgetRetry(shared=False))  # used by __init__
+        super().__init__(*args, **kwargs)
+        _followed(self.nodes_manager)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; while its shard has no reachable primary, again within the budget."""
+        if "target_nodes" in kwargs:
+            return super().execute_command(*args, **kwargs)
+        run = super().execute_command
+        return self._budget.call_with_retry(lambda: run(*args, **kwargs), _ignore, _retryable)
+
+
+class AsyncBudgetCluster(aredis.RedisCluster):
+    """The asyncio twin of :class:`BudgetCluster`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._budget: AsyncBudgetRetry = _budget(AsyncBudgetRetry(shared=False))
+        super().__init__(*args, **kwargs)
+        _async_followed(self.nodes_manager)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; while its shard has no reachable primary, again within the budget."""
+        if "target_nodes" in kwargs:
+            return await super().execute_command(*args, **kwargs)
+        run = super().execute_command
+        return await self._budget.call_with_retry(
+            lambda: run(*args, **kwargs), _async_ignore, _retryable
+        )
+
+
+def _report(before: dict[int, str], manager: Any) -> None:
+    """Count and log each shard whose primary changed in the refreshed map."""
+    for change in changes(before, primaries(manager.slots_cache)):
+        slots = f"slots {change.first}-{change.last}"
+        _metrics.shard_moved(
+            Change.address(change.old), Change.address(change.new), slots, time.monotonic()
+        )
+
+
+def _followed(manager: Any) -> None:
+    """Make each slot-map refresh of ``manager`` (sync) report the primaries that changed."""
+    refresh = manager.initialize
+
+    def initialize(*args: Any, **kwargs: Any) -> Any:
+        before = primaries(manager.slots_cache)
+        result = refresh(*args, **kwargs)
+        _report(before, manager)
+        return result
+
+    manager.initialize = initialize
+
+
+def _async_followed(manager: Any) -> None:
+    """The asyncio twin of :func:`_followed`."""
+    refresh = manager.initialize
+
+    async def initialize(*args: Any, **kwargs: Any) -> Any:
+        before = primaries(manager.slots_cache)
+        result = await refresh(*args, **kwargs)
+        _report(before, manager)
+        return result
+
+    manager.initialize = initialize
+
+
+def _ignore(_: Exception) -> None:
+    """redis-py's cluster client already dropped the connection and refreshed the map."""
+
+
+async def _async_ignore(_: Exception) -> None:
+    """The asyncio twin of :func:`_ignore`."""
