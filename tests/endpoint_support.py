@@ -138,7 +138,7 @@ def drop_session(endpoint: ManagedEndpoint, client_id: int) -> None:
     before = endpoint.forwarder.open_to(backend)
     primary = endpoint.node(endpoint.primary)
     try:
-        primary.client_kill_filter(_id=client_id)
+        primary.client_kill_filter(_id=str(client_id))
     finally:
         primary.close()
     wait_for(lambda: endpoint.forwarder.open_to(backend) < before, "the endpoint closing it")
