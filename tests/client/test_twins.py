@@ -53,6 +53,7 @@ TWINS = [
     ("aragora_redis.sentinel_conn", "MasterConnection", "AsyncMasterConnection"),
     ("aragora_redis._retry", "BudgetRetry", "AsyncBudgetRetry"),
     ("aragora_redis._retry", "_Waits", "_AsyncWaits"),
+    ("aragora_redis._discovery", "BoundedSentinel", "AsyncBoundedSentinel"),
 ]
 # Names that differ only because asyncio spells them differently.
 ASYNC_SPELLING = {

@@ -88,6 +88,7 @@ class RedisNodeSpec:
     dir: str
     password: str
     bind: tuple[str, ...] = ("127.0.0.1",)
+    bind_source_addr: str | None = None
     protected_mode: bool = True
     users: tuple[AclUser, ...] = ()
     replication_user: str | None = None
@@ -127,6 +128,7 @@ class SentinelSpec:
     password: str | None = None
     timings: SentinelTimings = LOCAL_TIMINGS
     bind: tuple[str, ...] = ("127.0.0.1",)
+    bind_source_addr: str | None = None
     protected_mode: bool = True
     announce_host: str | None = None
     announce_port: int | None = None
@@ -189,7 +191,8 @@ def redis_conf_parts(spec: RedisNodeSpec) -> ConfParts:
         raise ConfigError(
             "min_replicas_to_write", "expected min-replicas-to-write >= 0 and max-lag >= 1"
         )
-    lines = [_line("bind", *spec.bind), *_listen(spec.port, spec.tls)]
+    lines = [_line("bind", *spec.bind), *_source(spec.bind_source_addr)]
+    lines += _listen(spec.port, spec.tls)
     lines += [
         _line("protected-mode", _yes(spec.protected_mode)),
         _line("dir", spec.dir),
@@ -238,7 +241,8 @@ def sentinel_conf_parts(spec: SentinelSpec) -> ConfParts:
     if spec.quorum < 1:
         raise ConfigError("quorum", f"got {spec.quorum}, expected 1 or more")
     name, t = spec.master_name, spec.timings
-    lines = [_line("bind", *spec.bind), *_listen(spec.port, spec.tls)]
+    lines = [_line("bind", *spec.bind), *_source(spec.bind_source_addr)]
+    lines += _listen(spec.port, spec.tls)
     lines += [
         _line("protected-mode", _yes(spec.protected_mode)),
         _line("dir", spec.dir),
@@ -274,6 +278,11 @@ def sentinel_conf_parts(spec: SentinelSpec) -> ConfParts:
 def _check_port(what: str, port: int) -> None:
     if not 1 <= port <= 65535:
         raise ConfigError(what, f"got {port}, expected a TCP port from 1 to 65535")
+
+
+def _source(addr: str | None) -> list[str]:
+    # Outgoing replication and Sentinel links leave from this address (Redis 7+).
+    return [] if addr is None else [_line("bind-source-addr", addr)]
 
 
 def _listen(port: int, tls: TlsFiles | None) -> list[str]:

@@ -22,6 +22,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from . import _options as o
+from ._discovery import AsyncBoundedSentinel, BoundedSentinel, discovery_kwargs
 from ._follow import FailoverState
 from ._retry import AsyncBudgetRetry, BudgetRetry
 from .cluster_conn import INNER_RETRIES, AsyncBudgetCluster, BudgetCluster
@@ -76,6 +77,11 @@ def _standalone_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
+def _discovery_kwargs(s: RedisSettings, retry: Any) -> dict[str, Any]:
+    # The sentinels share the timeouts: asking all of them stays within one timeout.
+    return discovery_kwargs(o.sentinel_kwargs(s, retry), len(s.sentinel_hosts))
+
+
 def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> SyncClient:
     """A redis-py client for ``s`` without any I/O (connections open lazily).
 
@@ -88,7 +94,9 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
     retry = BudgetRetry()
     if s.mode == "sentinel":
         once = Retry(o.no_backoff(), 0)
-        sentinel = Sentinel(o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once))
+        sentinel: Sentinel = BoundedSentinel(
+            o.sentinel_addresses(s), sentinel_kwargs=_discovery_kwargs(s, once)
+        )
         client = sentinel.master_for(
             s.sentinel_master,
             connection_class=MasterSSLConnection if s.ssl else MasterConnection,
@@ -111,10 +119,10 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
     retry = AsyncBudgetRetry()
     if s.mode == "sentinel":
         once = AsyncRetry(o.no_backoff(), 0)
-        sentinel = AsyncSentinel(
-            o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once)
+        async_sentinel: AsyncSentinel = AsyncBoundedSentinel(
+            o.sentinel_addresses(s), sentinel_kwargs=_discovery_kwargs(s, once)
         )
-        client = sentinel.master_for(
+        client = async_sentinel.master_for(
             s.sentinel_master,
             connection_class=AsyncMasterSSLConnection if s.ssl else AsyncMasterConnection,
             retry=retry,

@@ -42,6 +42,11 @@ class Observations:
     events_acked: list[tuple[float, int]] = field(default_factory=list)
     live_heard: list[tuple[float, int]] = field(default_factory=list)
     durable_heard: list[tuple[float, int]] = field(default_factory=list)
+    #: Network faults: default (not durable) writes acknowledged, (end, seconds) of
+    #: every call, and (start, end, source, allowed) of the small-rate limiter check.
+    plain_acks: list[tuple[float, str]] = field(default_factory=list)
+    calls: list[tuple[float, float]] = field(default_factory=list)
+    bounded: list[tuple[float, float, str, bool]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def ack(self, t: float, key: str) -> None:

@@ -89,7 +89,8 @@ class LocalStack:
 
     def address(self, name: str) -> HostPort:
         """Where ``name`` listens."""
-        return HostPort(self.options.host, self.node(name).port)
+        node = self.node(name)
+        return HostPort(node.host, node.port)
 
     def _proc(self, name: str) -> Proc | None:
         """The recorded process of ``name``; when ours is gone, the one on disk.
