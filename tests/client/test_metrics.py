@@ -12,7 +12,7 @@ import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from redis.exceptions import NoScriptError
 
-from aragora_redis import _metrics, connect, keys
+from aragora_redis import _metrics, connect, connect_async, keys
 from aragora_redis._breaker import Breaker
 from aragora_redis._bucket import Decision, prepare
 from aragora_redis._follow import FailoverState
@@ -146,8 +146,9 @@ def test_a_real_cluster_shard_failover_is_counted_and_logged_once(
     reader: InMemoryMetricReader, caplog: pytest.LogCaptureFixture, cluster: LocalStack
 ) -> None:
     """``CLUSTER FAILOVER`` on one shard's replica; the durable put that next writes to
-    that shard meets MOVED and refreshes its slot map: one failover followed."""
-    replica, ids = one_shard_ids(cluster, 3)
+    that shard meets MOVED and refreshes its slot map, the commands after it find the
+    new primary there: one failover followed."""
+    replica, ids = one_shard_ids(cluster, 2)
     control = ClusterControl(cluster)
     old = control.shard(keys.session(KIND, ids[0]))[0]
     stores = connect(cluster.settings)
@@ -155,8 +156,9 @@ def test_a_real_cluster_shard_failover_is_counted_and_logged_once(
         stores.sessions.put(KIND, ids[0], 1, durable=True)
         with caplog.at_level(logging.INFO, logger="aragora_redis"):
             assert control.planned(keys.session(KIND, ids[0])) == (old, replica)
-            stores.sessions.put(KIND, ids[1], 2, durable=True)
-            stores.sessions.put(KIND, ids[2], 3, durable=True)
+            stores.sessions.put(KIND, ids[1], 2, durable=True)  # MOVED: the map is refreshed
+            assert stores.sessions.get(KIND, ids[1]) == 2  # a command after the refresh
+            assert stores.sessions.get(KIND, ids[0]) == 1
     finally:
         stores.close()
         wait_until(
@@ -177,6 +179,25 @@ def test_a_real_cluster_shard_failover_is_counted_and_logged_once(
     topology = line.aragora_redis_topology  # type: ignore[attr-defined]
     assert topology["from"] == cluster.address(old).render()
     assert topology["to"] == new.render()
+
+
+async def test_the_asyncio_cluster_client_counts_a_real_shard_failover(
+    reader: InMemoryMetricReader, cluster: LocalStack
+) -> None:
+    replica, ids = one_shard_ids(cluster, 2)
+    control = ClusterControl(cluster)
+    stores = await connect_async(cluster.settings)
+    try:
+        await stores.sessions.put(KIND, ids[0], 1, durable=True)
+        control.planned(keys.session(KIND, ids[0]))
+        await stores.sessions.put(KIND, ids[1], 2, durable=True)  # MOVED: the map is refreshed
+        assert await stores.sessions.get(KIND, ids[1]) == 2
+    finally:
+        await stores.close()
+        wait_until(lambda: cluster_health(cluster), "the old primary rejoined", timeout=30.0)
+    new = cluster.address(replica)
+    assert total(reader, "aragora_redis.failovers", aragora_redis__mode="cluster") == 1
+    assert total(reader, "aragora_redis.failovers", server__port=new.port) == 1
 
 
 def test_primary_moved_replies_carry_the_code_and_the_node(reader: InMemoryMetricReader) -> None:

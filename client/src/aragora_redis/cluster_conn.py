@@ -16,8 +16,8 @@ error), so it reaches the promoted replica within about 0.1 s, for about 2 s at
 most. The callers of one cluster client do not share a prober: a success on
 another shard says nothing about the failed one.
 
-Each slot-map refresh is compared with the map before it
-(:mod:`aragora_redis._slotmap`): a shard whose primary changed is a failover the
+Each slot-map refresh is compared with the map before it, after the command that
+follows it (:mod:`aragora_redis._slotmap`): a shard whose primary changed is a failover the
 client followed, counted in ``aragora_redis.failovers`` (mode ``cluster``) and
 logged once (:func:`aragora_redis._metrics.shard_moved`).
 
@@ -63,15 +63,18 @@ class BudgetCluster(redis.RedisCluster):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._budget: BudgetRetry = _budget(BudgetRetry(shared=False))  # used by __init__
+        self._slots = _SlotWatch()
         super().__init__(*args, **kwargs)
-        _followed(self.nodes_manager)
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; while its shard has no reachable primary, again within the budget."""
         run: Any = super().execute_command
-        if "target_nodes" in kwargs:
-            return run(*args, **kwargs)
-        return self._budget.call_with_retry(lambda: run(*args, **kwargs), _ignore, _retryable)
+        try:
+            if "target_nodes" in kwargs:
+                return run(*args, **kwargs)
+            return self._budget.call_with_retry(lambda: run(*args, **kwargs), _ignore, _retryable)
+        finally:
+            self._slots.check(self.nodes_manager)
 
 
 class AsyncBudgetCluster(aredis.RedisCluster):
@@ -79,52 +82,45 @@ class AsyncBudgetCluster(aredis.RedisCluster):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._budget: AsyncBudgetRetry = _budget(AsyncBudgetRetry(shared=False))
+        self._slots = _SlotWatch()
         super().__init__(*args, **kwargs)
-        _async_followed(self.nodes_manager)
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; while its shard has no reachable primary, again within the budget."""
-        if "target_nodes" in kwargs:
-            return await super().execute_command(*args, **kwargs)
-        run = super().execute_command
-        return await self._budget.call_with_retry(
-            lambda: run(*args, **kwargs), _async_ignore, _retryable
-        )
+        run: Any = super().execute_command
+        try:
+            if "target_nodes" in kwargs:
+                return await run(*args, **kwargs)
+            return await self._budget.call_with_retry(
+                lambda: run(*args, **kwargs), _async_ignore, _retryable
+            )
+        finally:
+            self._slots.check(self.nodes_manager)
 
 
-def _report(before: dict[int, str], manager: Any) -> None:
-    """Count and log each shard whose primary changed in the refreshed map."""
-    for change in changes(before, primaries(manager.slots_cache)):
-        slots = f"slots {change.first}-{change.last}"
-        _metrics.shard_moved(
-            Change.address(change.old), Change.address(change.new), slots, time.monotonic()
-        )
+class _SlotWatch:
+    """Reports the shards whose primary changed, each time the client's slot map is replaced.
 
+    redis-py replaces its ``slots_cache`` dict on every refresh (a single MOVED patches
+    it in place until then), so one identity check per command finds a refresh.
+    """
 
-def _followed(manager: Any) -> None:
-    """Make each slot-map refresh of ``manager`` (sync) report the primaries that changed."""
-    refresh = manager.initialize
+    def __init__(self) -> None:
+        self._cache: object = None
+        self._primaries: dict[int, str] = {}
 
-    def initialize(*args: Any, **kwargs: Any) -> Any:
-        before = primaries(manager.slots_cache)
-        result = refresh(*args, **kwargs)
-        _report(before, manager)
-        return result
-
-    manager.initialize = initialize
-
-
-def _async_followed(manager: Any) -> None:
-    """The asyncio twin of :func:`_followed`."""
-    refresh = manager.initialize
-
-    async def initialize(*args: Any, **kwargs: Any) -> Any:
-        before = primaries(manager.slots_cache)
-        result = await refresh(*args, **kwargs)
-        _report(before, manager)
-        return result
-
-    manager.initialize = initialize
+    def check(self, manager: Any) -> None:
+        """Compare ``manager``'s slot map with the last one seen, if it was replaced."""
+        cache = manager.slots_cache
+        if cache is self._cache:
+            return
+        now = primaries(cache)
+        if self._cache is not None:
+            for change in changes(self._primaries, now):
+                slots = f"slots {change.first}-{change.last}"
+                old, new = Change.address(change.old), Change.address(change.new)
+                _metrics.shard_moved(old, new, slots, time.monotonic())
+        self._cache, self._primaries = cache, now
 
 
 def _ignore(_: Exception) -> None:
