@@ -26,6 +26,9 @@ from aragora_redis.local.watchdog import DEMOTE_EVENT, Watchdog
 
 from .drill_support import Record, drill_one
 
+#: A drill thread dying of an exception fails the test (the drill counts only its own errors).
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 
 def _stack(
     factory: pytest.TempPathFactory, engine: Engine, *, reset: bool = False

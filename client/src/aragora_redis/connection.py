@@ -4,8 +4,8 @@ The two are twins: the same options (from :mod:`aragora_redis._options`), the sa
 rule (:func:`aragora_redis._moved.primary_moved`) that a "not the primary" reply
 drops the connection and finds the primary again (Sentinel asked again, or in
 standalone mode the endpoint's name resolved again), and retries within a time budget
-with short jittered pauses (:mod:`aragora_redis._retry`; the cluster client, which
-uses only a count of retries, keeps jittered exponential backoff).
+with short jittered pauses (:mod:`aragora_redis._retry`; the cluster client
+wraps each keyed command in the same budget: :mod:`aragora_redis.cluster_conn`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from . import _options as o
 from ._discovery import AsyncBoundedSentinel, BoundedSentinel, discovery_kwargs
 from ._follow import FailoverState
 from ._retry import AsyncBudgetRetry, BudgetRetry
+from .cluster_conn import INNER_RETRIES, AsyncBudgetCluster, BudgetCluster
 from .endpoint_conn import follow_endpoint, follow_endpoint_async
 from .errors import RedisUnavailable
 from .sentinel_conn import (
@@ -114,7 +115,7 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
     """
     if s.mode == "cluster":
         # redis-py's cluster client uses only the retry's count (no pauses between tries).
-        return redis.RedisCluster(retry=Retry(o.backoff(), o.RETRIES), **_cluster_kwargs(s))
+        return BudgetCluster(retry=Retry(o.no_backoff(), INNER_RETRIES), **_cluster_kwargs(s))
     retry = BudgetRetry()
     if s.mode == "sentinel":
         return cast(redis.Redis, _sentinel_master(_SYNC, s, failover, retry))
@@ -128,8 +129,8 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
     commands at once; :func:`connect_redis_async` initialises it before returning.
     """
     if s.mode == "cluster":
-        retries = AsyncRetry(o.backoff(), o.RETRIES)
-        return aredis.RedisCluster(retry=retries, **_cluster_kwargs(s))
+        retries = AsyncRetry(o.no_backoff(), INNER_RETRIES)
+        return AsyncBudgetCluster(retry=retries, **_cluster_kwargs(s))
     retry = AsyncBudgetRetry()
     if s.mode == "sentinel":
         return cast(aredis.Redis, _sentinel_master(_ASYNC, s, failover, retry))

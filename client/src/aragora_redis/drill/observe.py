@@ -66,14 +66,15 @@ class Observations:
 
 
 def is_readonly(exc: BaseException) -> bool:
-    """Whether ``exc`` is, or was caused by, a READONLY reply."""
+    """Whether ``exc`` is, or was caused by, a READONLY reply, or the -REDIRECT a Valkey 8
+    replica answers instead to connections that asked for it (ours do)."""
     seen: BaseException | None = exc
     for _ in range(10):
         if seen is None:
             return False
         if isinstance(seen, ReadOnlyError):
             return True
-        if isinstance(seen, PrimaryMoved) and seen.moved.code == "READONLY":
+        if isinstance(seen, PrimaryMoved) and seen.moved.code in ("READONLY", "REDIRECT"):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
