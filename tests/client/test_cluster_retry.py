@@ -19,7 +19,9 @@ from aragora_redis._retry import BUDGET_S, MIN_RETRIES, PAUSE_CAP_S
 
 
 def test_a_redirect_goes_again_at_once() -> None:
-    assert retry_for(MovedError("3999 127.0.0.1:7001")) == Retry(refresh=True)
+    assert retry_for(MovedError("3999 127.0.0.1:7001")) == Retry(
+        refresh=True, moved_to=("127.0.0.1", 7001)
+    )
     assert retry_for(AskError("3999 127.0.0.1:7002")) == Retry(
         refresh=False, ask=("127.0.0.1", 7002)
     )
@@ -49,7 +51,7 @@ def test_other_errors_are_the_callers() -> None:
 
 def test_redirects_are_followed_a_few_times() -> None:
     budget = Budget()
-    moved = Retry(refresh=True)
+    moved = Retry(refresh=True, moved_to=("127.0.0.1", 7001))
     assert [budget.pause_for(moved) for _ in range(MAX_REDIRECTS)] == [0.0] * MAX_REDIRECTS
     assert budget.pause_for(moved) is None
 

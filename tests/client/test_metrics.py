@@ -28,7 +28,7 @@ from aragora_redis.local.probe import wait_until
 from aragora_redis.local.ready import cluster_health
 from aragora_redis.sessions import _check_replicated
 from aragora_redis.watch import _Fanout
-from tests.client.durable_support import KIND, one_shard_ids
+from tests.client.durable_support import KIND, one_shard_ids, slot_map_agreed
 from tests.metrics_support import bound_reader, points, total
 
 NAME = "aragora-master"
@@ -159,6 +159,10 @@ def test_a_real_cluster_shard_failover_is_counted_and_logged_once(
         stores.sessions.put(KIND, ids[0], 1, durable=True)
         with caplog.at_level(logging.INFO, logger="aragora_redis"):
             assert control.planned(keys.session(KIND, ids[0])) == (old, replica)
+            # Counted from a refreshed map that names the new primary: once every node has
+            # heard of the failover (a refresh from one that had not would count nothing).
+            key = keys.session(KIND, ids[0])
+            wait_until(lambda: slot_map_agreed(cluster, key, replica), "gossip", timeout=30.0)
             stores.sessions.put(KIND, ids[1], 2, durable=True)  # MOVED: the map is refreshed
             assert stores.sessions.get(KIND, ids[1]) == 2  # a command after the refresh
             assert stores.sessions.get(KIND, ids[0]) == 1

@@ -4,7 +4,12 @@ The durable session put sends SET and WAIT down one connection to the slot's
 primary, outside redis-py's cluster routing, so it decides itself what a failure
 means (within the data-node retry budget of :mod:`aragora_redis._retry`):
 
-- ``MOVED``: the slot has a new primary; refresh the slot map and route again, at once;
+- ``MOVED``: the slot has a new primary, which the reply names; send the write there
+  at once, and refresh the slot map for the commands after it. The write follows the
+  reply, not the refreshed map: just after a failover the node a refresh asks may not
+  have heard of it yet and still name the old primary (a durable put that routed by
+  the refreshed map met MOVED five times in a row, and gave up, in 1 of 10 real
+  ``CLUSTER FAILOVER`` runs on a loaded machine);
 - ``ASK``: the slot is being migrated and the key may be on the importing node;
   send ``ASKING`` there, then the write, at once;
 - a connection error or timeout, ``CLUSTERDOWN``, ``TRYAGAIN``: the slot's primary
@@ -42,6 +47,8 @@ class Retry(NamedTuple):
     refresh: bool
     #: Send ASKING to this node (host, port) first, instead of routing by the key.
     ask: tuple[str, int] | None = None
+    #: Send to this node (host, port), the slot's primary a MOVED reply named.
+    moved_to: tuple[str, int] | None = None
     #: Pause before going again (the slot has no reachable primary yet).
     pause: bool = False
 
@@ -49,7 +56,7 @@ class Retry(NamedTuple):
 def retry_for(exc: BaseException) -> Retry | None:
     """How to go again after ``exc``, or None when it is the caller's error."""
     if isinstance(exc, MovedError):  # a subclass of AskError
-        return Retry(refresh=True)
+        return Retry(refresh=True, moved_to=(exc.host, int(exc.port)))
     if isinstance(exc, AskError):
         return Retry(refresh=False, ask=(exc.host, int(exc.port)))
     if isinstance(exc, ConnectionError | TimeoutError | ClusterDownError | SlotNotCoveredError):

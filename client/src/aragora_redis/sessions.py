@@ -62,9 +62,14 @@ def _check_replicated(key: str, acked: int, timeout_ms: int) -> None:
 def _node_for(
     client: redis.RedisCluster | aredis.RedisCluster, key: str, retry: Retry | None
 ) -> Any:
-    """Where a cluster SET+WAIT goes: the ASK target after an ASK, else the key's primary."""
+    """Where a cluster SET+WAIT goes: the ASK or MOVED target after one (if the slot map
+    knows it), else the key's primary."""
     if retry is not None and retry.ask is not None:
         return client.get_node(host=retry.ask[0], port=retry.ask[1])
+    if retry is not None and retry.moved_to is not None:
+        node = client.get_node(host=retry.moved_to[0], port=retry.moved_to[1])
+        if node is not None:
+            return node
     return client.get_node_from_key(key)
 
 
