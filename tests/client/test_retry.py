@@ -47,6 +47,15 @@ def test_slow_failures_still_get_the_minimum_retries() -> None:
     assert next_pause(MIN_RETRIES + 1, 10 * BUDGET_S, 0.5) is None
 
 
+def test_no_attempt_as_slow_as_the_last_starts_past_the_timeout() -> None:
+    """A node that cannot be reached costs one timeout: no forced retries after it."""
+    assert next_pause(1, 2.0, 0.5, last_s=2.0, timeout_s=2.0) is None
+    assert next_pause(1, 0.4, 0.5, last_s=0.4, timeout_s=2.0) is not None
+    assert next_pause(2, 1.2, 0.5, last_s=0.9, timeout_s=2.0) is None
+    assert next_pause(3, 1.9, 0.5, last_s=0.0, timeout_s=2.0) is not None
+    assert next_pause(3, 2.1, 0.5, last_s=0.0, timeout_s=2.0) is None
+
+
 def test_never_more_than_max_retries() -> None:
     assert next_pause(MAX_RETRIES, 0.0, 0.5) is not None
     assert next_pause(MAX_RETRIES + 1, 0.0, 0.5) is None
@@ -110,6 +119,61 @@ def test_sync_retry_gives_up_after_the_budget() -> None:
     with pytest.raises(redis.ConnectionError):
         BudgetRetry().call_with_retry(flaky, lambda _: None)
     assert MIN_RETRIES < flaky.calls <= MAX_RETRIES + 1
+
+
+class Slow:
+    """Waits ``seconds`` (a connect or read timing out), then fails; counts the calls."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.calls = seconds, 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        time.sleep(self.seconds)
+        raise redis.TimeoutError("timed out")
+
+
+def test_sync_retry_makes_no_slow_attempt_past_the_timeout() -> None:
+    slow = Slow(0.3)
+    with pytest.raises(redis.TimeoutError):
+        BudgetRetry(timeout_s=0.5).call_with_retry(slow, lambda _: None)
+    assert slow.calls == 1
+
+
+def test_async_retry_makes_no_slow_attempt_past_the_timeout() -> None:
+    slow = Slow(0.3)
+
+    async def do() -> str:
+        return await asyncio.to_thread(slow)
+
+    async def fail(_: Exception) -> None:
+        return None
+
+    with pytest.raises(redis.TimeoutError):
+        asyncio.run(AsyncBudgetRetry(timeout_s=0.5).call_with_retry(do, fail))
+    assert slow.calls == 1
+
+
+def test_a_nested_loop_counts_the_outer_calls_time() -> None:
+    """redis-py's connect loop inside a command's: the timeout is the command's."""
+    retry = BudgetRetry(timeout_s=0.5)
+    inner, commands = Slow(0.2), []
+
+    def command() -> str:
+        commands.append(time.monotonic())
+        time.sleep(0.3)  # the command's own wait, before it reconnects
+        return retry.call_with_retry(inner, lambda _: None)
+
+    with pytest.raises(redis.TimeoutError):
+        retry.call_with_retry(command, lambda _: None)
+    # Alone, the inner loop (0.2 s + 0.2 s <= 0.5 s) would have tried twice.
+    assert (len(commands), inner.calls) == (1, 1)
+
+
+def test_fast_failures_keep_trying_under_a_short_timeout() -> None:
+    flaky = Flaky(3)
+    assert BudgetRetry(timeout_s=2.0).call_with_retry(flaky, lambda _: None) == "ok"
+    assert flaky.calls == 4
 
 
 def test_the_failure_count_reaches_the_failure_handler() -> None:

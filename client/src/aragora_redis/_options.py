@@ -58,6 +58,11 @@ def node_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
+def call_timeout(s: RedisSettings) -> float:
+    """The timeout no retry of a call may take it past (:mod:`aragora_redis._retry`)."""
+    return max(s.socket_timeout, s.socket_connect_timeout)
+
+
 def sentinel_kwargs(s: RedisSettings, retry: Any) -> dict[str, Any]:
     """Options of a connection to a sentinel: its own password, the same TLS.
 

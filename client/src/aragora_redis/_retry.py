@@ -12,10 +12,19 @@ short timeouts and jittered backoff). :func:`next_pause` decides, from the numbe
 of failures and the time since the call started, whether to try again and after
 how long: pauses grow from 25 ms to at most 100 ms with equal jitter, so a command
 reaches a primary that appeared during its pause within about 0.1 s; retries stop
-once :data:`BUDGET_S` has passed, except that a call always gets
-:data:`MIN_RETRIES` retries (a first slow failure alone exceeds the budget), and
-never more than :data:`MAX_RETRIES`. The earlier exponential backoff (50 ms doubling
-to 0.5 s, five retries) kept a caller up to 0.5 s behind a primary that had appeared.
+once :data:`BUDGET_S` has passed, except that a call gets up to :data:`MIN_RETRIES`
+retries after slow failures, and never more than :data:`MAX_RETRIES`. The earlier
+exponential backoff (50 ms doubling to 0.5 s, five retries) kept a caller up to
+0.5 s behind a primary that had appeared.
+
+A call never outlasts its timeout by another slow attempt: it tries again only if an
+attempt as slow as the one that just failed would still end within the client's
+timeout (``timeout_s``: its socket or connect timeout, the larger) from the call's
+start. A node that cannot be reached at all (a partition: every connect waits for
+its timeout) thus costs a caller one timeout, not three (the forced retries of
+slow failures made calls cut off from an endpoint last 6 s with a 2 s timeout). The
+call's start is the outermost loop's: redis-py nests a retry loop around the socket
+connect inside a command's, and the inner loop counts the command's time too.
 
 Probe, not sleep. A pause of 50-100 ms still left callers up to 0.1 s behind a
 primary that appeared during it (behind an endpoint: a caller following the move
@@ -39,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import random
 import threading
 import time
@@ -67,18 +77,28 @@ PROBE_PAUSE_S = 0.01
 
 
 def next_pause(
-    failures: int, elapsed: float, jitter: float, *, probing: bool = False
+    failures: int,
+    elapsed: float,
+    jitter: float,
+    *,
+    probing: bool = False,
+    last_s: float = 0.0,
+    timeout_s: float = math.inf,
 ) -> float | None:
     """How long to pause before the next attempt, or None to give up.
 
     ``failures``: attempts that failed so far (1 after the first); ``elapsed``: seconds
     since the call started; ``jitter`` in [0, 1) (random): the pause is between half
     and all of ``min(PAUSE_CAP_S, PAUSE_BASE_S * 2.0 ** (failures - 1))``, or of
-    :data:`PROBE_PAUSE_S` for the prober (``probing``).
+    :data:`PROBE_PAUSE_S` for the prober (``probing``). ``last_s``: how long the
+    failed attempt took; no attempt as slow starts if it would end after ``timeout_s``
+    from the call's start.
     """
     if failures > MAX_RETRIES:
         return None
     if failures > MIN_RETRIES and elapsed >= BUDGET_S:
+        return None
+    if elapsed + last_s > timeout_s:
         return None
     step = PROBE_PAUSE_S if probing else min(PAUSE_CAP_S, PAUSE_BASE_S * 2.0 ** (failures - 1))
     return step / 2 + step / 2 * jitter
@@ -88,6 +108,8 @@ def next_pause(
 #: around the socket connect inside a command's. Only an outermost loop's success
 #: wakes waiting callers (a socket accepted by a proxy is no primary yet).
 _DEPTH: ContextVar[int] = ContextVar("aragora_redis_retry_depth", default=0)
+#: When the outermost retry loop of the current thread or task started (monotonic).
+_STARTED: ContextVar[float] = ContextVar("aragora_redis_retry_started", default=0.0)
 
 
 def _failed(fail: Callable[..., Any], error: Exception, failures: int, with_count: bool) -> Any:
@@ -98,17 +120,31 @@ class _Call:
     """One call's retry state, the same for both twins (``waits`` is a :class:`_Waits` or
     an :class:`_AsyncWaits`, ``me`` the thread's id or the task)."""
 
-    def __init__(self, waits: Any, me: object) -> None:
-        self.waits, self.me = waits, me
-        self.started, self.failures, self.probing = time.monotonic(), 0, False
+    def __init__(self, waits: Any, me: object, timeout_s: float) -> None:
+        self.waits, self.me, self.timeout_s = waits, me, timeout_s
+        self.failures, self.probing = 0, False
         self.outermost = _DEPTH.get() == 0
+        self.started = time.monotonic() if self.outermost else _STARTED.get()
+        self.attempted = self.started
         self._depth = _DEPTH.set(_DEPTH.get() + 1)
+        self._started = _STARTED.set(self.started)
+
+    def attempt(self) -> None:
+        """An attempt starts now."""
+        self.attempted = time.monotonic()
 
     def next_pause(self) -> float | None:
         """After a failure: the pause before the next attempt (None: give up)."""
         self.probing = self.waits.claim(self.me)
-        elapsed = time.monotonic() - self.started
-        return next_pause(self.failures, elapsed, random.random(), probing=self.probing)
+        now = time.monotonic()
+        return next_pause(
+            self.failures,
+            now - self.started,
+            random.random(),
+            probing=self.probing,
+            last_s=now - self.attempted,
+            timeout_s=self.timeout_s,
+        )
 
     def succeeded(self) -> None:
         """The call answered: wake the waiting callers (an outermost call only)."""
@@ -117,6 +153,7 @@ class _Call:
 
     def end(self) -> None:
         """Leave the loop; a prober hands the role on."""
+        _STARTED.reset(self._started)
         _DEPTH.reset(self._depth)
         if self.probing and self.waits.prober == self.me:
             self.waits.prober = None
@@ -165,11 +202,13 @@ class _Waits:
 class BudgetRetry(Retry):
     """redis-py's ``Retry`` with :func:`next_pause` deciding when to stop and how long to
     wait; the callers of one client share the waiting (one prober, the others woken by
-    any success)."""
+    any success). ``timeout_s``: the client's timeout, which no retry of a call takes it
+    past by another attempt as slow as its last."""
 
-    def __init__(self, *, shared: bool = True) -> None:
+    def __init__(self, *, shared: bool = True, timeout_s: float = math.inf) -> None:
         super().__init__(NoBackoff(), MAX_RETRIES)
         self._waits = _Waits(shared)
+        self._timeout_s = timeout_s
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BudgetRetry:
         return copy.copy(self)  # the same waits; the errors tuple is replaced, never changed
@@ -182,9 +221,10 @@ class BudgetRetry(Retry):
         with_failure_count: bool = False,
     ) -> T:
         """Call ``do`` until it succeeds, the error is not retryable, or the budget is spent."""
-        call = _Call(self._waits, threading.get_ident())
+        call = _Call(self._waits, threading.get_ident(), self._timeout_s)
         try:
             while True:
+                call.attempt()
                 try:
                     result = do()
                 except self._supported_errors as error:
@@ -247,9 +287,10 @@ class _AsyncWaits:
 class AsyncBudgetRetry(AsyncRetry):
     """The asyncio twin of :class:`BudgetRetry`."""
 
-    def __init__(self, *, shared: bool = True) -> None:
+    def __init__(self, *, shared: bool = True, timeout_s: float = math.inf) -> None:
         super().__init__(NoBackoff(), MAX_RETRIES)
         self._waits = _AsyncWaits(shared)
+        self._timeout_s = timeout_s
 
     def __deepcopy__(self, memo: dict[int, Any]) -> AsyncBudgetRetry:
         return copy.copy(self)  # the same waits; the errors tuple is replaced, never changed
@@ -262,9 +303,10 @@ class AsyncBudgetRetry(AsyncRetry):
         with_failure_count: bool = False,
     ) -> T:
         """Await ``do`` until it succeeds, the error is not retryable, or the budget is spent."""
-        call = _Call(self._waits, asyncio.current_task())
+        call = _Call(self._waits, asyncio.current_task(), self._timeout_s)
         try:
             while True:
+                call.attempt()
                 try:
                     result = await do()
                 except self._supported_errors as error:

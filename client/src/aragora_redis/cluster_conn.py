@@ -61,8 +61,9 @@ def _budget(retry: BudgetRetry | AsyncBudgetRetry) -> Any:
 class BudgetCluster(redis.RedisCluster):
     """``redis.RedisCluster`` whose keyed commands retry within the time budget (sync)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._budget: BudgetRetry = _budget(BudgetRetry(shared=False))  # used by __init__
+    def __init__(self, timeout_s: float, *args: Any, **kwargs: Any) -> None:
+        budget = BudgetRetry(shared=False, timeout_s=timeout_s)
+        self._budget: BudgetRetry = _budget(budget)  # used by __init__
         self._slots = _SlotWatch()
         super().__init__(*args, **kwargs)
 
@@ -80,8 +81,9 @@ class BudgetCluster(redis.RedisCluster):
 class AsyncBudgetCluster(aredis.RedisCluster):
     """The asyncio twin of :class:`BudgetCluster`."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._budget: AsyncBudgetRetry = _budget(AsyncBudgetRetry(shared=False))
+    def __init__(self, timeout_s: float, *args: Any, **kwargs: Any) -> None:
+        budget = AsyncBudgetRetry(shared=False, timeout_s=timeout_s)
+        self._budget: AsyncBudgetRetry = _budget(budget)
         self._slots = _SlotWatch()
         super().__init__(*args, **kwargs)
 

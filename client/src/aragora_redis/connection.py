@@ -115,8 +115,9 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
     """
     if s.mode == "cluster":
         # redis-py's cluster client uses only the retry's count (no pauses between tries).
-        return BudgetCluster(retry=Retry(o.no_backoff(), INNER_RETRIES), **_cluster_kwargs(s))
-    retry = BudgetRetry()
+        retries = Retry(o.no_backoff(), INNER_RETRIES)
+        return BudgetCluster(o.call_timeout(s), retry=retries, **_cluster_kwargs(s))
+    retry = BudgetRetry(timeout_s=o.call_timeout(s))
     if s.mode == "sentinel":
         return cast(redis.Redis, _sentinel_master(_SYNC, s, failover, retry))
     return follow_endpoint(redis.Redis(retry=retry, **_standalone_kwargs(s)))
@@ -130,8 +131,8 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
     """
     if s.mode == "cluster":
         retries = AsyncRetry(o.no_backoff(), INNER_RETRIES)
-        return AsyncBudgetCluster(retry=retries, **_cluster_kwargs(s))
-    retry = AsyncBudgetRetry()
+        return AsyncBudgetCluster(o.call_timeout(s), retry=retries, **_cluster_kwargs(s))
+    retry = AsyncBudgetRetry(timeout_s=o.call_timeout(s))
     if s.mode == "sentinel":
         return cast(aredis.Redis, _sentinel_master(_ASYNC, s, failover, retry))
     return follow_endpoint_async(aredis.Redis(retry=retry, **_standalone_kwargs(s)))
