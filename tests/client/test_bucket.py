@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.connection import Connection
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ClusterCrossSlotError, NoScriptError, ResponseError
 
 from aragora_redis import ConfigError, RateLimiterUnavailable, RedisSettings
 from aragora_redis import _script as script
@@ -223,6 +223,69 @@ def test_no_call_spans_slots_or_limits_and_each_keys_order_is_kept(
     for key in {p.key for p in ps}:
         mine = [i for i in sent if ps[i].key == key]
         assert mine == sorted(mine)
+
+
+@pytest.mark.parametrize(
+    ("mode_cluster", "sharded", "server", "refused", "expected"),
+    [
+        (False, False, False, False, False),  # one unsharded server: calls of many keys
+        (False, False, None, False, True),  # not known yet (or INFO refused): may be sharded
+        (False, False, True, False, True),  # INFO cluster: cluster_enabled:1
+        (False, True, False, False, True),  # ARAGORA_REDIS_SHARDED: a proxy saying 0
+        (False, False, False, True, True),  # a CROSSSLOT reply, for good
+        (True, False, False, False, True),  # a cluster
+    ],
+)
+def test_calls_keep_to_one_slot_exactly_where_the_server_may_shard(
+    mode_cluster: bool, sharded: bool, server: bool | None, refused: bool, expected: bool
+) -> None:
+    got = script.by_slot(cluster=mode_cluster, sharded=sharded, server=server, refused=refused)
+    assert got is expected
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (b"# Cluster\r\ncluster_enabled:1\r\n", True),
+        ("# Cluster\r\ncluster_enabled:0\r\n", False),
+        (b"# Cluster\r\n", None),
+        (ResponseError("NOPERM this user has no permissions to run the 'info' command"), None),
+    ],
+)
+def test_info_cluster_says_whether_the_server_shards(info: object, expected: bool | None) -> None:
+    assert script.reports_cluster(info) is expected
+
+
+def test_without_slots_a_call_takes_many_callers_of_one_limit() -> None:
+    ps = [prepare(f"user-{i}", 1, 2) for i in range(2 * script.MAX_CHECKS_PER_CALL + 5)]
+    assert script.calls(ps, slots=False) == script.runs(ps, range(len(ps)))
+    assert len(script.calls(ps, slots=False)) == 3
+    assert len(script.calls(ps)) > 3  # by slot: about a call per caller
+    assert script.calls(ps[:1], slots=False) == [(0,)]
+
+
+def test_refused_calls_are_split_by_slot_in_order() -> None:
+    ps = _checks(12)
+    refused = [[0, 1, 2], [6, 7, 8]]
+    groups = script.split(ps, refused, lambda key: len(key) % 2)
+    assert sorted(i for g in groups for i in g) == [0, 1, 2, 6, 7, 8]
+    assert all(len({len(ps[i].key) % 2 for i in g}) == 1 for g in groups)
+    assert all(len({ps[i][1:] for i in g}) == 1 and list(g) == sorted(g) for g in groups)
+
+
+def test_crossslot_replies_are_noted_once_then_raised() -> None:
+    ps = [prepare(f"user-{i}", 1, 1) for i in range(3)]
+    got = script.Replies(ps)
+    got.take([0, 1, 2], ClusterCrossSlotError("CROSSSLOT Keys in request don't hash"))
+    assert got.refused == [[0, 1, 2]]
+    again = got.resend()
+    assert sorted(i for g in again for i in g) == [0, 1, 2]
+    assert got.refused == []
+    with pytest.raises(ClusterCrossSlotError):  # calls of one slot: a second one is an error
+        got.take(again[0], ClusterCrossSlotError("CROSSSLOT"))
+    for g in again:
+        got.take(g, [1, b"0"] * len(g))
+    assert [d.allowed for d in got.decisions()] == [True] * 3
 
 
 def test_replies_fill_in_decisions_and_note_missing_scripts() -> None:
