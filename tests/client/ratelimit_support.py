@@ -128,7 +128,8 @@ def check_one_call_per_slot(checks: list[Check], calls: list[list[str]]) -> None
 
 @contextmanager
 def script_calls(stack: LocalStack, node: str) -> Iterator[list[list[str]]]:
-    """The keys of every script call ``node`` gets inside the block, one list per call.
+    """The keys of every script call ``node`` gets inside the block, one list per call,
+    each key as often as the call checks it (a call sends it once, with a count).
 
     Read with MONITOR up to a marker sent after the block (no waiting on a clock).
     The script is loaded first, so every call is an EVALSHA with plain arguments.
@@ -145,7 +146,11 @@ def script_calls(stack: LocalStack, node: str) -> Iterator[list[list[str]]]:
                 args = seen["command"].split(" ")
                 if seen["client_type"] != "lua" and args[0].upper() in ("EVAL", "EVALSHA"):
                     assert args[0].upper() == "EVALSHA", args[:3]
-                    calls.append(args[3 : 3 + int(args[2])])
+                    n = int(args[2])
+                    counts = [int(c) for c in args[6 + n : 6 + 2 * n]]
+                    calls.append(
+                        [k for k, c in zip(args[3 : 3 + n], counts, strict=True) for _ in range(c)]
+                    )
     finally:
         admin.close()
 

@@ -23,6 +23,7 @@ from aragora_redis._bucket import (
     Decision,
     MemoryBuckets,
     Prepared,
+    parse_reply,
     prepare,
     prepare_many,
     stamp,
@@ -171,6 +172,62 @@ def test_packed_calls_are_what_redis_py_would_send(load: bool) -> None:
         assert script.pack(ps, group, load) == expected
 
 
+@pytest.mark.parametrize("load", [False, True])
+def test_a_call_sends_each_key_once_with_its_number_of_checks(load: bool) -> None:
+    a, b = prepare("a", 1, 2), prepare("b", 1, 2)
+    ps = [a, b, a, a]
+    sent = script.command(ps, [0, 1, 2, 3], load)
+    assert sent[2:] == (2, a.key, b.key, 1.0, 2.0, 1.0, 3, 1)
+    expected = b"".join(Connection().pack_command(*sent))
+    assert script.pack(ps, [0, 1, 2, 3], load) == expected
+    got = script.Replies(ps)
+    got.take([0, 1, 2, 3], [2, b"2", 1, b"2"])  # a: 2 of 3 admitted; b: 1 of 1
+    assert [(d.allowed, d.remaining) for d in got.decisions()] == [
+        (True, 1.0),
+        (True, 1.0),
+        (True, 0.0),
+        (False, 0.0),
+    ]
+
+
+_state = st.one_of(st.none(), st.floats(0, 1e4))
+
+
+@given(
+    tokens=_state,
+    last=st.floats(0, 100),
+    now=st.floats(0, 100),
+    rate=st.floats(1e-3, 1e4),
+    burst=st.floats(0.5, 1e4),
+    share=st.floats(0, 1),
+    checks=st.integers(1, 60),
+)
+def test_checks_of_one_key_in_one_call_decide_as_checks_one_by_one(
+    tokens: float | None,
+    last: float,
+    now: float,
+    rate: float,
+    burst: float,
+    share: float,
+    checks: int,
+) -> None:
+    # What one script call answers for ``checks`` checks of a key (how many were
+    # admitted, the tokens before the first) gives each check the decision it would
+    # have got alone, one after the other at the same time (the script's clock).
+    cost = share * burst
+    before = take(tokens, last, now, rate, burst, 0.0).remaining  # refilled, nothing taken
+    state: tuple[float | None, float | None] = (tokens, last)
+    one_by_one = []
+    for _ in range(checks):
+        step = take(*state, now, rate, burst, cost)
+        one_by_one.append((step.allowed, step.remaining, step.retry_after))
+        state = step.stored or state
+    taken = sum(allowed for allowed, _, _ in one_by_one)
+    assert [a for a, _, _ in one_by_one] == [True] * taken + [False] * (checks - taken)
+    got = parse_reply(Prepared("k", rate, burst, cost), checks, taken, repr(before))
+    assert [(d.allowed, d.remaining, d.retry_after) for d in got] == one_by_one
+
+
 def test_calls_are_runs_of_one_limit_in_order() -> None:
     same = [prepare(f"k{i}", 1, 2) for i in range(2 * script.MAX_CHECKS_PER_CALL + 5)]
     groups = script.runs(same, range(len(same)))
@@ -284,22 +341,24 @@ def test_crossslot_replies_are_noted_once_then_raised() -> None:
     with pytest.raises(ClusterCrossSlotError):  # calls of one slot: a second one is an error
         got.take(again[0], ClusterCrossSlotError("CROSSSLOT"))
     for g in again:
-        got.take(g, [1, b"0"] * len(g))
+        got.take(g, [1, b"1"] * len(g))
     assert [d.allowed for d in got.decisions()] == [True] * 3
 
 
 def test_replies_fill_in_decisions_and_note_missing_scripts() -> None:
     ps = _checks(4)  # the same results whatever the limits of the calls
     got = script.Replies(ps)
-    got.take([0, 2], [1, b"4.5", 0, b"0.25"])
+    # Replies say per key how many checks were admitted and the tokens before them.
+    got.take([0, 2], [1, b"5.5", 0, b"0.25"])
     got.take([1, 3], NoScriptError("NOSCRIPT No matching script."))
     assert got.missing == [[1, 3]]
     assert got.reload() == [[1, 3]]
     with pytest.raises(NoScriptError):  # after EVAL a second NOSCRIPT is an error
         got.take([1, 3], NoScriptError("NOSCRIPT"))
-    got.take([1, 3], [1, b"2", 1, b"0"])
+    got.take([1, 3], [1, b"3", 1, b"1"])
     decisions = got.decisions()
     assert [d.allowed for d in decisions] == [True, True, False, True]
+    assert decisions[0] == Decision(True, 5.5 - ps[0].cost, 0.0, "redis")
     assert decisions[2] == Decision(False, 0.25, (ps[2].cost - 0.25) / ps[2].rate, "redis")
     with pytest.raises(ResponseError):
         script.Replies(ps).take([0], ResponseError("WRONGTYPE"))
@@ -454,6 +513,55 @@ async def test_checks_of_one_loop_turn_are_decided_together() -> None:
     got = await asyncio.gather(*(batcher.hit(prepare(f"k{i}", 1, 10, i % 3)) for i in range(20)))
     assert batches == [20]
     assert [d.remaining for d in got] == [10 - i % 3 for i in range(20)]
+    await batcher.drain()
+
+
+async def test_checks_made_while_a_batch_is_under_way_go_together_next() -> None:
+    batches: list[list[str]] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def decide(ps: list[Prepared]) -> list[Decision]:
+        batches.append([p.key.split("{")[1][:-1] for p in ps])  # the caller ids
+        if len(batches) == 1:
+            started.set()
+            await release.wait()  # the first round trip is slow
+        return [Decision(True, 0.0, 0.0, "redis") for _ in ps]
+
+    batcher = Coalescer(decide)
+    first = asyncio.gather(*(batcher.hit(prepare(f"a{i}", 1, 10)) for i in range(3)))
+    await started.wait()  # the first batch is under way
+    later = []
+    for turn in range(4):  # checks of several loop turns wait for it
+        later.append(asyncio.ensure_future(batcher.hit(prepare(f"b{turn}", 1, 10))))
+        await asyncio.sleep(0)
+    assert len(batches) == 1
+    release.set()
+    await first
+    await asyncio.gather(*later)
+    assert batches == [["a0", "a1", "a2"], ["b0", "b1", "b2", "b3"]]
+    await batcher.drain()
+    # Nothing under way: the next check starts a batch of its own.
+    await batcher.hit(prepare("c", 1, 10))
+    assert batches[-1] == ["c"]
+
+
+async def test_a_cancelled_batch_does_not_stop_the_next() -> None:
+    started = asyncio.Event()
+
+    async def decide(ps: list[Prepared]) -> list[Decision]:
+        if ps[0].key.endswith("{slow}"):
+            started.set()
+            await asyncio.sleep(3600)
+        return [Decision(True, 0.0, 0.0, "redis") for _ in ps]
+
+    batcher = Coalescer(decide)
+    slow = asyncio.ensure_future(batcher.hit(prepare("slow", 1, 10)))
+    await started.wait()
+    assert batcher._sender is not None
+    batcher._sender.cancel()  # as at the loop's shutdown
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    assert (await batcher.hit(prepare("next", 1, 10))).allowed
     await batcher.drain()
 
 

@@ -30,7 +30,8 @@ SCRIPT = _lua.source("token_bucket")
 SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 #: The most checks one script call decides: a call blocks the server while it runs
-#: (a few µs a check). The calls of a batch still go out in one write.
+#: (a few µs a key; more checks of one key cost little). The calls of a batch still
+#: go out in one write.
 MAX_CHECKS_PER_CALL = 32
 
 Group = Sequence[int]
@@ -131,16 +132,30 @@ def runs(ps: Sequence[Prepared], order: Iterable[int]) -> list[Group]:
     return groups
 
 
+def by_key(ps: Sequence[Prepared], group: Group) -> dict[str, list[int]]:
+    """The checks of call ``group`` by key, keys in the order of their first check.
+
+    A call sends each key once with how many checks it has: the script decides
+    them in a row, as it would the key sent again and again, for less work.
+    """
+    keyed: dict[str, list[int]] = {}
+    for i in group:
+        keyed.setdefault(ps[i].key, []).append(i)
+    return keyed
+
+
 def command(ps: Sequence[Prepared], group: Group, load: bool) -> tuple[Any, ...]:
     """The call deciding checks ``group`` of ``ps``, as redis-py arguments.
 
     EVALSHA, or with ``load`` EVAL (which also puts the script back in the cache).
     Every check of a group has the same (rate, burst, cost).
     """
+    keyed = by_key(ps, group)
     args: list[Any] = ["EVAL", SCRIPT] if load else ["EVALSHA", SHA]
-    args.append(len(group))
-    args.extend(ps[i].key for i in group)
+    args.append(len(keyed))
+    args.extend(keyed)
     args.extend(ps[group[0]][1:])
+    args.extend(len(checks) for checks in keyed.values())
     return tuple(args)
 
 
@@ -156,9 +171,11 @@ def pack(ps: Sequence[Prepared], group: Group, load: bool) -> bytes:
     """
     if len(group) == 1:  # the common call: one check, one key
         return _one(ps[group[0]], load)
-    out = [_head(len(group), load)]
-    out += [_bulk_key(ps[i].key) for i in group]
+    keyed = by_key(ps, group)
+    out = [_head(len(keyed), load)]
+    out += [_bulk_key(key) for key in keyed]
     out.append(_bulk_limits(*ps[group[0]][1:]))
+    out += [_count(len(checks)) for checks in keyed.values()]
     return b"".join(out)
 
 
@@ -173,18 +190,24 @@ def pack_calls(ps: Sequence[Prepared], groups: Sequence[Group], load: bool) -> l
 
 @functools.lru_cache(maxsize=4096)
 def _one(p: Prepared, load: bool) -> bytes:
-    return _head(1, load) + _bulk_key(p.key) + _bulk_limits(*p[1:])
+    return _head(1, load) + _bulk_key(p.key) + _bulk_limits(*p[1:]) + _count(1)
 
 
 @functools.lru_cache(maxsize=2 * MAX_CHECKS_PER_CALL)
 def _head(numkeys: int, load: bool) -> bytes:
     count = b"%d" % numkeys
     return b"*%d\r\n%s$%d\r\n%s\r\n" % (
-        6 + numkeys,
+        6 + 2 * numkeys,
         _EVAL if load else _EVALSHA,
         len(count),
         count,
     )
+
+
+@functools.lru_cache(maxsize=MAX_CHECKS_PER_CALL)
+def _count(checks: int) -> bytes:
+    text = b"%d" % checks
+    return b"$%d\r\n%s\r\n" % (len(text), text)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -227,8 +250,13 @@ class Replies:
             self.missing.append(group)
             return
         ps, decisions = self._ps, self._decisions
-        for j, i in enumerate(group):
-            decisions[i] = parse_reply(ps[i], reply[2 * j], reply[2 * j + 1])
+        if len(group) == 1:
+            decisions[group[0]] = parse_reply(ps[group[0]], 1, reply[0], reply[1])[0]
+            return
+        for j, checks in enumerate(by_key(ps, group).values()):
+            got = parse_reply(ps[checks[0]], len(checks), reply[2 * j], reply[2 * j + 1])
+            for i, decision in zip(checks, got, strict=True):
+                decisions[i] = decision
 
     def resend(self) -> list[Group]:
         """The calls refused as CROSSSLOT, as calls of one slot each, to send again;

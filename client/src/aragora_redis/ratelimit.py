@@ -5,13 +5,15 @@ A check is one round trip: ``EVALSHA`` of ``lua/token_bucket.lua`` on the bucket
 the server's clock. When the server has lost the script (``NOSCRIPT``: Redis 7 does
 not replicate the script cache, so every failover and restart loses it) the call
 is sent again as ``EVAL``, which also caches it. ``hit_many`` decides a batch in
-one round trip: one script call per run of checks with the same limits (32 keys
+one round trip: one script call per run of checks with the same limits (32 checks
 at most), all in one write; where the server may shard keys (a cluster,
 ``ARAGORA_REDIS_SHARDED`` for a sharding proxy such as Azure Managed Redis's
 EnterpriseCluster, or a server whose ``INFO cluster`` says so) each call also keeps
 to one slot, and a CROSSSLOT reply (the call did not run) makes the limiter send
-those checks again one slot per call, and keep to that. With asyncio, checks
-awaited in the same loop turn are batched the same way.
+those checks again one slot per call, and keep to that. A call sends each key
+once with its number of checks, which the script decides in a row. With asyncio,
+checks made while a batch is under way (or in one loop turn) are batched the same
+way (:mod:`aragora_redis._coalesce`).
 
 The limiter's client has its own short timeout and no retries. A Redis error counts
 towards the breaker (``ARAGORA_REDIS_FAILURE_THRESHOLD`` in a row open it; one probe
@@ -175,7 +177,8 @@ class AsyncRateLimiter(_Limiter):
     ) -> Decision:
         """The asyncio twin of :meth:`RateLimiter.hit`.
 
-        Checks awaited in the same event-loop turn share one round trip.
+        Checks made while a batch is under way (or in one event-loop turn) share
+        the next round trip.
         """
         return await self._batcher.hit(prepare(key, rate, burst, cost, scope))
 

@@ -1,10 +1,15 @@
--- Token buckets: one check of each key in KEYS, in order; each KEYS[i] is a hash
+-- Token buckets: checks of each key in KEYS, in order; each KEYS[i] is a hash
 -- (fields tokens, last_refill). ARGV: rate (tokens per second), burst (bucket
--- size), cost, the same for every key of the call. One key is a single check,
--- many keys a batch.
--- Mirrors aragora_redis/_bucket.py take() step for step; change both together.
--- Returns {allowed_1 (1 or 0), tokens_left_1, allowed_2, ...}, the tokens left as
--- strings since Redis would truncate a Lua number; the client derives retry_after.
+-- size), cost, the same for every key of the call, then one count per key:
+-- KEYS[i] gets ARGV[3 + i] checks in a row (the checks of one key coalesced).
+-- Mirrors aragora_redis/_bucket.py take() step for step; change both together:
+-- the checks of one key after the first see the same clock, so they refill
+-- nothing and each takes cost from what the one before left, as take() does for
+-- checks at one time (the tokens stored as %.17g read back as the same number).
+-- Returns {taken_1, tokens_1, taken_2, ...}: how many checks of the key were
+-- admitted (always the first ones: the tokens only go down) and the tokens
+-- before the first check, as a string since Redis would truncate a Lua number;
+-- the client derives each check's tokens left and retry_after (_bucket.py).
 -- Written for speed: no math.* calls, one float formatted per key, the stamp stored
 -- is TIME's own text, and a denied check writes nothing (refilling is linear, so
 -- the stored state already says the same).
@@ -17,6 +22,7 @@ local now = tonumber(stamp)
 local out = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
+  local checks = tonumber(ARGV[3 + i])
   local saved = redis.call('HMGET', key, 'tokens', 'last_refill')
   local tokens = tonumber(saved[1])
   local last_refill = tonumber(saved[2])
@@ -34,22 +40,22 @@ for i = 1, #KEYS do
   if tokens > burst then
     tokens = burst
   end
-  if tokens < cost then
-    out[2 * i - 1] = 0
-    out[2 * i] = string.format('%.17g', tokens)
-  else
+  out[2 * i] = string.format('%.17g', tokens)
+  local taken = 0
+  while taken < checks and tokens >= cost do
     tokens = tokens - cost
-    local left = string.format('%.17g', tokens)
+    taken = taken + 1
+  end
+  out[2 * i - 1] = taken
+  if taken > 0 then
     local ttl_ms = math.ceil((ahead + (burst - tokens) / rate) * 1000)
     if ttl_ms < 1 then
       ttl_ms = 1
     elseif ttl_ms > 315360000000 then
       ttl_ms = 315360000000
     end
-    redis.call('HSET', key, 'tokens', left, 'last_refill', kept)
+    redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'last_refill', kept)
     redis.call('PEXPIRE', key, ttl_ms)
-    out[2 * i - 1] = 1
-    out[2 * i] = left
   end
 end
 return out
