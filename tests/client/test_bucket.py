@@ -23,7 +23,7 @@ from aragora_redis._bucket import (
     Decision,
     MemoryBuckets,
     Prepared,
-    parse_reply,
+    parse_run,
     prepare,
     prepare_many,
     stamp,
@@ -181,7 +181,8 @@ def test_a_call_sends_each_key_once_with_its_number_of_checks(load: bool) -> Non
     expected = b"".join(Connection().pack_command(*sent))
     assert script.pack(ps, [0, 1, 2, 3], load) == expected
     got = script.Replies(ps)
-    got.take([0, 1, 2, 3], [2, b"2", 1, b"2"])  # a: 2 of 3 admitted; b: 1 of 1
+    # a: 2 of 3 admitted, 0 left, 2 before the first; b: admitted, 1 left
+    got.take([0, 1, 2, 3], [2, b"0", b"2", 1, b"1"])
     assert [(d.allowed, d.remaining) for d in got.decisions()] == [
         (True, 1.0),
         (True, 1.0),
@@ -224,7 +225,7 @@ def test_checks_of_one_key_in_one_call_decide_as_checks_one_by_one(
         state = step.stored or state
     taken = sum(allowed for allowed, _, _ in one_by_one)
     assert [a for a, _, _ in one_by_one] == [True] * taken + [False] * (checks - taken)
-    got = parse_reply(Prepared("k", rate, burst, cost), checks, taken, repr(before))
+    got = parse_run(Prepared("k", rate, burst, cost), checks, taken, repr(before))
     assert [(d.allowed, d.remaining, d.retry_after) for d in got] == one_by_one
 
 
@@ -341,24 +342,23 @@ def test_crossslot_replies_are_noted_once_then_raised() -> None:
     with pytest.raises(ClusterCrossSlotError):  # calls of one slot: a second one is an error
         got.take(again[0], ClusterCrossSlotError("CROSSSLOT"))
     for g in again:
-        got.take(g, [1, b"1"] * len(g))
+        got.take(g, [1, b"0"] * len(g))
     assert [d.allowed for d in got.decisions()] == [True] * 3
 
 
 def test_replies_fill_in_decisions_and_note_missing_scripts() -> None:
     ps = _checks(4)  # the same results whatever the limits of the calls
     got = script.Replies(ps)
-    # Replies say per key how many checks were admitted and the tokens before them.
-    got.take([0, 2], [1, b"5.5", 0, b"0.25"])
+    got.take([0, 2], [1, b"4.5", 0, b"0.25"])
     got.take([1, 3], NoScriptError("NOSCRIPT No matching script."))
     assert got.missing == [[1, 3]]
     assert got.reload() == [[1, 3]]
     with pytest.raises(NoScriptError):  # after EVAL a second NOSCRIPT is an error
         got.take([1, 3], NoScriptError("NOSCRIPT"))
-    got.take([1, 3], [1, b"3", 1, b"1"])
+    got.take([1, 3], [1, b"2", 1, b"0"])
     decisions = got.decisions()
     assert [d.allowed for d in decisions] == [True, True, False, True]
-    assert decisions[0] == Decision(True, 5.5 - ps[0].cost, 0.0, "redis")
+    assert decisions[0] == Decision(True, 4.5, 0.0, "redis")
     assert decisions[2] == Decision(False, 0.25, (ps[2].cost - 0.25) / ps[2].rate, "redis")
     with pytest.raises(ResponseError):
         script.Replies(ps).take([0], ResponseError("WRONGTYPE"))

@@ -17,7 +17,7 @@ import redis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from aragora_redis._bucket import Prepared, parse_reply, stamp, take, validate
+from aragora_redis._bucket import Prepared, parse_reply, parse_run, stamp, take, validate
 from aragora_redis._script import SCRIPT
 
 TIME_CALL = "redis.call('TIME')"
@@ -63,8 +63,14 @@ def _agree_runs(
     last: float | None = None
     ttl_ms = 0
     for seconds, micros, cost, checks in runs:
-        taken, before = at_time(keys=[key], args=[rate, burst, cost, checks, seconds, micros])
-        got = parse_reply(Prepared(key, rate, burst, cost), checks, taken, before)
+        reply = at_time(keys=[key], args=[rate, burst, cost, checks, seconds, micros])
+        p = Prepared(key, rate, burst, cost)
+        if checks == 1:  # admitted (1 or 0), tokens left
+            got = [parse_reply(p, *reply)]
+        else:  # admitted, tokens left, tokens before the first
+            taken, left, before = reply
+            got = parse_run(p, checks, taken, before)
+            assert float(left) == got[-1].remaining
         for decision in got:
             step = take(tokens, last, stamp(seconds, micros), rate, burst, cost)
             assert (decision.allowed, decision.remaining, decision.retry_after) == (
@@ -104,11 +110,11 @@ def test_tiny_rates_cap_the_expiry(client: redis.Redis, at_time: Any) -> None:
 
 def test_one_call_decides_many_keys_in_order(client: redis.Redis, at_time: Any) -> None:
     a, b = _key(), _key()
-    # a: 3 checks of a bucket of 2 (2 admitted), b: 1; the tokens before the first.
+    # a: 3 checks of a bucket of 2 (2 admitted, 0 left, 2 before); b: 1 check.
     reply = at_time(keys=[a, b], args=[1.0, 2.0, 1.0, 3, 1, START, 0])
-    assert reply == [2, "2", 1, "2"]
+    assert reply == [2, "0", "2", 1, "1"]
     # A key sent again is decided again, after the first: nothing left.
-    assert at_time(keys=[b, b], args=[1.0, 2.0, 1.0, 1, 1, START, 0]) == [1, "1", 0, "0"]
+    assert at_time(keys=[b, b], args=[1.0, 2.0, 1.0, 1, 1, START, 0]) == [1, "0", 0, "0"]
     client.delete(a, b)
 
 

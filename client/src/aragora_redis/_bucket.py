@@ -168,16 +168,23 @@ def prepare_many(checks: Sequence[Check]) -> list[Prepared]:
     return [prepare(*c) for c in checks]
 
 
-def parse_reply(p: Prepared, checks: int, taken: int, tokens: bytes | str) -> list[Decision]:
+def parse_reply(p: Prepared, allowed_flag: int, tokens_left: bytes | str) -> Decision:
+    """The script's answer for check ``p`` (1 or 0, the tokens left as a string)."""
+    allowed = allowed_flag == 1
+    tokens = float(tokens_left)
+    return Decision(allowed, tokens, retry_after(allowed, tokens, p.rate, p.cost), "redis")
+
+
+def parse_run(p: Prepared, checks: int, taken: int, tokens_before: bytes | str) -> list[Decision]:
     """The script's answer for ``checks`` checks ``p`` of one key in a row.
 
-    ``taken`` of them were admitted (the first ones), ``tokens`` is what the
-    bucket held before the first, as a string. Each check's tokens left are
-    worked out as :func:`take` would at one time: every admitted check takes
-    ``cost`` from what the one before left, and the script did the same
-    subtractions on the same numbers, so the results are the script's own.
+    ``taken`` of them were admitted (the first ones), ``tokens_before`` is what the
+    bucket held before the first. Each check's tokens left are worked out as
+    :func:`take` would at one time: every admitted check takes ``cost`` from what
+    the one before left, and the script did the same subtractions on the same
+    numbers, so the results are the script's own.
     """
-    left = float(tokens)
+    left = float(tokens_before)
     rate, cost = p.rate, p.cost
     out: list[Decision] = []
     for _ in range(taken):

@@ -24,7 +24,7 @@ from redis.crc import key_slot
 from redis.exceptions import ClusterCrossSlotError, NoScriptError, RedisError
 
 from . import _lua, _metrics
-from ._bucket import Decision, Prepared, parse_reply
+from ._bucket import Decision, Prepared, parse_reply, parse_run
 
 SCRIPT = _lua.source("token_bucket")
 SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
@@ -251,12 +251,18 @@ class Replies:
             return
         ps, decisions = self._ps, self._decisions
         if len(group) == 1:
-            decisions[group[0]] = parse_reply(ps[group[0]], 1, reply[0], reply[1])[0]
+            decisions[group[0]] = parse_reply(ps[group[0]], reply[0], reply[1])
             return
-        for j, checks in enumerate(by_key(ps, group).values()):
-            got = parse_reply(ps[checks[0]], len(checks), reply[2 * j], reply[2 * j + 1])
+        at = 0  # per key: admitted, tokens left, and with more than one check, before
+        for checks in by_key(ps, group).values():
+            if len(checks) == 1:
+                decisions[checks[0]] = parse_reply(ps[checks[0]], reply[at], reply[at + 1])
+                at += 2
+                continue
+            got = parse_run(ps[checks[0]], len(checks), reply[at], reply[at + 2])
             for i, decision in zip(checks, got, strict=True):
                 decisions[i] = decision
+            at += 3
 
     def resend(self) -> list[Group]:
         """The calls refused as CROSSSLOT, as calls of one slot each, to send again;

@@ -6,13 +6,14 @@
 -- the checks of one key after the first see the same clock, so they refill
 -- nothing and each takes cost from what the one before left, as take() does for
 -- checks at one time (the tokens stored as %.17g read back as the same number).
--- Returns {taken_1, tokens_1, taken_2, ...}: how many checks of the key were
--- admitted (always the first ones: the tokens only go down) and the tokens
--- before the first check, as a string since Redis would truncate a Lua number;
--- the client derives each check's tokens left and retry_after (_bucket.py).
--- Written for speed: no math.* calls, one float formatted per key, the stamp stored
--- is TIME's own text, and a denied check writes nothing (refilling is linear, so
--- the stored state already says the same).
+-- Returns per key {taken, tokens_left}, and for a key of more than one check also
+-- the tokens before its first check: taken is how many were admitted (always the
+-- first ones: the tokens only go down; for one check 1 or 0), the tokens are
+-- strings since Redis would truncate a Lua number; the client derives each
+-- check's tokens left and retry_after (_bucket.py).
+-- Written for speed: no math.* calls, one float formatted per key of one check,
+-- the stamp stored is TIME's own text, and a denied check writes nothing
+-- (refilling is linear, so the stored state already says the same).
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -40,13 +41,18 @@ for i = 1, #KEYS do
   if tokens > burst then
     tokens = burst
   end
-  out[2 * i] = string.format('%.17g', tokens)
+  local before = tokens
   local taken = 0
   while taken < checks and tokens >= cost do
     tokens = tokens - cost
     taken = taken + 1
   end
-  out[2 * i - 1] = taken
+  local left = string.format('%.17g', tokens)
+  out[#out + 1] = taken
+  out[#out + 1] = left
+  if checks > 1 then
+    out[#out + 1] = string.format('%.17g', before)
+  end
   if taken > 0 then
     local ttl_ms = math.ceil((ahead + (burst - tokens) / rate) * 1000)
     if ttl_ms < 1 then
@@ -54,7 +60,7 @@ for i = 1, #KEYS do
     elseif ttl_ms > 315360000000 then
       ttl_ms = 315360000000
     end
-    redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'last_refill', kept)
+    redis.call('HSET', key, 'tokens', left, 'last_refill', kept)
     redis.call('PEXPIRE', key, ttl_ms)
   end
 end
