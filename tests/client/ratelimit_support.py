@@ -192,7 +192,7 @@ def check_twice_each(got: list[Decision]) -> None:
     assert {d.source for d in got} == {"redis"}
 
 
-def check_refused_once(stack: LocalStack, node: str, before: int, splits: int) -> int:
+def check_refused_once(stack: LocalStack, node: str, before: int, splits: float) -> int:
     """Every call of a batch of :func:`twice_each` of 150 callers, 32 callers' keys a
     call, was refused as CROSSSLOT by ``node`` (``before``: its count until then) and
     counted as split (``splits``, the metric); returns how many."""

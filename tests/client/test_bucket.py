@@ -191,11 +191,11 @@ def test_a_call_sends_each_key_once_with_its_number_of_checks(load: bool) -> Non
     ]
 
 
-_state = st.one_of(st.none(), st.floats(0, 1e4))
+_tokens_or_none = st.one_of(st.none(), st.floats(0, 1e4))
 
 
 @given(
-    tokens=_state,
+    tokens=_tokens_or_none,
     last=st.floats(0, 100),
     now=st.floats(0, 100),
     rate=st.floats(1e-3, 1e4),
