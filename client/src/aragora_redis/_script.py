@@ -171,6 +171,13 @@ def pack(ps: Sequence[Prepared], group: Group, load: bool) -> bytes:
     """
     if len(group) == 1:  # the common call: one check, one key
         return _one(ps[group[0]], load)
+    names = [ps[i].key for i in group]
+    if len(set(names)) == len(names):  # many callers: a check each
+        out = [_head(len(names), load)]
+        out += [_bulk_key(key) for key in names]
+        out.append(_bulk_limits(*ps[group[0]][1:]))
+        out.append(_ONE_CHECK * len(names))
+        return b"".join(out)
     keyed = by_key(ps, group)
     out = [_head(len(keyed), load)]
     out += [_bulk_key(key) for key in keyed]
@@ -190,7 +197,7 @@ def pack_calls(ps: Sequence[Prepared], groups: Sequence[Group], load: bool) -> l
 
 @functools.lru_cache(maxsize=4096)
 def _one(p: Prepared, load: bool) -> bytes:
-    return _head(1, load) + _bulk_key(p.key) + _bulk_limits(*p[1:]) + _count(1)
+    return _head(1, load) + _bulk_key(p.key) + _bulk_limits(*p[1:]) + _ONE_CHECK
 
 
 @functools.lru_cache(maxsize=2 * MAX_CHECKS_PER_CALL)
@@ -208,6 +215,9 @@ def _head(numkeys: int, load: bool) -> bytes:
 def _count(checks: int) -> bytes:
     text = b"%d" % checks
     return b"$%d\r\n%s\r\n" % (len(text), text)
+
+
+_ONE_CHECK = _count(1)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -252,6 +262,10 @@ class Replies:
         ps, decisions = self._ps, self._decisions
         if len(group) == 1:
             decisions[group[0]] = parse_reply(ps[group[0]], reply[0], reply[1])
+            return
+        if len(reply) == 2 * len(group):  # a check per key (more checks add a field)
+            for j, i in enumerate(group):
+                decisions[i] = parse_reply(ps[i], reply[2 * j], reply[2 * j + 1])
             return
         at = 0  # per key: admitted, tokens left, and with more than one check, before
         for checks in by_key(ps, group).values():

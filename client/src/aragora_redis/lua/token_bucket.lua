@@ -21,6 +21,7 @@ local clock = redis.call('TIME')
 local stamp = clock[1] .. '.' .. string.sub('00000', #clock[2]) .. clock[2]
 local now = tonumber(stamp)
 local out = {}
+local at = 0
 for i = 1, #KEYS do
   local key = KEYS[i]
   local checks = tonumber(ARGV[3 + i])
@@ -48,10 +49,12 @@ for i = 1, #KEYS do
     taken = taken + 1
   end
   local left = string.format('%.17g', tokens)
-  out[#out + 1] = taken
-  out[#out + 1] = left
+  out[at + 1] = taken
+  out[at + 2] = left
+  at = at + 2
   if checks > 1 then
-    out[#out + 1] = string.format('%.17g', before)
+    at = at + 1
+    out[at] = string.format('%.17g', before)
   end
   if taken > 0 then
     local ttl_ms = math.ceil((ahead + (burst - tokens) / rate) * 1000)
