@@ -9,6 +9,11 @@ UV_VERSION=0.13.9
 # HAProxy for the stable master URL, promtool (package prometheus) for the alert rules.
 declare -A NEED=([redis-server]=redis-server [redis-sentinel]=redis-sentinel [redis-cli]=redis-tools
                  [haproxy]=haproxy [promtool]=prometheus)
+# nft and iptables-legacy for the drill's network faults (partitions between loopback
+# addresses, NFQUEUE delays; Linux only). Debian puts them in /usr/sbin, which a
+# non-root PATH may lack.
+if [[ "$(uname -s)" == Linux ]]; then NEED[nft]=nftables; NEED[iptables-legacy]=iptables; fi
+export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

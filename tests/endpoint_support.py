@@ -145,13 +145,45 @@ def check_written(endpoint: ManagedEndpoint, node: str, debate: str, channel: st
         primary.close()
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+#: A PING in the protocol, written straight to a socket.
+PING = b"*1\r\n$4\r\nPING\r\n"
+
+
+def drop_session(endpoint: ManagedEndpoint, client_id: int) -> None:
+    """The primary kills connection ``client_id`` and the endpoint closes its side of it.
+
+    A write on the client's socket afterwards is answered with a reset, after which
+    the socket has no peer address (ENOTCONN), as a connection cut by a restarting
+    or failing endpoint looks until its own thread notices.
+    """
+    backend = endpoint.address(endpoint.primary)
+    before = endpoint.forwarder.open_to(backend)
+    primary = endpoint.node(endpoint.primary)
+    try:
+        primary.client_kill_filter(_id=str(client_id))
+    finally:
+        primary.close()
+    wait_for(lambda: endpoint.forwarder.open_to(backend) < before, "the endpoint closing it")
+
+
+def has_peer(sock: socket.socket) -> bool:
+    """Whether ``sock`` still has a peer address (False once reset or closed)."""
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
+    """Poll ``check`` until it holds, and return when (monotonic clock); fail naming
+    ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+    return time.monotonic()
 
 
 @dataclass

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.commands import READ_COMMANDS
@@ -181,3 +183,20 @@ def wait_for_replicas_in_slots(stack: LocalStack, timeout: float = 60.0) -> None
         return not alone or f"slots {', '.join(alone)} have no replica listed"
 
     wait_until(listed, "CLUSTER SLOTS to list the replicas", timeout=timeout)
+
+
+def wait_answering(
+    check: Callable[[], object], server: subprocess.Popen[bytes], *, timeout: float, who: str
+) -> None:
+    """Call ``check`` until it no longer raises :class:`redis.ConnectionError`; fail with
+    ``server``'s output, naming ``who``, once it has exited or ``timeout`` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except redis.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                out = server.stdout.read().decode() if server.stdout else ""
+                pytest.fail(f"{who} did not answer: {out}")
+            time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""What every backend does the same way: settings base, args, passwords, endpoints, secrets.
+"""What every backend does alike: settings and component bases, args, passwords, endpoints, secrets.
 
 Imported by the backend packages, never importing one of them: a backend's
 folder shares with another only through this module (and :mod:`infra.settings`).
@@ -13,12 +13,21 @@ from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 import pulumi
 import pulumi_random as random
-from pydantic import ValidationInfo
+from pydantic import ValidationInfo, model_validator
 
 from aragora_redis import HostPort
 
 from ..endpoint import RedisEndpoint
-from ..settings import ClientSettings, ConfigModel, Problem, StackConfig, StackSettings, config_key
+from ..settings import (
+    ClientSettings,
+    ConfigModel,
+    Environment,
+    Problem,
+    StackConfig,
+    StackSettings,
+    config_key,
+    fail,
+)
 
 MaxmemoryPolicy = Literal[
     "volatile-ttl",
@@ -36,10 +45,41 @@ class BackendSettings(ConfigModel):
     """A backend's config section (``aragora-redis:<SECTION>``), validated with the stack.
 
     Validation gets ``context={'stack': StackSettings}``; :meth:`stack_of` reads it
-    and :meth:`problem` names a key of the section.
+    and :meth:`problem` names a key of the section. Every section is validated the
+    same way: the keys it leaves out get :meth:`environment_defaults`; once its
+    fields are valid, ``TLS_REQUIRED`` (when set) and :meth:`check` collect every
+    broken rule, and all of them are raised together as one
+    :class:`~infra.settings.StackConfigError`.
     """
 
     SECTION: ClassVar[str]
+    #: Why the backend refuses ``aragora-redis:tls`` off (checked first); None: it does not.
+    TLS_REQUIRED: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {**cls.environment_defaults(data, cls.stack_of(info).environment), **data}
+
+    @classmethod
+    def environment_defaults(
+        cls, data: Mapping[str, Any], environment: Environment
+    ) -> Mapping[str, Any]:
+        """The values of the keys ``data`` leaves out, in ``environment`` (none here)."""
+        return {}
+
+    @model_validator(mode="after")
+    def _policy(self, info: ValidationInfo) -> Self:
+        stack = self.stack_of(info)
+        problems = [] if self.TLS_REQUIRED is None else tls_required(stack, self.TLS_REQUIRED)
+        self.check(stack, problems)
+        fail(problems)
+        return self
+
+    def check(self, stack: StackSettings, problems: list[Problem]) -> None:
+        """Add a :class:`Problem` to ``problems`` for every rule of the section ``self`` breaks."""
 
     @classmethod
     def stack_of(cls, info: ValidationInfo) -> StackSettings:
@@ -95,6 +135,30 @@ class CloudArgs(Generic[S]):
     def of(cls, config: StackConfig, settings: S, **extra: Any) -> Self:
         """The args of ``config``'s stack: its protect, client tuning and tags."""
         return cls(settings, config.stack.protect, config.client, config.tags, **extra)
+
+
+#: A component's outputs, as :meth:`pulumi.ComponentResource.register_outputs` takes them.
+Outputs = Mapping[str, Any]
+A = TypeVar("A")
+
+
+class BackendComponent(pulumi.ComponentResource, Generic[A]):
+    """A backend's component (type token ``TYPE``), built from its args ``A``.
+
+    Its ``_declare`` declares every resource inside it, sets :attr:`endpoint`
+    and returns the outputs the component registers.
+    """
+
+    TYPE: ClassVar[str]
+    #: The shared description of the Redis it declared (mode, hosts, port, TLS, credentials).
+    endpoint: RedisEndpoint
+
+    def __init__(self, name: str, args: A, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self.register_outputs(self._declare(name, args))
+
+    def _declare(self, name: str, args: A) -> Outputs:
+        raise NotImplementedError
 
 
 def warn_unnotified(config: StackConfig, section: str, key: str, value: object, what: str) -> None:

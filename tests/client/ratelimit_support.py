@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from redis.crc import key_slot
 from aragora_redis import RedisSettings, keys
 from aragora_redis._engine import Engine
 from aragora_redis._script import MAX_CHECKS_PER_CALL, SCRIPT, SHA
+from aragora_redis.errors import RateLimiterUnavailable
 from aragora_redis.local import LocalStack, up_on_free_ports
 from aragora_redis.ratelimit import Check, Decision
 from tests.endpoint_support import Forwarder
@@ -27,6 +30,42 @@ CALM = 5.0
 #: RATE refills one token in 1000 s, so no run earns one: exactly BURST are admitted,
 #: however slowly a loaded machine runs the workers (a refill race would depend on it).
 WORKERS, RATE, BURST = 20, 0.001, 50.0
+
+
+#: Longest a fail-closed check may take against a frozen server: its own 50 ms timeout, no
+#: retries. redis-py's default (~3.8 s with retries) would exceed it; scheduling on a
+#: loaded machine (load 14 on 2 cores seen in CI-like runs) does not come near it.
+NO_RETRY_BOUND = 2.0
+
+#: How long a live server gets to answer the limiter again (a bound, not a figure).
+BACK_WITHIN = 15.0
+
+
+def until_redis(source: Callable[[], str]) -> None:
+    """Check until Redis decides: the limiter's short timeout can expire on a busy machine,
+    and a restarted or thawed server is back only after its recovery interval."""
+    deadline = time.monotonic() + BACK_WITHIN
+    while True:
+        try:
+            if source() == "redis":
+                return
+        except RateLimiterUnavailable:
+            pass
+        assert time.monotonic() < deadline, f"not back on Redis within {BACK_WITHIN} s"
+        time.sleep(0.05)
+
+
+async def until_redis_async(source: Callable[[], Awaitable[str]]) -> None:
+    """:func:`until_redis` for the asyncio limiter."""
+    deadline = time.monotonic() + BACK_WITHIN
+    while True:
+        try:
+            if await source() == "redis":
+                return
+        except RateLimiterUnavailable:
+            pass
+        assert time.monotonic() < deadline, f"not back on Redis within {BACK_WITHIN} s"
+        await asyncio.sleep(0.05)
 
 
 def new_key() -> str:

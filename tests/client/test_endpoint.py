@@ -12,7 +12,14 @@ import redis
 
 from aragora_redis import RedisUnavailable, connect, keys
 from aragora_redis._moved import OutcomeUnknown, PrimaryMoved
-from tests.endpoint_support import ManagedEndpoint, check_written, wait_for
+from tests.endpoint_support import (
+    PING,
+    ManagedEndpoint,
+    check_written,
+    drop_session,
+    has_peer,
+    wait_for,
+)
 
 #: Connections each client has open on the primary before the switch.
 POOLED = 4
@@ -118,6 +125,43 @@ def test_a_lost_reply_is_sent_again_only_for_an_idempotent_write(
         assert isinstance(results["update"].__cause__, OutcomeUnknown), "not sent again"
         assert len(calls) == 1
         assert "put" in results, "the idempotent SET was sent again"
+        assert stores.sessions.get("auth", debate) == {"v": 1}
+    finally:
+        stores.close()
+
+
+def _reset_by_peer(endpoint: ManagedEndpoint, conn: Any) -> None:
+    """The endpoint drops ``conn``, which then writes: the peer answers with a reset."""
+    conn.send_command("CLIENT", "ID")
+    drop_session(endpoint, conn.read_response())
+    sock = conn._sock
+
+    def reset() -> bool:
+        if not has_peer(sock):
+            return True
+        sock.sendall(PING)
+        return False
+
+    wait_for(reset, "the reset")
+
+
+def test_a_connection_reset_in_another_thread_does_not_break_the_switch(
+    endpoint: ManagedEndpoint,
+) -> None:
+    stores = connect(endpoint.settings)
+    debate = f"reset-{uuid.uuid4().hex}"
+    assert isinstance(stores.client, redis.Redis)
+    pool = stores.client.connection_pool
+    try:
+        _open(stores.client)
+        busy = pool.get_connection()  # another thread's, whose peer has just reset it
+        _reset_by_peer(endpoint, busy)
+        endpoint.switch()
+
+        stores.sessions.put("auth", debate, {"v": 1})  # READONLY on a pooled connection first
+
+        assert busy.should_reconnect(), "dropped when its thread releases it"
+        pool.release(busy)
         assert stores.sessions.get("auth", debate) == {"v": 1}
     finally:
         stores.close()

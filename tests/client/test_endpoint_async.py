@@ -14,7 +14,7 @@ import redis.asyncio as aredis
 
 from aragora_redis import RedisUnavailable, connect_async, keys
 from aragora_redis._moved import OutcomeUnknown, PrimaryMoved
-from tests.endpoint_support import ManagedEndpoint, check_written
+from tests.endpoint_support import PING, ManagedEndpoint, check_written, drop_session, has_peer
 
 #: Connections each client has open on the primary before the switch.
 POOLED = 4
@@ -117,6 +117,39 @@ async def test_a_lost_reply_is_sent_again_only_for_an_idempotent_write(
         assert isinstance(results[0].__cause__, OutcomeUnknown), "not sent again"
         assert len(calls) == 1
         assert results[1] is None, "the idempotent SET was sent again"
+        assert await stores.sessions.get("auth", debate) == {"v": 1}
+    finally:
+        await stores.close()
+
+
+async def _reset_by_peer(endpoint: ManagedEndpoint, conn: Any) -> None:
+    """The endpoint drops ``conn``, which then writes: the peer answers with a reset."""
+    await conn.send_command("CLIENT", "ID")
+    drop_session(endpoint, await conn.read_response())
+    writer = conn._writer
+    sock = writer.get_extra_info("socket")
+    while has_peer(sock):
+        writer.write(PING)
+        await asyncio.sleep(0.02)
+
+
+async def test_a_connection_reset_in_another_thread_does_not_break_the_switch(
+    endpoint: ManagedEndpoint,
+) -> None:
+    stores = await connect_async(endpoint.settings)
+    debate = f"reset-{uuid.uuid4().hex}"
+    assert isinstance(stores.client, aredis.Redis)
+    pool = stores.client.connection_pool
+    try:
+        await _open(stores.client)
+        busy = await pool.get_connection()  # another task's, whose peer has just reset it
+        await _reset_by_peer(endpoint, busy)
+        endpoint.switch()
+
+        await stores.sessions.put("auth", debate, {"v": 1})  # READONLY on a pooled one first
+
+        assert busy.should_reconnect(), "dropped when its task releases it"
+        await pool.release(busy)
         assert await stores.sessions.get("auth", debate) == {"v": 1}
     finally:
         await stores.close()

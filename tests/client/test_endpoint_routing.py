@@ -96,6 +96,7 @@ def test_a_readonly_reply_is_recognised_through_the_cause_chain() -> None:
     moved = RedisUnavailable("sessions.put")
     moved.__cause__ = PrimaryMoved("127.0.0.1:1", Moved("READONLY", elsewhere=True))
     assert is_readonly(moved)
+    assert is_readonly(PrimaryMoved("x", Moved("REDIRECT", elsewhere=True, redirect=("h", 1))))
     assert not is_readonly(PrimaryMoved("x", Moved("LOADING", elsewhere=True)))
     assert not is_readonly(ConnectionError("reset"))
 

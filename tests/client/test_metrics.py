@@ -7,20 +7,28 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from redis.cluster import ClusterNode
 from redis.exceptions import ClusterCrossSlotError, NoScriptError
 
-from aragora_redis import _metrics
+from aragora_redis import _metrics, connect, keys
 from aragora_redis._breaker import Breaker
 from aragora_redis._bucket import Decision, prepare
 from aragora_redis._follow import FailoverState
 from aragora_redis._liveness import Liveness
 from aragora_redis._script import Replies
+from aragora_redis.cluster_conn import _SlotWatch
 from aragora_redis.errors import NotReplicated
+from aragora_redis.local import LocalStack
+from aragora_redis.local.cluster import ClusterControl
+from aragora_redis.local.probe import wait_until
+from aragora_redis.local.ready import cluster_health
 from aragora_redis.sessions import _check_replicated
 from aragora_redis.watch import _Fanout
+from tests.client.durable_support import KIND, one_shard_ids
 from tests.metrics_support import bound_reader, points, total
 
 NAME = "aragora-master"
@@ -127,6 +135,73 @@ def test_an_endpoint_failover_counts_once_per_window(reader: InMemoryMetricReade
     _metrics.endpoint_left(endpoint, "10.0.0.1", "READONLY", now=100.5)  # the same failover
     _metrics.endpoint_left(endpoint, "10.0.0.2", "READONLY", now=200.0)  # the next one
     assert total(reader, "aragora_redis.failovers", aragora_redis__mode="endpoint") == 2
+
+
+def test_a_cluster_shard_failover_counts_once_per_window(reader: InMemoryMetricReader) -> None:
+    old, new = ("10.0.0.1", 7000), ("10.0.0.2", 7001)
+    _metrics.shard_moved(old, new, "slots 0-5460", now=100.0)
+    _metrics.shard_moved(old, new, "slots 0-5460", now=100.5)  # another client's refresh
+    _metrics.shard_moved(new, old, "slots 0-5460", now=100.7)  # failed back
+    assert total(reader, "aragora_redis.failovers", aragora_redis__mode="cluster") == 2
+
+
+def test_a_real_cluster_shard_failover_is_counted_and_logged_once(
+    reader: InMemoryMetricReader, caplog: pytest.LogCaptureFixture, cluster: LocalStack
+) -> None:
+    """``CLUSTER FAILOVER`` on one shard's replica; the durable put that next writes to
+    that shard meets MOVED and refreshes its slot map, the commands after it find the
+    new primary there: one failover followed."""
+    replica, ids = one_shard_ids(cluster, 2)
+    control = ClusterControl(cluster)
+    old = control.shard(keys.session(KIND, ids[0]))[0]
+    stores = connect(cluster.settings)
+    try:
+        stores.sessions.put(KIND, ids[0], 1, durable=True)
+        with caplog.at_level(logging.INFO, logger="aragora_redis"):
+            assert control.planned(keys.session(KIND, ids[0])) == (old, replica)
+            stores.sessions.put(KIND, ids[1], 2, durable=True)  # MOVED: the map is refreshed
+            assert stores.sessions.get(KIND, ids[1]) == 2  # a command after the refresh
+            assert stores.sessions.get(KIND, ids[0]) == 1
+    finally:
+        stores.close()
+        wait_until(
+            lambda: cluster_health(cluster), "the old primary back as a replica", timeout=30.0
+        )
+    [(attrs, point)] = points(reader, "aragora_redis.failovers")
+    assert point.value == 1
+    new = cluster.address(replica)
+    assert attrs == {
+        **SYSTEM,
+        "aragora_redis.mode": "cluster",
+        "aragora_redis.reason": "slot-map",
+        "server.address": new.host,
+        "server.port": new.port,
+    }
+    [line] = [r for r in caplog.records if r.name == "aragora_redis"]
+    assert line.getMessage().startswith("topology change: mode=cluster master=slots ")
+    topology = line.aragora_redis_topology  # type: ignore[attr-defined]
+    assert topology["from"] == cluster.address(old).render()
+    assert topology["to"] == new.render()
+
+
+def test_a_replaced_slot_map_is_compared_once(reader: InMemoryMetricReader) -> None:
+    """What both cluster twins run after each command (redis-py replaces its slot cache on
+    every refresh; a MOVED alone patches it in place)."""
+    old, new, other = (
+        ClusterNode("10.0.1.1", 7000),
+        ClusterNode("10.0.1.2", 7001),
+        ClusterNode("10.0.1.3", 7002),
+    )
+    manager = SimpleNamespace(slots_cache={0: [old, new], 1: [old, new], 2: [other]})
+    watch = _SlotWatch()
+    watch.check(manager)  # the first map: nothing to compare with
+    manager.slots_cache[0] = [new]  # MOVED patched one slot in place: no refresh yet
+    watch.check(manager)
+    assert total(reader, "aragora_redis.failovers", aragora_redis__mode="cluster") == 0
+    manager.slots_cache = {0: [new], 1: [new], 2: [other]}  # refreshed
+    watch.check(manager)
+    watch.check(manager)
+    assert total(reader, "aragora_redis.failovers", server__address="10.0.1.2") == 1
 
 
 def test_primary_moved_replies_carry_the_code_and_the_node(reader: InMemoryMetricReader) -> None:

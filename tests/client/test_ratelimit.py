@@ -207,23 +207,18 @@ def test_fail_open_decides_from_memory_and_returns_to_redis(own_redis: LocalStac
     limiter = RateLimiter.from_settings(settings, timeout=rs.CALM, recovery=0.5)
     key = rs.new_key()
 
-    def timed() -> tuple[str, float]:
-        t0 = time.perf_counter()
-        decision = limiter.hit(key, rate=1000, burst=1000)
-        return decision.source, time.perf_counter() - t0
+    def source() -> str:
+        return limiter.hit(key, rate=1000, burst=1000).source
 
-    assert timed()[0] == "redis"
+    assert source() == "redis"
     own_redis.kill("redis-0")
-    failing = [timed() for _ in range(3)]
-    assert all(source == "fallback" and took < 0.1 for source, took in failing)
+    assert [source() for _ in range(3)] == ["fallback"] * 3
     assert limiter.breaker_state == "open"
-    took = sorted(timed()[1] for _ in range(200))
-    assert took[190] < 0.001
+    # Open: decided from memory without asking Redis (the rule: tests/client/test_bucket.py);
+    # how fast that is, is make bench's business, not a test's.
+    assert {source() for _ in range(200)} == {"fallback"}
     own_redis.start("redis-0")
-    back = time.monotonic()
-    while timed()[0] != "redis":
-        assert time.monotonic() - back < 0.5 + 1.0, "not back on Redis within the interval"
-        time.sleep(0.01)
+    rs.until_redis(source)
     assert limiter.breaker_state == "closed"
     limiter.close()
 
@@ -232,21 +227,24 @@ def test_fail_closed_raises_fast(own_redis: LocalStack) -> None:
     settings = rs.policy(own_redis, fail_open=False)
     limiter = RateLimiter.from_settings(settings, recovery=0.5)  # the default 50 ms timeout
     key = rs.new_key()
-    assert limiter.hit(key, rate=1, burst=5).source == "redis"
+
+    def source() -> str:
+        return limiter.hit(key, rate=1, burst=5).source
+
+    rs.until_redis(source)
     own_redis.freeze("redis-0")
     for _ in range(3):  # the failure threshold
         t0 = time.perf_counter()
         with pytest.raises(RateLimiterUnavailable) as err:
-            limiter.hit(key, rate=1, burst=5)
-        # Well under redis-py's ~3.8 s default: its own timeout, no retries.
-        assert time.perf_counter() - t0 < 1.0
+            source()
+        # A bound, not a speed figure: redis-py's own default would wait ~3.8 s; the
+        # limiter's 50 ms timeout without retries stays far below it even on a loaded machine.
+        assert time.perf_counter() - t0 < rs.NO_RETRY_BOUND
         assert isinstance(err.value.__cause__, redis.RedisError)
-    t0 = time.perf_counter()
     with pytest.raises(RateLimiterUnavailable, match="not asking it again"):
-        limiter.hit(key, rate=1, burst=5)
+        source()
     own_redis.thaw("redis-0")
-    time.sleep(0.5)
-    assert limiter.hit(key, rate=1, burst=5).source == "redis"
+    rs.until_redis(source)
     limiter.close()
 
 

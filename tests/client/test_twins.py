@@ -51,6 +51,9 @@ TWINS = [
     ("aragora_redis.stores", "Stores", "AsyncStores"),
     ("aragora_redis.watch", "SentinelWatcher", "AsyncSentinelWatcher"),
     ("aragora_redis.sentinel_conn", "MasterConnection", "AsyncMasterConnection"),
+    ("aragora_redis._retry", "BudgetRetry", "AsyncBudgetRetry"),
+    ("aragora_redis._retry", "_Waits", "_AsyncWaits"),
+    ("aragora_redis._discovery", "BoundedSentinel", "AsyncBoundedSentinel"),
 ]
 # Names that differ only because asyncio spells them differently.
 ASYNC_SPELLING = {

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,16 @@ def reset(response: httpx.Response) -> int:
     return int(field.split(";t=")[1])
 
 
+@asynccontextmanager
+async def signed_in(
+    kind: str, limiter: AsyncRateLimiter
+) -> AsyncIterator[Callable[[str], Awaitable[httpx.Response]]]:
+    """GET on the test app of ``kind``, always as the same new signed-in user."""
+    me = user()
+    async with serve(kind, limiter) as url, client() as http:
+        yield lambda path: http.get(f"{url}{path}", headers=me)
+
+
 @pytest.fixture
 async def limiter(standalone: LocalStack) -> AsyncIterator[AsyncRateLimiter]:
     admin = standalone.client("redis-0")
@@ -77,9 +88,8 @@ def own_redis(tmp_path: Path) -> Iterator[LocalStack]:
 async def test_the_bucket_holds_and_429_comes_exactly_when_it_is_empty(
     kind: str, limiter: AsyncRateLimiter
 ) -> None:
-    me = user()
-    async with serve(kind, limiter) as url, client() as http:
-        got = [await http.get(f"{url}/api/items", headers=me) for _ in range(8)]
+    async with signed_in(kind, limiter) as get:
+        got = [await get("/api/items") for _ in range(8)]
     assert [r.status_code for r in got] == [200] * 5 + [429] * 3
     assert {fields(r)[0] for r in got} == {'"api";q=5;w=5000'}
     assert [remaining(r) for r in got] == [4, 3, 2, 1, 0, 0, 0, 0]
@@ -96,9 +106,8 @@ async def test_the_bucket_holds_and_429_comes_exactly_when_it_is_empty(
 async def test_fifty_concurrent_requests_get_exactly_the_burst(
     kind: str, limiter: AsyncRateLimiter
 ) -> None:
-    me = user()
-    async with serve(kind, limiter) as url, client() as http:
-        got = await asyncio.gather(*(http.get(f"{url}/api/items", headers=me) for _ in range(50)))
+    async with signed_in(kind, limiter) as get:
+        got = await asyncio.gather(*(get("/api/items") for _ in range(50)))
     assert sorted(r.status_code for r in got) == [200] * 5 + [429] * 45
     assert sorted(remaining(r) for r in got if r.status_code == 200) == [0, 1, 2, 3, 4]
 
@@ -107,12 +116,11 @@ async def test_fifty_concurrent_requests_get_exactly_the_burst(
 async def test_cost_exempt_paths_unlimited_paths_and_app_errors(
     kind: str, limiter: AsyncRateLimiter
 ) -> None:
-    me = user()
-    async with serve(kind, limiter) as url, client() as http:
-        login = [await http.get(f"{url}/login", headers=me) for _ in range(3)]
-        health = [await http.get(f"{url}/health", headers=me) for _ in range(20)]
-        missing = await http.get(f"{url}/api/missing", headers=me)
-        elsewhere = await http.get(f"{url}/nowhere", headers=me)
+    async with signed_in(kind, limiter) as get:
+        login = [await get("/login") for _ in range(3)]
+        health = [await get("/health") for _ in range(20)]
+        missing = await get("/api/missing")
+        elsewhere = await get("/nowhere")
     # Cost 2 of a burst of 4: two requests, counted in requests.
     assert [r.status_code for r in login] == [200, 200, 429]
     assert [fields(r)[0] for r in login] == ['"login";q=2;w=4000'] * 3

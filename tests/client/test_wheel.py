@@ -71,3 +71,18 @@ def test_the_wheel_installs_alone_and_runs_a_store(tmp_path: Path, standalone: L
     assert out["allowed"] is True
     assert out["frameworks"] == []
     assert out["metrics_off"] is True, "without the otel extra there are no instruments"
+
+
+def test_the_readme_git_install_line_installs_the_client(tmp_path: Path) -> None:
+    """The README's git line, with this checkout's own URL (``file://``) as the repository."""
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith("pip install") and "git+" in x)
+    requirement = (
+        line.removeprefix("pip install ").strip('"').replace("<repository URL>", ROOT.as_uri())
+    )
+    venv = tmp_path / "venv"
+    run([*UV, "venv", "--quiet", "--python", sys.executable, str(venv)])
+    python = venv / "bin" / "python"
+    run([*UV, "pip", "install", "--quiet", "--python", str(python), requirement])
+    code = "import aragora_redis, aragora_redis.asgi; print(aragora_redis.__version__)"
+    assert run([str(python), "-c", code]).strip() == aragora_redis.__version__

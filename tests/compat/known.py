@@ -14,6 +14,7 @@ TOPOLOGIES = {
     "sentinel-tls": "sentinel_haproxy_tls",
     "standalone": "standalone",
     "cluster": "cluster",
+    "endpoint": "endpoint_topology",
 }
 
 PATHS = (
@@ -41,6 +42,8 @@ EXPECTED_MODE = {
     "sentinel-tls": "standalone",
     "standalone": "standalone",
     "cluster": "cluster",
+    # A managed-style endpoint (one address, no Sentinel): Aragora sees a plain Redis.
+    "endpoint": "standalone",
 }
 
 _EVERYWHERE = {

@@ -16,7 +16,8 @@ def drill_one(
     stack: LocalStack, name: str, record_property: Record, *, settle_s: float = 3.0
 ) -> FaultResult:
     """Run the fault ``name`` of ``stack``'s topology once; record and print both clients'
-    figures; assert that both wrote and that the fail-open limiter never raised."""
+    figures; assert that ours wrote, that naive ran, and that the fail-open limiter never
+    raised."""
     (fault,) = f.parse_faults(name, f.faults_for(stack.options.topology))
     options = DrillOptions(faults=(fault,), baseline=True, warmup_s=1.0, settle_s=settle_s)
     (result,) = Drill(stack.settings, options, stack).run().faults
@@ -28,6 +29,9 @@ def drill_one(
     print(f"\n{stack.options.topology} {name}: ours {result.ours}")
     print(f"{name}: naive {naive}")
     assert result.ours["acked_writes"] > 0
-    assert naive.get("acked_writes", 0) > 0, "naive redis-py ran beside"
+    # Naive ran beside: it wrote, or was refused. Behind an endpoint that keeps connections,
+    # a planned failover can pause its first write of the window and then refuse every one
+    # (READONLY on the demoted node): 0 acknowledged is its result there, not a drill fault.
+    assert naive.get("acked_writes", 0) + naive.get("caller_errors", 0) > 0, "naive ran beside"
     assert result.ours["limiter_errors"] == 0, "the fail-open limiter raised"
     return result

@@ -22,6 +22,9 @@ from aragora_redis.local.ready import cluster_health
 
 from .drill_support import Record, drill_one
 
+#: A drill thread dying of an exception fails the test (the drill counts only its own errors).
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 
 @pytest.fixture(scope="module")
 def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:

@@ -19,10 +19,15 @@ import redis
 
 from aragora_redis._engine import Engine
 from aragora_redis.drill.record import FaultResult
-from aragora_redis.local import LocalStack, up_on_free_ports
-from aragora_redis.local.endpoint import EndpointControl
+from aragora_redis.local import LocalStack, restore, up_on_free_ports
+from aragora_redis.local.endpoint import SWITCH_EVENT, EndpointControl
+from aragora_redis.local.probe import wait_until
+from aragora_redis.local.watchdog import DEMOTE_EVENT, Watchdog
 
 from .drill_support import Record, drill_one
+
+#: A drill thread dying of an exception fails the test (the drill counts only its own errors).
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
 
 def _stack(
@@ -118,3 +123,27 @@ def test_a_switch_moves_new_connections_and_keeps_or_cuts_open_ones(
     finally:
         held.close()
     assert [e for _, e in control.events] == ["endpoint-moved"]
+
+
+def test_the_failure_detector_promotes_after_silence_and_demotes_the_old_primary(
+    endpoint_stack: LocalStack,
+) -> None:
+    # A frozen primary stands for one the control plane cannot reach (the network
+    # faults need root; test_partition_drill.py runs them). Waits are bounded.
+    control = EndpointControl(endpoint_stack)
+    old = control.primary()
+    watchdog = Watchdog(control, detect_s=1.0).start()
+    try:
+        endpoint_stack.freeze(old)
+        try:
+            wait_until(lambda: control.primary() != old, "a promotion", timeout=15)
+        finally:
+            endpoint_stack.thaw(old)
+        new = control.primary()
+        assert control.role(new) == "master"
+        wait_until(lambda: control.role(old) == "slave", "the old primary demoted", timeout=15)
+    finally:
+        watchdog.stop()
+        restore(endpoint_stack)
+    moves = [e for _, e in control.events]
+    assert moves == [SWITCH_EVENT, DEMOTE_EVENT], "one promotion, then one demotion"

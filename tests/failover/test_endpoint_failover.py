@@ -7,8 +7,10 @@ test-failover and Memorystore's ``limited-data-loss`` are planned the same way):
 writes are paused until the replica caught up, so no acknowledged write may be lost.
 
 Writers are threads of ``sessions.put``, one key per write; every acknowledged key
-must be on the new primary afterwards. Durations and error counts (a write whose
-retries all ran before the endpoint moved) are printed and recorded, never asserted.
+must be on the new primary afterwards, and every error must reach them as
+``RedisUnavailable`` (anything else a writer raised is collected and fails the test).
+Durations and error counts (a write whose retries all ran before the endpoint moved)
+are printed and recorded, never asserted.
 The metrics must count the demoted node's replies and one endpoint failover.
 """
 
@@ -19,11 +21,15 @@ import time
 import uuid
 from collections.abc import Callable
 
+import pytest
+
 from aragora_redis import RedisUnavailable, connect
 from aragora_redis.drill.observe import first_after, longest_gap
 from tests.endpoint_support import ManagedEndpoint, wait_for
 from tests.metrics_support import bound_reader, total
 
+#: A thread's uncaught exception fails the test too (the writers collect their own).
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 WRITERS = 4
 ENOUGH_ACKS = 200
 
@@ -36,10 +42,19 @@ class _Writers:
         self.lock = threading.Lock()
         self.acks: list[tuple[float, str]] = []
         self.errors: list[tuple[float, str]] = []
+        #: Anything else a writer raised (it ended that writer): must stay empty.
+        self.crashed: list[BaseException] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._write, args=(i,)) for i in range(WRITERS)]
 
     def _write(self, worker: int) -> None:
+        try:
+            self._write_until_stopped(worker)
+        except BaseException as exc:  # collected, so that the test fails on it
+            with self.lock:
+                self.crashed.append(exc)
+
+    def _write_until_stopped(self, worker: int) -> None:
         n = 0
         while not self._stop.is_set():
             n += 1
@@ -55,6 +70,8 @@ class _Writers:
 
     def acks_after(self, t: float) -> int:
         with self.lock:
+            if self.crashed:
+                raise AssertionError(f"a writer died of {self.crashed[0]!r}")
             return sum(1 for at, _ in self.acks if at > t)
 
     def __enter__(self) -> _Writers:
@@ -113,6 +130,7 @@ def test_planned_failover_behind_an_endpoint_loses_no_acknowledged_write(
         f"{len(lost)} lost, longest write gap {outage:.3f} s, {len(errors)} caller errors "
         f"({sorted({e for _, e in errors})}), {left_on_old} connections still on {old}"
     )
+    assert load.crashed == [], "every error reached the writers as RedisUnavailable"
     assert any(at > moved_at for at in times), "the writers kept writing after the switch"
     assert lost == [], f"{len(lost)} acknowledged writes lost"
     moved = total(reader, "aragora_redis.primary_moved", aragora_redis__mode="endpoint")

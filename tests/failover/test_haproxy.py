@@ -24,18 +24,10 @@ import redis
 from aragora_redis.drill.observe import longest_gap
 from aragora_redis.drill.workload import UrlOnlyWorkload
 from aragora_redis.local import LocalStack, current_master, wait_ready
+from tests.endpoint_support import wait_for
 from tests.support import failover_and_wait, sentinel_master_address
 
 ENOUGH_ACKS = 50
-
-
-def _wait(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return time.monotonic()
 
 
 def _role(stack: LocalStack, port: int) -> str:
@@ -68,13 +60,13 @@ def test_url_only_client_writes_through_haproxy_across_sentinel_failover(
     load.start()
     try:
         started = time.monotonic()
-        _wait(lambda: _acks_after(load, started) >= ENOUGH_ACKS, "writes before the failover")
+        wait_for(lambda: _acks_after(load, started) >= ENOUGH_ACKS, "writes before the failover")
         old = sentinel_master_address(s)
         failover_at = time.monotonic()
         new = failover_and_wait(s, heal=False)
         # Sentinel turns the old master into a replica by itself (within ~10 s).
-        demoted_at = _wait(lambda: _role(stack, old[1]) == "slave", "the old master's demotion")
-        _wait(lambda: _acks_after(load, demoted_at) >= ENOUGH_ACKS, "writes after the failover")
+        demoted_at = wait_for(lambda: _role(stack, old[1]) == "slave", "the old master's demotion")
+        wait_for(lambda: _acks_after(load, demoted_at) >= ENOUGH_ACKS, "writes after the failover")
     finally:
         load.stop()
 

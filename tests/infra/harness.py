@@ -22,12 +22,15 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 from ruamel.yaml import YAML
+
+if TYPE_CHECKING:
+    from aragora_redis import RedisSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "infra"
@@ -110,6 +113,67 @@ class Run:
     def by_urn(self, urn: str) -> Declared:
         """The resource with ``urn``."""
         return next(r for r in self.resources if r.urn == urn)
+
+    def not_under(self, component_type: str) -> list[str]:
+        """The resources that do not descend from the only ``component_type`` (with the
+        parents found on the way); the component itself is not listed."""
+        component = self.one(component_type)
+        urns = {r.urn for r in self.resources}
+        outside = []
+        for resource in self.resources:
+            chain, urn = [], resource.parent
+            while urn in urns and urn != component.urn:
+                chain.append(urn)
+                urn = self.by_urn(urn).parent
+            if resource is not component and urn != component.urn:
+                outside.append(f"{resource} (parents {chain})")
+        return outside
+
+
+R = TypeVar("R", bound=Run)
+
+
+def misflagged_outputs(run: Run) -> list[str]:
+    """The outputs whose secrecy is wrong: every credential variable and the env map
+    must be secret outputs, every other output must not."""
+    from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
+
+    return [
+        f"output {name}: secret={output.secret}"
+        for name, output in run.outputs.items()
+        if output.secret is not (name in CREDENTIAL_VARIABLES or name == ENV_MAP_OUTPUT)
+    ]
+
+
+def evaluated(run: R, label: str = "") -> R:
+    """``run``, which must have evaluated without an error (``label`` names it if it did not)."""
+    assert run.error is None, f"{label}: {run.error!r}" if label else repr(run.error)
+    return run
+
+
+def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The ``aragora-redis:<name>`` section of a stack's config."""
+    found = config[f"aragora-redis:{name}"]
+    assert isinstance(found, dict)
+    return found
+
+
+def client_view(run: Run, *others: str) -> tuple[dict[str, str], RedisSettings]:
+    """The env map output and the client's :class:`~aragora_redis.RedisSettings` read from it.
+
+    Every stack output but ``others`` must be one variable of the map, with its value;
+    the settings must render the map back unchanged.
+    """
+    from aragora_redis import RedisSettings
+    from infra.outputs import ENV_MAP_OUTPUT
+
+    env: dict[str, str] = run.outputs[ENV_MAP_OUTPUT].value
+    skipped = (ENV_MAP_OUTPUT, *others)
+    variables = {k: v.value for k, v in run.outputs.items() if k not in skipped}
+    assert variables == env, "each variable output must equal its entry in the map"
+    settings = RedisSettings.from_env(env)
+    assert settings.to_env() == env
+    return env, settings
 
 
 def project_defaults() -> dict[str, Any]:
@@ -340,12 +404,21 @@ class ErrorCase:
     """A change to a stack file and the named error it must give.
 
     ``key`` is the config key the error names, ``shows`` what its line must contain.
+    A table over several stack files names the one changed in ``stack``, and the
+    subnets its mocks report in ``subnets`` (None: the stack's own).
     """
 
     id: str
     changes: dict[str, Any]
     key: str
     shows: tuple[str, ...]
+    stack: str = ""
+    subnets: dict[str, tuple[str, str]] | None = None
+
+    def check(self, run: Run, *, outputs: bool = True) -> None:
+        """``run`` (of the stack file with :attr:`changes`) stopped with this case's error
+        (see :func:`assert_named_error`)."""
+        assert_named_error(run, self.key, self.shows, self.id, outputs=outputs)
 
 
 def case_ids(cases: Sequence[Any]) -> list[str]:

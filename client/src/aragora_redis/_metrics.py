@@ -225,8 +225,18 @@ def followed(
 #: Replies of one endpoint failover arrive on many connections (and clients) within
 #: about a second; those within this many seconds of the first count once.
 ENDPOINT_FAILOVER_WINDOW_S = 5.0
-_left: dict[str, float] = {}
+_left: dict[Any, float] = {}
 _left_lock = threading.Lock()
+
+
+def _first_in_window(seen: dict[Any, float], key: Any, now: float) -> bool:
+    """Whether ``key`` was not seen within ``ENDPOINT_FAILOVER_WINDOW_S`` before ``now``."""
+    with _left_lock:
+        last = seen.get(key)
+        if last is not None and now - last < ENDPOINT_FAILOVER_WINDOW_S:
+            return False
+        seen[key] = now
+        return True
 
 
 def endpoint_left(endpoint: str, node: str, code: str, now: float) -> None:
@@ -235,12 +245,23 @@ def endpoint_left(endpoint: str, node: str, code: str, now: float) -> None:
     Counted (and logged) as one failover followed per endpoint per
     ``ENDPOINT_FAILOVER_WINDOW_S``, however many connections of the process heard it.
     """
-    with _left_lock:
-        last = _left.get(endpoint)
-        if last is not None and now - last < ENDPOINT_FAILOVER_WINDOW_S:
-            return
-        _left[endpoint] = now
-    followed("endpoint", endpoint, None, None, f"{code} from {node}")
+    if _first_in_window(_left, endpoint, now):
+        followed("endpoint", endpoint, None, None, f"{code} from {node}")
+
+
+#: Each cluster client of a process refreshes its own slot map: a shard failover seen
+#: by several within this many seconds counts once.
+_shards: dict[Any, float] = {}
+
+
+def shard_moved(old: tuple[str, int], new: tuple[str, int], slots: str, now: float) -> None:
+    """A cluster slot map names primary ``new`` where ``old`` was, for ``slots``.
+
+    Counted (and logged) once per (old, new) pair per ``ENDPOINT_FAILOVER_WINDOW_S``
+    in the process, however many cluster clients refreshed their map.
+    """
+    if _first_in_window(_shards, (_addr(old), _addr(new)), now):
+        followed("cluster", slots, old, new, f"slot-map {slots}")
 
 
 def primary_moved(code: str, mode: str, host: Any, port: Any) -> None:

@@ -9,25 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.backoff import NoBackoff
 
 from .settings import RedisSettings
 
-#: Retries after the first attempt, and the backoff between them, of the cluster client
-#: (standalone and Sentinel clients retry within a time budget: :mod:`aragora_redis._retry`).
-RETRIES = 5
-BACKOFF_BASE_S = 0.05
-BACKOFF_CAP_S = 0.5
+# Data-node commands retry within a time budget (:mod:`aragora_redis._retry`; the
+# cluster client through :mod:`aragora_redis.cluster_conn`).
 
 
 def no_backoff() -> NoBackoff:
-    """For retry policies that do not retry."""
+    """For retry policies that do not retry, or that pause by themselves."""
     return NoBackoff()
-
-
-def backoff() -> ExponentialWithJitterBackoff:
-    """The backoff shared by the sync and asyncio retries."""
-    return ExponentialWithJitterBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S)
 
 
 def tls_kwargs(s: RedisSettings) -> dict[str, Any]:

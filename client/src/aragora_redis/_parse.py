@@ -7,10 +7,13 @@ and shows the bad value back (URLs with the password masked).
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .errors import ConfigError
+
+T = TypeVar("T")
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
@@ -57,6 +60,18 @@ def bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _read(
+    parse: Callable[[str], T], variable: str, raw: str, expected: str, shown: str | None = None
+) -> T:
+    """``parse`` of ``raw`` stripped; its ValueError as a :class:`ConfigError` for ``variable``
+    showing ``shown`` (default: ``raw``) and what is ``expected``."""
+    try:
+        return parse(raw.strip())
+    except ValueError:
+        shown = raw if shown is None else shown
+        raise ConfigError(variable, f"got {shown!r}, expected {expected}") from None
+
+
 def parse_bool(variable: str, raw: str) -> bool:
     """Accept true/false/1/0/yes/no/on/off in any case."""
     word = raw.strip().lower()
@@ -74,12 +89,7 @@ def render_bool(value: bool) -> str:
 
 def parse_int(variable: str, raw: str, *, low: int, high: int) -> int:
     """An integer in ``low..high``."""
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ConfigError(
-            variable, f"got {raw!r}, expected a whole number from {low} to {high}"
-        ) from None
+    value = _read(int, variable, raw, f"a whole number from {low} to {high}")
     if not low <= value <= high:
         raise ConfigError(variable, f"got {value}, expected a whole number from {low} to {high}")
     return value
@@ -93,10 +103,7 @@ def parse_port(variable: str, raw: str) -> int:
 def parse_seconds(variable: str, raw: str, *, allow_zero: bool = False) -> float:
     """A finite, positive number of seconds (zero only when allowed)."""
     expected = "a number of seconds " + ("of 0 or more" if allow_zero else "above 0")
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(variable, f"got {raw!r}, expected {expected}, e.g. 5.0") from None
+    value = _read(float, variable, raw, f"{expected}, e.g. 5.0")
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(variable, f"got {raw!r}, expected {expected}, e.g. 5.0")
     return value
@@ -147,12 +154,7 @@ def redact_url(url: str) -> str:
 def parse_url(variable: str, raw: str) -> UrlParts:
     """Parse ``redis[s]://[[user]:password@]host[:port][/db]``."""
     shown = redact_url(raw)
-    try:
-        parts = urlsplit(raw.strip())
-    except ValueError:
-        raise ConfigError(
-            variable, f"got {shown!r}, expected redis[s]://[user:password@]host:port/db"
-        ) from None
+    parts = _read(urlsplit, variable, raw, "redis[s]://[user:password@]host:port/db", shown)
     try:
         port = parts.port
     except ValueError:

@@ -2,21 +2,37 @@
 
 The durable session put sends SET and WAIT down one connection to the slot's
 primary, outside redis-py's cluster routing, so it decides itself what a failure
-means (once: a second failure is the caller's):
+means (within the data-node retry budget of :mod:`aragora_redis._retry`):
 
-- ``MOVED``: the slot has a new primary; refresh the slot map and route again;
+- ``MOVED``: the slot has a new primary; refresh the slot map and route again, at once;
 - ``ASK``: the slot is being migrated and the key may be on the importing node;
-  send ``ASKING`` there, then the write;
-- a connection error or timeout: the node may be gone (a failover); refresh the
-  slot map and route again. SET of the same value is idempotent, so sending it
-  twice is harmless.
+  send ``ASKING`` there, then the write, at once;
+- a connection error or timeout, ``CLUSTERDOWN``, ``TRYAGAIN``: the slot's primary
+  is gone or not yet replaced (a failover); pause, refresh the slot map and route
+  again, until the budget is spent. SET of the same value is idempotent, so
+  sending it again is harmless.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from typing import NamedTuple
 
-from redis.exceptions import AskError, ConnectionError, MovedError, TimeoutError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    ConnectionError,
+    MovedError,
+    SlotNotCoveredError,
+    TimeoutError,
+    TryAgainError,
+)
+
+from ._retry import next_pause
+
+#: Redirects (MOVED, ASK) one write follows before the error is the caller's.
+MAX_REDIRECTS = 5
 
 
 class Retry(NamedTuple):
@@ -26,6 +42,8 @@ class Retry(NamedTuple):
     refresh: bool
     #: Send ASKING to this node (host, port) first, instead of routing by the key.
     ask: tuple[str, int] | None = None
+    #: Pause before going again (the slot has no reachable primary yet).
+    pause: bool = False
 
 
 def retry_for(exc: BaseException) -> Retry | None:
@@ -34,6 +52,27 @@ def retry_for(exc: BaseException) -> Retry | None:
         return Retry(refresh=True)
     if isinstance(exc, AskError):
         return Retry(refresh=False, ask=(exc.host, int(exc.port)))
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return Retry(refresh=True)
+    if isinstance(exc, ConnectionError | TimeoutError | ClusterDownError | SlotNotCoveredError):
+        return Retry(refresh=True, pause=True)
+    if isinstance(exc, TryAgainError):
+        return Retry(refresh=False, pause=True)
     return None
+
+
+class Budget:
+    """The retry budget of one durable cluster write (redirects go again at once)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.failures = 0
+        self.redirects = 0
+
+    def pause_for(self, retry: Retry | None) -> float | None:
+        """How long to pause before going again as ``retry`` says; None: give up."""
+        if retry is None:
+            return None
+        if not retry.pause:  # a redirect names the node: go at once
+            self.redirects += 1
+            return 0.0 if self.redirects <= MAX_REDIRECTS else None
+        self.failures += 1
+        return next_pause(self.failures, time.monotonic() - self.started, random.random())

@@ -88,6 +88,7 @@ class RedisNodeSpec:
     dir: str
     password: str
     bind: tuple[str, ...] = ("127.0.0.1",)
+    bind_source_addr: str | None = None
     protected_mode: bool = True
     users: tuple[AclUser, ...] = ()
     replication_user: str | None = None
@@ -127,6 +128,7 @@ class SentinelSpec:
     password: str | None = None
     timings: SentinelTimings = LOCAL_TIMINGS
     bind: tuple[str, ...] = ("127.0.0.1",)
+    bind_source_addr: str | None = None
     protected_mode: bool = True
     announce_host: str | None = None
     announce_port: int | None = None
@@ -155,6 +157,11 @@ def quote(value: str) -> str:
 
 def _line(*args: str | int) -> str:
     return " ".join(quote(str(a)) for a in args)
+
+
+def _given(*directives: tuple[str, str | int | None]) -> list[str]:
+    """The line of each directive whose value is set (a name of two words is two words)."""
+    return [_line(*name.split(), value) for name, value in directives if value is not None]
 
 
 def _yes(flag: bool) -> str:
@@ -189,18 +196,18 @@ def redis_conf_parts(spec: RedisNodeSpec) -> ConfParts:
         raise ConfigError(
             "min_replicas_to_write", "expected min-replicas-to-write >= 0 and max-lag >= 1"
         )
-    lines = [_line("bind", *spec.bind), *_listen(spec.port, spec.tls)]
+    lines = [_line("bind", *spec.bind), *_source(spec.bind_source_addr)]
+    lines += _listen(spec.port, spec.tls)
     lines += [
         _line("protected-mode", _yes(spec.protected_mode)),
         _line("dir", spec.dir),
         _line("appendonly", _yes(spec.appendonly)),
     ]
-    if spec.save is not None:
-        lines.append(_line("save", spec.save))
-    if spec.maxmemory is not None:
-        lines.append(_line("maxmemory", spec.maxmemory))
-    if spec.maxmemory_policy is not None:
-        lines.append(_line("maxmemory-policy", spec.maxmemory_policy))
+    lines += _given(
+        ("save", spec.save),
+        ("maxmemory", spec.maxmemory),
+        ("maxmemory-policy", spec.maxmemory_policy),
+    )
     secret, masteruser = _auth_lines(spec)
     lines += masteruser
     if spec.replicaof is not None:
@@ -209,14 +216,12 @@ def redis_conf_parts(spec: RedisNodeSpec) -> ConfParts:
         _line("min-replicas-to-write", spec.min_replicas_to_write),
         _line("min-replicas-max-lag", spec.min_replicas_max_lag),
     ]
-    if spec.repl_diskless_sync_delay is not None:
-        lines.append(_line("repl-diskless-sync-delay", spec.repl_diskless_sync_delay))
-    if spec.shutdown_on_sigterm is not None:
-        lines.append(_line("shutdown-on-sigterm", spec.shutdown_on_sigterm))
-    if spec.announce_host is not None:
-        lines.append(_line("replica-announce-ip", spec.announce_host))
-    if spec.announce_port is not None:
-        lines.append(_line("replica-announce-port", spec.announce_port))
+    lines += _given(
+        ("repl-diskless-sync-delay", spec.repl_diskless_sync_delay),
+        ("shutdown-on-sigterm", spec.shutdown_on_sigterm),
+        ("replica-announce-ip", spec.announce_host),
+        ("replica-announce-port", spec.announce_port),
+    )
     lines += _tls_lines(spec.tls)
     if spec.cluster is not None:
         lines += _cluster_lines(spec.cluster, tls=spec.tls is not None)
@@ -238,7 +243,8 @@ def sentinel_conf_parts(spec: SentinelSpec) -> ConfParts:
     if spec.quorum < 1:
         raise ConfigError("quorum", f"got {spec.quorum}, expected 1 or more")
     name, t = spec.master_name, spec.timings
-    lines = [_line("bind", *spec.bind), *_listen(spec.port, spec.tls)]
+    lines = [_line("bind", *spec.bind), *_source(spec.bind_source_addr)]
+    lines += _listen(spec.port, spec.tls)
     lines += [
         _line("protected-mode", _yes(spec.protected_mode)),
         _line("dir", spec.dir),
@@ -246,10 +252,10 @@ def sentinel_conf_parts(spec: SentinelSpec) -> ConfParts:
         _line("sentinel", "resolve-hostnames", _yes(spec.resolve_hostnames)),
         _line("sentinel", "announce-hostnames", _yes(spec.announce_hostnames)),
     ]
-    if spec.announce_host is not None:
-        lines.append(_line("sentinel", "announce-ip", spec.announce_host))
-    if spec.announce_port is not None:
-        lines.append(_line("sentinel", "announce-port", spec.announce_port))
+    lines += _given(
+        ("sentinel announce-ip", spec.announce_host),
+        ("sentinel announce-port", spec.announce_port),
+    )
     lines.append(
         _line("sentinel", "monitor", name, spec.master.host, spec.master.port, spec.quorum)
     )
@@ -274,6 +280,11 @@ def sentinel_conf_parts(spec: SentinelSpec) -> ConfParts:
 def _check_port(what: str, port: int) -> None:
     if not 1 <= port <= 65535:
         raise ConfigError(what, f"got {port}, expected a TCP port from 1 to 65535")
+
+
+def _source(addr: str | None) -> list[str]:
+    # Outgoing replication and Sentinel links leave from this address (Redis 7+).
+    return [] if addr is None else [_line("bind-source-addr", addr)]
 
 
 def _listen(port: int, tls: TlsFiles | None) -> list[str]:
@@ -334,12 +345,7 @@ def _cluster_lines(cluster: ClusterOptions, *, tls: bool) -> list[str]:
 
 
 def _process_lines(pidfile: str | None, logfile: str | None) -> list[str]:
-    lines = [_line("daemonize", "no")]
-    if pidfile is not None:
-        lines.append(_line("pidfile", pidfile))
-    if logfile is not None:
-        lines.append(_line("logfile", logfile))
-    return lines
+    return [_line("daemonize", "no"), *_given(("pidfile", pidfile), ("logfile", logfile))]
 
 
 def _lines(lines: list[str]) -> str:

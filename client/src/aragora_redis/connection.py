@@ -4,12 +4,13 @@ The two are twins: the same options (from :mod:`aragora_redis._options`), the sa
 rule (:func:`aragora_redis._moved.primary_moved`) that a "not the primary" reply
 drops the connection and finds the primary again (Sentinel asked again, or in
 standalone mode the endpoint's name resolved again), and retries within a time budget
-with short jittered pauses (:mod:`aragora_redis._retry`; the cluster client, which
-uses only a count of retries, keeps jittered exponential backoff).
+with short jittered pauses (:mod:`aragora_redis._retry`; the cluster client
+wraps each keyed command in the same budget: :mod:`aragora_redis.cluster_conn`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -22,8 +23,10 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from . import _options as o
+from ._discovery import AsyncBoundedSentinel, BoundedSentinel, discovery_kwargs
 from ._follow import FailoverState
 from ._retry import AsyncBudgetRetry, BudgetRetry
+from .cluster_conn import INNER_RETRIES, AsyncBudgetCluster, BudgetCluster
 from .endpoint_conn import follow_endpoint, follow_endpoint_async
 from .errors import RedisUnavailable
 from .sentinel_conn import (
@@ -55,13 +58,42 @@ def _cluster_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
-def _master_kwargs(s: RedisSettings, failover: FailoverState | None) -> dict[str, Any]:
-    return {
-        "failover_state": failover or FailoverState(s.sentinel_master),
-        "db": s.db,
-        "max_connections": s.max_connections,
+@dataclass(frozen=True)
+class _SentinelKinds:
+    """The redis-py classes a sentinel-mode client is built from (sync or asyncio)."""
+
+    sentinel: type[Sentinel] | type[AsyncSentinel]
+    retry: type[Retry] | type[AsyncRetry]
+    plain: type[Any]
+    tls: type[Any]
+
+
+_SYNC = _SentinelKinds(BoundedSentinel, Retry, MasterConnection, MasterSSLConnection)
+_ASYNC = _SentinelKinds(
+    AsyncBoundedSentinel, AsyncRetry, AsyncMasterConnection, AsyncMasterSSLConnection
+)
+
+
+def _sentinel_master(
+    kinds: _SentinelKinds, s: RedisSettings, failover: FailoverState | None, retry: Any
+) -> Any:
+    """The master client of the sentinels of ``s``, without I/O.
+
+    Each sentinel is asked once with no pause: ``retry`` repeats the whole discovery.
+    """
+    once = kinds.retry(o.no_backoff(), 0)
+    # The sentinels share the timeouts: asking all of them stays within one timeout.
+    shared = discovery_kwargs(o.sentinel_kwargs(s, once), len(s.sentinel_hosts))
+    sentinel = kinds.sentinel(o.sentinel_addresses(s), sentinel_kwargs=shared)
+    return sentinel.master_for(
+        s.sentinel_master,
+        connection_class=kinds.tls if s.ssl else kinds.plain,
+        retry=retry,
+        failover_state=failover or FailoverState(s.sentinel_master),
+        db=s.db,
+        max_connections=s.max_connections,
         **o.node_kwargs(s),
-    }
+    )
 
 
 def _standalone_kwargs(s: RedisSettings) -> dict[str, Any]:
@@ -83,18 +115,10 @@ def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> S
     """
     if s.mode == "cluster":
         # redis-py's cluster client uses only the retry's count (no pauses between tries).
-        return redis.RedisCluster(retry=Retry(o.backoff(), o.RETRIES), **_cluster_kwargs(s))
+        return BudgetCluster(retry=Retry(o.no_backoff(), INNER_RETRIES), **_cluster_kwargs(s))
     retry = BudgetRetry()
     if s.mode == "sentinel":
-        once = Retry(o.no_backoff(), 0)
-        sentinel = Sentinel(o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once))
-        client = sentinel.master_for(
-            s.sentinel_master,
-            connection_class=MasterSSLConnection if s.ssl else MasterConnection,
-            retry=retry,
-            **_master_kwargs(s, failover),
-        )
-        return cast(redis.Redis, client)
+        return cast(redis.Redis, _sentinel_master(_SYNC, s, failover, retry))
     return follow_endpoint(redis.Redis(retry=retry, **_standalone_kwargs(s)))
 
 
@@ -105,21 +129,11 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
     commands at once; :func:`connect_redis_async` initialises it before returning.
     """
     if s.mode == "cluster":
-        retries = AsyncRetry(o.backoff(), o.RETRIES)
-        return aredis.RedisCluster(retry=retries, **_cluster_kwargs(s))
+        retries = AsyncRetry(o.no_backoff(), INNER_RETRIES)
+        return AsyncBudgetCluster(retry=retries, **_cluster_kwargs(s))
     retry = AsyncBudgetRetry()
     if s.mode == "sentinel":
-        once = AsyncRetry(o.no_backoff(), 0)
-        sentinel = AsyncSentinel(
-            o.sentinel_addresses(s), sentinel_kwargs=o.sentinel_kwargs(s, once)
-        )
-        client = sentinel.master_for(
-            s.sentinel_master,
-            connection_class=AsyncMasterSSLConnection if s.ssl else AsyncMasterConnection,
-            retry=retry,
-            **_master_kwargs(s, failover),
-        )
-        return cast(aredis.Redis, client)
+        return cast(aredis.Redis, _sentinel_master(_ASYNC, s, failover, retry))
     return follow_endpoint_async(aredis.Redis(retry=retry, **_standalone_kwargs(s)))
 
 
@@ -130,24 +144,37 @@ def connect_redis(settings: RedisSettings, *, check: bool = True) -> SyncClient:
     check fails.
     """
     client = build_redis(settings)
-    if check:
-        try:
-            client.ping()
-        except RedisError as exc:
-            client.close()
-            raise RedisUnavailable(f"cannot reach {settings.describe()}: {exc}") from exc
-    return client
+    return checked(client, settings) if check else client
 
 
 async def connect_redis_async(settings: RedisSettings, *, check: bool = True) -> AsyncClient:
     """The asyncio twin of :func:`connect_redis`."""
     client = build_redis_async(settings)
-    if check:
-        try:
-            if isinstance(client, aredis.RedisCluster):
-                await client.initialize()
-            await client.ping()
-        except RedisError as exc:
-            await client.aclose()
-            raise RedisUnavailable(f"cannot reach {settings.describe()}: {exc}") from exc
+    return await checked_async(client, settings) if check else client
+
+
+def checked(client: SyncClient, settings: RedisSettings) -> SyncClient:
+    """``client`` once it has answered PING; else it is closed and :class:`RedisUnavailable`
+    raised (redis-py's error as ``__cause__``)."""
+    try:
+        client.ping()
+    except RedisError as exc:
+        client.close()
+        raise _unreachable(settings, exc) from exc
     return client
+
+
+async def checked_async(client: AsyncClient, settings: RedisSettings) -> AsyncClient:
+    """The asyncio twin of :func:`checked`; it initialises a cluster client first."""
+    try:
+        if isinstance(client, aredis.RedisCluster):
+            await client.initialize()  # see build_redis_async
+        await client.ping()
+    except RedisError as exc:
+        await client.aclose()
+        raise _unreachable(settings, exc) from exc
+    return client
+
+
+def _unreachable(settings: RedisSettings, exc: RedisError) -> RedisUnavailable:
+    return RedisUnavailable(f"cannot reach {settings.describe()}: {exc}")

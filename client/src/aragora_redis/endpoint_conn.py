@@ -18,6 +18,15 @@ standalone client's pool by :func:`follow_endpoint`:
 - send ``CLIENT CAPA redirect`` on connect, so that a Valkey 8+ replica answers
   ``-REDIRECT`` (to reads too) instead of serving a connection left on it;
   servers that do not know it answer an error, which is ignored.
+
+Dropping "every connection to the same peer" compares each pooled connection's
+peer address, including connections other threads are using. redis-py's sync
+``getpeername`` asks the socket, which raises OSError once the peer has reset it
+(ENOTCONN) or its own thread has just closed it (EBADF): an OSError is not a
+redis-py error, so it escaped the retry and the stores' error boundary (a writer
+thread died of it, its traceback showing the ``ReadOnlyError`` being handled). The
+sync connection therefore records its peer when it connects and answers from that,
+as redis-py's asyncio connection does from the transport's cached peer name.
 """
 
 from __future__ import annotations
@@ -59,6 +68,14 @@ def _moved(where: str, peer: Any, moved: Moved) -> PrimaryMoved:
     if moved.elsewhere and peer:
         _metrics.endpoint_left(where, str(peer), moved.code, time.monotonic())
     return PrimaryMoved(where, moved)
+
+
+def peer_address(sock: Any) -> str | None:
+    """The address a just-connected socket reaches, or None if it is already reset."""
+    try:
+        return str(sock.getpeername()[0])
+    except OSError:
+        return None
 
 
 def _readable(sock: Any) -> bool:
@@ -113,7 +130,19 @@ class EndpointConnection(IdleCheck, Connection):
 
     def __init__(self, **kwargs: Any) -> None:
         self._pool_ref: weakref.ref[redis.ConnectionPool] | None = kwargs.pop(_POOL, None)
+        self._peer: str | None = None
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
+
+    def _connect(self) -> Any:
+        """Connect, and record the peer's address while the socket surely has one."""
+        sock = super()._connect()  # type: ignore[no-untyped-call]
+        self._peer = peer_address(sock)
+        return sock
+
+    def getpeername(self) -> str | None:
+        """The peer's address recorded at connect; None when not connected. Never a
+        system call, so never an OSError (see the module's docstring)."""
+        return self._peer if self._sock is not None else None
 
     def _after_login(self) -> None:
         """Ask for -REDIRECT replies (Valkey 8+)."""
@@ -137,7 +166,7 @@ class EndpointConnection(IdleCheck, Connection):
             where = f"{self.host}:{self.port}"
             moved = primary_moved(exc)
             if moved is not None:
-                peer: str | None = self.getpeername()  # type: ignore[no-untyped-call]
+                peer = self.getpeername()
                 self.disconnect()  # type: ignore[no-untyped-call]
                 pool = self._pool_ref() if self._pool_ref is not None else None
                 if moved.elsewhere and pool is not None and peer is not None:

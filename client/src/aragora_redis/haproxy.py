@@ -77,14 +77,16 @@ class HaproxySpec:
     - ``routed_by_control_plane``: no health check; only the first server takes new
       connections until the runtime API says otherwise (:mod:`aragora_redis.local.endpoint`).
     - ``admin_socket``: path of a Unix socket serving the runtime API (mode 600, admin).
+    - ``source``: the address HAProxy's connections and checks to the nodes leave
+      from; None lets the system choose.
     """
 
     servers: tuple[HostPort, ...]
     bind: HostPort = DEFAULT_BIND
     password_env: str = DEFAULT_PASSWORD_ENV
     username: str | None = None
-    check_interval_ms: int = 1000
-    fast_interval_ms: int = 250
+    check_interval_ms: int = 200
+    fast_interval_ms: int = 100
     fall: int = 2
     rise: int = 1
     min_replicas: int = 0
@@ -97,6 +99,7 @@ class HaproxySpec:
     check_timeout_ms: int = 1000
     routed_by_control_plane: bool = False
     admin_socket: str | None = None
+    source: str | None = None
 
 
 def render_haproxy_cfg(spec: HaproxySpec) -> str:
@@ -151,6 +154,7 @@ def render_haproxy_cfg(spec: HaproxySpec) -> str:
         f"backend {BACKEND}",
         # One master at a time: never spread one client's connections over two nodes.
         "    balance first",
+        *([f"    source {spec.source}"] if spec.source else []),
     ]
     if spec.routed_by_control_plane:
         # A dead primary refuses at once, as a DNS name's address would: no retries,
@@ -189,9 +193,13 @@ def check_commands(password_env: str, username: str | None) -> str:
     auth = ["AUTH"] if username is None else ["AUTH", username]
     head = "".join(_bulk(p) for p in auth)
     password = f"\\x24%[env({password_env}),length]\\r\\n%[env({password_env})]\\r\\n"
-    info = "*2\\r\\n" + _bulk("INFO") + _bulk("replication")
-    quit_ = "*1\\r\\n" + _bulk("QUIT")
+    info = _array("INFO", "replication")
+    quit_ = _array("QUIT")
     return f'"*{len(auth) + 1}\\r\\n{head}{password}{info}{quit_}"'
+
+
+def _array(*words: str) -> str:
+    return f"*{len(words)}\\r\\n" + "".join(_bulk(w) for w in words)
 
 
 def _bulk(word: str) -> str:
@@ -238,6 +246,8 @@ def _validate(spec: HaproxySpec) -> None:
             raise ConfigError(field, f"got port {hp.port}, expected a TCP port from 1 to 65535")
         if not _HOST.fullmatch(hp.host):
             raise ConfigError(field, f"got host {hp.host!r}, expected a host name or IP address")
+    if spec.source is not None and not _HOST.fullmatch(spec.source):
+        raise ConfigError("source", f"got {spec.source!r}, expected an address")
     if spec.stats_bind is not None and spec.stats_bind == spec.bind:
         raise ConfigError("stats_bind", f"got {spec.stats_bind.render()}, the same as bind")
     if not _ENV_NAME.fullmatch(spec.password_env):

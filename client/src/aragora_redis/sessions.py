@@ -7,12 +7,14 @@ the same round trip (GETEX). ``put(..., durable=True)`` also waits for a replica
 
 WAIT counts the replicas that reached the last write of its own connection, so SET
 and WAIT always share one connection: a pipeline (standalone, Sentinel), or on a
-cluster one connection to the slot's primary (a MOVED or ASK reply, or a lost
-connection, sends them again once: :mod:`._redirect`).
+cluster one connection to the slot's primary (a MOVED or ASK reply sends them again
+at once; a lost primary, again within the retry budget: :mod:`._redirect`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -23,6 +25,7 @@ from redis.exceptions import RedisError
 
 from . import _codec, _metrics, keys
 from ._boundary import redis_errors
+from ._redirect import Budget as _Budget
 from ._redirect import Retry, retry_for
 from .connection import AsyncClient, SyncClient
 from .errors import NotReplicated
@@ -117,6 +120,7 @@ class SessionStore(_Sessions[SyncClient]):
     def _put_on_primary(self, client: redis.RedisCluster, put: _Put) -> Any:
         """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
         retry: Retry | None = None
+        budget = _Budget()
         while True:
             node = _node_for(client, put.key, retry)
             try:
@@ -129,9 +133,12 @@ class SessionStore(_Sessions[SyncClient]):
                 pipe.wait(1, self._replica_timeout_ms)
                 return pipe.execute()[-1]
             except RedisError as exc:
-                retry = None if retry is not None else retry_for(exc)
-                if retry is None:
+                retry = retry_for(exc)
+                pause = budget.pause_for(retry)
+                if retry is None or pause is None:
                     raise
+                if pause:
+                    time.sleep(pause)
                 if retry.refresh:
                     client.nodes_manager.initialize()
 
@@ -177,6 +184,7 @@ class AsyncSessionStore(_Sessions[AsyncClient]):
     async def _put_on_primary(self, client: aredis.RedisCluster, put: _Put) -> Any:
         """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
         retry: Retry | None = None
+        budget = _Budget()
         while True:
             node = _node_for(client, put.key, retry)
             commands = [
@@ -195,9 +203,12 @@ class AsyncSessionStore(_Sessions[AsyncClient]):
                     raise failed[0]
                 return commands[-1].result
             except RedisError as exc:
-                retry = None if retry is not None else retry_for(exc)
-                if retry is None:
+                retry = retry_for(exc)
+                pause = budget.pause_for(retry)
+                if retry is None or pause is None:
                     raise
+                if pause:
+                    await asyncio.sleep(pause)
                 if retry.refresh:
                     await client.nodes_manager.initialize()
 

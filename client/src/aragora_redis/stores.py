@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aredis
-from redis.exceptions import RedisError
-
 from ._follow import FailoverState
 from ._options import subscriber_settings
-from .connection import AsyncClient, SyncClient, build_redis, build_redis_async
-from .errors import RedisUnavailable
+from .connection import (
+    AsyncClient,
+    SyncClient,
+    build_redis,
+    build_redis_async,
+    checked,
+    checked_async,
+)
 from .events import AsyncEventBus, EventBus
 from .ratelimit import AsyncRateLimiter, RateLimiter
 from .sessions import AsyncSessionStore, SessionStore
@@ -85,10 +88,6 @@ class AsyncStores:
         await self.close()
 
 
-def _unreachable(settings: RedisSettings, exc: RedisError) -> RedisUnavailable:
-    return RedisUnavailable(f"cannot reach {settings.describe()}: {exc}")
-
-
 def _states(s: RedisSettings, watch: bool) -> tuple[FailoverState | None, FailoverState | None]:
     """The failover state of the stores' clients, and the rate limiter's.
 
@@ -114,11 +113,7 @@ def connect(
     state, limiter_state = _states(s, watch)
     client = build_redis(s, failover=state)
     if check:
-        try:
-            client.ping()
-        except RedisError as exc:
-            client.close()
-            raise _unreachable(s, exc) from exc
+        checked(client, s)
     subscriber = build_redis(subscriber_settings(s), failover=state)
     watcher = None
     if state is not None and limiter_state is not None:
@@ -143,13 +138,7 @@ async def connect_async(
     state, limiter_state = _states(s, watch)
     client = build_redis_async(s, failover=state)
     if check:
-        try:
-            if isinstance(client, aredis.RedisCluster):
-                await client.initialize()  # see connection.build_redis_async
-            await client.ping()
-        except RedisError as exc:
-            await client.aclose()
-            raise _unreachable(s, exc) from exc
+        await checked_async(client, s)
     subscriber = build_redis_async(subscriber_settings(s), failover=state)
     watcher = None
     if state is not None and limiter_state is not None:

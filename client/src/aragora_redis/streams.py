@@ -14,7 +14,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -68,16 +68,39 @@ class _Cursor:
     def last_ids(self) -> dict[str, str]:
         return {self.channel_of[s]: i for s, i in self.delivered.items()}
 
+    def next_block(self, deadline: float) -> int | None:
+        """How long the next XREAD may block, in ms; ``None``: return :meth:`next_event` now."""
+        if self.buffer:
+            return None
+        now = time.monotonic()
+        if now >= deadline:
+            return None
+        return max(1, int(min(BLOCK_MS / 1000, deadline - now) * 1000))
 
-class StreamSubscription(Polled):
-    """Durable events (sync): iterate it, or call :meth:`get`."""
+    def next_event(self) -> _codec.Event | None:
+        """The next buffered event, or ``None`` (the deadline has passed)."""
+        return self.pop() if self.buffer else None
 
-    def __init__(
-        self, client: SyncClient, channels: tuple[str, ...], last_ids: Mapping[str, str]
-    ) -> None:
+
+C = TypeVar("C")
+
+
+class _Subscribed(Generic[C]):
+    """What both twins hold: the client and the cursor; the ids to resume from."""
+
+    def __init__(self, client: C, channels: tuple[str, ...], last_ids: Mapping[str, str]) -> None:
         self._client = client
         self._cursor = _Cursor(channels, last_ids)
         self._closed = False
+
+    @property
+    def last_ids(self) -> dict[str, str]:
+        """The id of the last event delivered, per channel: pass it to resume later."""
+        return self._cursor.last_ids
+
+
+class StreamSubscription(_Subscribed[SyncClient], Polled):
+    """Durable events (sync): iterate it, or call :meth:`get`."""
 
     @classmethod
     def open(
@@ -97,40 +120,23 @@ class StreamSubscription(Polled):
         """The next event; ``None`` if none came within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout if timeout is not None else math.inf
         while not self._closed:
-            if self._cursor.buffer:
-                return self._cursor.pop()
-            now = time.monotonic()
-            if now >= deadline:
-                return None
-            block = max(1, int(min(BLOCK_MS / 1000, deadline - now) * 1000))
+            if (block := self._cursor.next_block(deadline)) is None:
+                return self._cursor.next_event()
             try:
                 self._resolve()
-                self._cursor.take(
-                    self._client.xread(self._cursor.positions(), count=BATCH, block=block)
-                )
+                reply = self._client.xread(self._cursor.positions(), count=BATCH, block=block)
+                self._cursor.take(reply)
             except RedisError:
                 time.sleep(RETRY_PAUSE_S)
         return None
-
-    @property
-    def last_ids(self) -> dict[str, str]:
-        """The id of the last event delivered, per channel: pass it to resume later."""
-        return self._cursor.last_ids
 
     def close(self) -> None:
         """Stop reading."""
         self._closed = True
 
 
-class AsyncStreamSubscription(AsyncPolled):
+class AsyncStreamSubscription(_Subscribed[AsyncClient], AsyncPolled):
     """The asyncio twin of :class:`StreamSubscription`."""
-
-    def __init__(
-        self, client: AsyncClient, channels: tuple[str, ...], last_ids: Mapping[str, str]
-    ) -> None:
-        self._client = client
-        self._cursor = _Cursor(channels, last_ids)
-        self._closed = False
 
     @classmethod
     async def open(
@@ -149,12 +155,8 @@ class AsyncStreamSubscription(AsyncPolled):
         """The next event; ``None`` if none came within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout if timeout is not None else math.inf
         while not self._closed:
-            if self._cursor.buffer:
-                return self._cursor.pop()
-            now = time.monotonic()
-            if now >= deadline:
-                return None
-            block = max(1, int(min(BLOCK_MS / 1000, deadline - now) * 1000))
+            if (block := self._cursor.next_block(deadline)) is None:
+                return self._cursor.next_event()
             try:
                 await self._resolve()
                 reply = await self._client.xread(self._cursor.positions(), count=BATCH, block=block)
@@ -162,11 +164,6 @@ class AsyncStreamSubscription(AsyncPolled):
             except RedisError:
                 await asyncio.sleep(RETRY_PAUSE_S)
         return None
-
-    @property
-    def last_ids(self) -> dict[str, str]:
-        """The id of the last event delivered, per channel: pass it to resume later."""
-        return self._cursor.last_ids
 
     async def aclose(self) -> None:
         """Stop reading."""

@@ -13,7 +13,8 @@ import asyncio
 import math
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aredis
 from redis.asyncio.client import PubSub as AsyncPubSub
@@ -40,13 +41,22 @@ def split_targets(targets: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 
 class _Reading:
-    """What the twins do with one pub/sub message; returns an event to yield, or None."""
+    """What the twins decide around their Redis calls: events to yield, pauses, gaps."""
 
     def __init__(self, targets: tuple[str, ...], liveness: Liveness) -> None:
         self.channels, self.patterns = split_targets(targets)
         self.live = liveness
         self.token = f"aragora-liveness-{uuid.uuid4().hex}"
         self.label = ",".join(targets)
+
+    def subscribing(self, pubsub: Any) -> list[tuple[Callable[..., Any], list[str]]]:
+        """The calls that subscribe ``pubsub``: SUBSCRIBE the channels, PSUBSCRIBE the patterns."""
+        calls = [(pubsub.subscribe, self.channels), (pubsub.psubscribe, self.patterns)]
+        return [(call, targets) for call, targets in calls if targets]
+
+    def started(self, now: float) -> None:
+        """Subscribed to every target: the liveness clock starts."""
+        self.live.started(now, len(self.channels + self.patterns))
 
     def interpret(self, message: dict[str, Any], now: float) -> _codec.Event | None:
         kind = message["type"]
@@ -59,6 +69,18 @@ class _Reading:
             return _codec.decode_event(message["data"], text(message["channel"]))
         return None
 
+    def outcome(self, message: dict[str, Any] | None, deadline: float) -> Outcome:
+        """After a read: (True, event) to return it, (True, None) at the deadline, else go on."""
+        now = time.monotonic()
+        if message is not None and (event := self.interpret(message, now)) is not None:
+            return True, event
+        return now >= deadline, None
+
+    def connected(self, now: float) -> Outcome:
+        """After a (re)connect: (True, gap event) when it ends a gap, else go on."""
+        gap = self.gap(now)
+        return gap is not None, gap
+
     def gap(self, now: float) -> _codec.Event | None:
         found = self.live.recovered(now)
         if found is None:
@@ -67,15 +89,48 @@ class _Reading:
         wall = time.time() - time.monotonic()  # the event carries wall-clock times, like others
         return _codec.gap_event(self.label, since + wall, until + wall, reason)
 
+    @staticmethod
+    def pause(now: float, deadline: float) -> float | None:
+        """How long to wait before reconnecting again; ``None``: the deadline has passed."""
+        return None if now >= deadline else min(RECONNECT_PAUSE_S, max(0.0, deadline - now))
 
-class Subscription(Polled):
-    """Events from channels and patterns (sync). Iterate it, or call :meth:`get`."""
+    def deafness(self, now: float) -> str | None:
+        """Why the connection must be dropped unheard (no PONG in time), or ``None``."""
+        return f"no PONG within {self.live.dead_after} s" if self.live.deaf(now) else None
 
-    def __init__(self, client: SyncClient, targets: tuple[str, ...], liveness: Liveness) -> None:
+    def failure(self, exc: RedisError) -> str:
+        """Why the connection is dropped after ``exc``; auth errors, which no reconnect
+        mends, are raised as :class:`RedisUnavailable` instead."""
+        if isinstance(exc, (AuthenticationError, NoPermissionError)):
+            raise RedisUnavailable(f"subscription to {self.label}: {exc}") from exc
+        return f"{type(exc).__name__}: {exc}"
+
+
+#: (done, event): whether ``get`` returns now, and what.
+Outcome = tuple[bool, _codec.Event | None]
+
+
+C = TypeVar("C")
+P = TypeVar("P")
+
+
+class _Subscribed(Generic[C, P]):
+    """What both twins hold: the client, the reading state, the pubsub while connected."""
+
+    def __init__(self, client: C, targets: tuple[str, ...], liveness: Liveness) -> None:
         self._client = client
         self._read = _Reading(targets, liveness)
-        self._pubsub: PubSub | None = None
+        self._pubsub: P | None = None
         self._closed = False
+
+    @property
+    def gaps(self) -> list[tuple[float, float, str]]:
+        """Every gap so far as (since, until, reason), monotonic-clock seconds."""
+        return list(self._read.live.gaps)
+
+
+class Subscription(_Subscribed[SyncClient, PubSub], Polled):
+    """Events from channels and patterns (sync). Iterate it, or call :meth:`get`."""
 
     @classmethod
     def open(cls, client: SyncClient, targets: tuple[str, ...], liveness: Liveness) -> Subscription:
@@ -87,15 +142,13 @@ class Subscription(Polled):
     def _connect(self) -> None:
         pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]  # RedisCluster.pubsub
         try:
-            if self._read.channels:
-                pubsub.subscribe(*self._read.channels)
-            if self._read.patterns:
-                pubsub.psubscribe(*self._read.patterns)
+            for subscribe, targets in self._read.subscribing(pubsub):
+                subscribe(*targets)
         except BaseException:
             pubsub.close()
             raise
         self._pubsub = pubsub
-        self._read.live.started(time.monotonic(), len(self._read.channels + self._read.patterns))
+        self._read.started(time.monotonic())
 
     def _drop(self, reason: str) -> None:
         self._read.live.lost(time.monotonic(), reason)
@@ -106,48 +159,44 @@ class Subscription(Polled):
     def get(self, timeout: float | None = None) -> _codec.Event | None:
         """The next event (or gap marker); ``None`` if none came within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout if timeout is not None else math.inf
-        live = self._read.live
         while not self._closed:
-            now = time.monotonic()
             if self._pubsub is None:
-                try:
-                    self._connect()
-                except RedisError:
-                    if now >= deadline:
-                        return None
-                    time.sleep(min(RECONNECT_PAUSE_S, max(0.0, deadline - now)))
-                    continue
-                if (gap := self._read.gap(time.monotonic())) is not None:
-                    return gap
-                continue
-            try:
-                if live.deaf(now):
-                    self._drop(f"no PONG within {live.dead_after} s")
-                    continue
-                # Drain what already arrived before a PING: after a switch the PING
-                # reconnects to the new master and unread messages would be dropped.
-                message = self._pubsub.get_message(timeout=0.0)
-                if message is None and live.ping_due(now):
-                    self._pubsub.ping(self._read.token)
-                    live.pinged(now)
-                if message is None:
-                    message = self._pubsub.get_message(timeout=live.wait(now, deadline))
-            except (AuthenticationError, NoPermissionError) as exc:
-                raise RedisUnavailable(f"subscription to {self._read.label}: {exc}") from exc
-            except RedisError as exc:
-                self._drop(f"{type(exc).__name__}: {exc}")
-                continue
-            now = time.monotonic()
-            if message is not None and (event := self._read.interpret(message, now)) is not None:
+                done, event = self._reconnect(deadline)
+            else:
+                done, event = self._receive(self._pubsub, deadline)
+            if done:
                 return event
-            if now >= deadline:
-                return None
         return None
 
-    @property
-    def gaps(self) -> list[tuple[float, float, str]]:
-        """Every gap so far as (since, until, reason), monotonic-clock seconds."""
-        return list(self._read.live.gaps)
+    def _reconnect(self, deadline: float) -> Outcome:
+        now = time.monotonic()
+        try:
+            self._connect()
+        except RedisError:
+            if (pause := self._read.pause(now, deadline)) is None:
+                return True, None
+            time.sleep(pause)
+            return False, None
+        return self._read.connected(time.monotonic())
+
+    def _receive(self, pubsub: PubSub, deadline: float) -> Outcome:
+        now, live = time.monotonic(), self._read.live
+        try:
+            if (deaf := self._read.deafness(now)) is not None:
+                self._drop(deaf)
+                return False, None
+            # Drain what already arrived before a PING: after a switch the PING
+            # reconnects to the new master and unread messages would be dropped.
+            message = pubsub.get_message(timeout=0.0)
+            if message is None and live.ping_due(now):
+                pubsub.ping(self._read.token)
+                live.pinged(now)
+            if message is None:
+                message = pubsub.get_message(timeout=live.wait(now, deadline))
+        except RedisError as exc:
+            self._drop(self._read.failure(exc))
+            return False, None
+        return self._read.outcome(message, deadline)
 
     def close(self) -> None:
         """Unsubscribe and release the connection."""
@@ -157,14 +206,8 @@ class Subscription(Polled):
             self._pubsub = None
 
 
-class AsyncSubscription(AsyncPolled):
+class AsyncSubscription(_Subscribed[AsyncClient, AsyncPubSub], AsyncPolled):
     """The asyncio twin of :class:`Subscription`; build it with ``await bus.subscribe(...)``."""
-
-    def __init__(self, client: AsyncClient, targets: tuple[str, ...], liveness: Liveness) -> None:
-        self._client = client
-        self._read = _Reading(targets, liveness)
-        self._pubsub: AsyncPubSub | None = None
-        self._closed = False
 
     @classmethod
     async def open(
@@ -180,15 +223,13 @@ class AsyncSubscription(AsyncPolled):
             await self._client.initialize()  # its pubsub needs the slot map
         pubsub = self._client.pubsub()
         try:
-            if self._read.channels:
-                await pubsub.subscribe(*self._read.channels)
-            if self._read.patterns:
-                await pubsub.psubscribe(*self._read.patterns)
+            for subscribe, targets in self._read.subscribing(pubsub):
+                await subscribe(*targets)
         except BaseException:
             await pubsub.aclose()
             raise
         self._pubsub = pubsub
-        self._read.live.started(time.monotonic(), len(self._read.channels + self._read.patterns))
+        self._read.started(time.monotonic())
 
     async def _drop(self, reason: str) -> None:
         self._read.live.lost(time.monotonic(), reason)
@@ -199,48 +240,44 @@ class AsyncSubscription(AsyncPolled):
     async def get(self, timeout: float | None = None) -> _codec.Event | None:
         """The next event (or gap marker); ``None`` if none came within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout if timeout is not None else math.inf
-        live = self._read.live
         while not self._closed:
-            now = time.monotonic()
             if self._pubsub is None:
-                try:
-                    await self._connect()
-                except RedisError:
-                    if now >= deadline:
-                        return None
-                    await asyncio.sleep(min(RECONNECT_PAUSE_S, max(0.0, deadline - now)))
-                    continue
-                if (gap := self._read.gap(time.monotonic())) is not None:
-                    return gap
-                continue
-            try:
-                if live.deaf(now):
-                    await self._drop(f"no PONG within {live.dead_after} s")
-                    continue
-                # Drain what already arrived before a PING: after a switch the PING
-                # reconnects to the new master and unread messages would be dropped.
-                message = await self._pubsub.get_message(timeout=0.0)
-                if message is None and live.ping_due(now):
-                    await self._pubsub.ping(self._read.token)
-                    live.pinged(now)
-                if message is None:
-                    message = await self._pubsub.get_message(timeout=live.wait(now, deadline))
-            except (AuthenticationError, NoPermissionError) as exc:
-                raise RedisUnavailable(f"subscription to {self._read.label}: {exc}") from exc
-            except RedisError as exc:
-                await self._drop(f"{type(exc).__name__}: {exc}")
-                continue
-            now = time.monotonic()
-            if message is not None and (event := self._read.interpret(message, now)) is not None:
+                done, event = await self._reconnect(deadline)
+            else:
+                done, event = await self._receive(self._pubsub, deadline)
+            if done:
                 return event
-            if now >= deadline:
-                return None
         return None
 
-    @property
-    def gaps(self) -> list[tuple[float, float, str]]:
-        """Every gap so far as (since, until, reason), monotonic-clock seconds."""
-        return list(self._read.live.gaps)
+    async def _reconnect(self, deadline: float) -> Outcome:
+        now = time.monotonic()
+        try:
+            await self._connect()
+        except RedisError:
+            if (pause := self._read.pause(now, deadline)) is None:
+                return True, None
+            await asyncio.sleep(pause)
+            return False, None
+        return self._read.connected(time.monotonic())
+
+    async def _receive(self, pubsub: AsyncPubSub, deadline: float) -> Outcome:
+        now, live = time.monotonic(), self._read.live
+        try:
+            if (deaf := self._read.deafness(now)) is not None:
+                await self._drop(deaf)
+                return False, None
+            # Drain what already arrived before a PING: after a switch the PING
+            # reconnects to the new master and unread messages would be dropped.
+            message = await pubsub.get_message(timeout=0.0)
+            if message is None and live.ping_due(now):
+                await pubsub.ping(self._read.token)
+                live.pinged(now)
+            if message is None:
+                message = await pubsub.get_message(timeout=live.wait(now, deadline))
+        except RedisError as exc:
+            await self._drop(self._read.failure(exc))
+            return False, None
+        return self._read.outcome(message, deadline)
 
     async def aclose(self) -> None:
         """Unsubscribe and release the connection."""

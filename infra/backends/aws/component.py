@@ -18,7 +18,14 @@ import pulumi_random as random
 from ...endpoint import RedisEndpoint
 from ...outputs import contract_env
 from ...settings import Problem, StackConfig, config_key, fail
-from ..common import CloudArgs, primary_or_cluster, publish_json, warn_unnotified
+from ..common import (
+    BackendComponent,
+    CloudArgs,
+    Outputs,
+    primary_or_cluster,
+    publish_json,
+    warn_unnotified,
+)
 from .auth import credentials
 from .monitoring import alarms, log_delivery, log_groups
 from .settings import AwsSettings
@@ -36,20 +43,17 @@ class ElastiCacheRedisArgs(CloudArgs[AwsSettings]):
     zones: tuple[str, ...] = ()
 
 
-class ElastiCacheRedis(pulumi.ComponentResource):
+class ElastiCacheRedis(BackendComponent[ElastiCacheRedisArgs]):
     """A highly available ElastiCache replication group and everything around it.
 
     ``endpoint`` is the shared :class:`RedisEndpoint`; ``name`` is the
     replication group id (at most 40 characters, checked by the stack config).
     """
 
-    endpoint: RedisEndpoint
+    TYPE = "aragora-redis:aws:ElastiCacheRedis"
     replication_group: aws.elasticache.ReplicationGroup
 
-    def __init__(
-        self, name: str, args: ElastiCacheRedisArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("aragora-redis:aws:ElastiCacheRedis", name, None, opts)
+    def _declare(self, name: str, args: ElastiCacheRedisArgs) -> Outputs:
         s, tags = args.settings, args.tags
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
@@ -129,15 +133,13 @@ class ElastiCacheRedis(pulumi.ComponentResource):
         self.endpoint = _endpoint(group, s, creds.username, creds.password)
         if s.secret_name is not None:
             self._publish(name, s.secret_name, contract_env(self.endpoint, args.client), args)
-        self.register_outputs(
-            {
-                "replicationGroupId": group.id,
-                "arn": group.arn,
-                "host": self.endpoint.host,
-                "port": self.endpoint.port,
-                "securityGroupId": security_group.id,
-            }
-        )
+        return {
+            "replicationGroupId": group.id,
+            "arn": group.arn,
+            "host": self.endpoint.host,
+            "port": self.endpoint.port,
+            "securityGroupId": security_group.id,
+        }
 
     def _security_group(
         self, name: str, s: AwsSettings, tags: dict[str, str]

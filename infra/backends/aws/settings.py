@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field
 
-from ...settings import ConfigModel, Environment, Problem, fail
-from ..common import BackendSettings, EnvironmentPolicy, MaxmemoryPolicy, tls_required
+from ...settings import ConfigModel, Environment, Problem, StackSettings
+from ..common import BackendSettings, EnvironmentPolicy, MaxmemoryPolicy
 from .values import (
     KmsKeyArn,
     MaintenanceWindow,
@@ -94,6 +94,9 @@ class AwsSettings(BackendSettings):
     """
 
     SECTION = "aws"
+    TLS_REQUIRED = (
+        "ElastiCache takes AUTH tokens and RBAC users only over TLS, and auth is always on"
+    )
     vpc_id: VpcId
     subnet_ids: Annotated[tuple[SubnetId, ...], AfterValidator(two_distinct)]
     allowed_security_group_ids: tuple[SecurityGroupId, ...] = ()
@@ -120,29 +123,22 @@ class AwsSettings(BackendSettings):
     alarms: AlarmThresholds = Field(default_factory=lambda: AlarmThresholds.model_validate({}))
     secret_name: SecretName | None = None
 
-    @model_validator(mode="before")
     @classmethod
-    def _environment_defaults(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        policy = POLICIES[cls.stack_of(info).environment]
+    def environment_defaults(
+        cls, data: Mapping[str, Any], environment: Environment
+    ) -> Mapping[str, Any]:
+        """The environment's :data:`POLICIES` defaults and the engine's default version."""
         engine = data.get("engine", "redis")
-        defaults = {**policy.defaults, "engineVersion": DEFAULT_ENGINE_VERSION.get(engine, "")}
-        return {**defaults, **data}
+        return {
+            **POLICIES[environment].defaults,
+            "engineVersion": DEFAULT_ENGINE_VERSION.get(engine, ""),
+        }
 
-    @model_validator(mode="after")
-    def _policy(self, info: ValidationInfo) -> Self:
-        stack = self.stack_of(info)
+    def check(self, stack: StackSettings, problems: list[Problem]) -> None:
+        """The engine, replicas, shards, snapshot, window and reachability rules."""
         policy = POLICIES[stack.environment]
         env = stack.environment
-        problems: list[Problem] = []
-
         bad = self.reporter(problems)
-
-        problems += tls_required(
-            stack,
-            "ElastiCache takes AUTH tokens and RBAC users only over TLS, and auth is always on",
-        )
         if self.engine_version not in ENGINE_VERSIONS[self.engine]:
             bad(
                 "engineVersion",
@@ -195,8 +191,6 @@ class AwsSettings(BackendSettings):
             )
         if self.auth_mode == "token" and "username" in self.model_fields_set:
             bad("username", self.username, "no value: username applies only with authMode rbac")
-        fail(problems)
-        return self
 
     @property
     def shard_count(self) -> int:

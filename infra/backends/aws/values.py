@@ -89,13 +89,15 @@ def _window(pattern: str, span: Any, expected: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-VpcId = Annotated[str, matching(r"vpc-[0-9a-f]{8,17}", "a VPC id such as vpc-0123456789abcdef0")]
-SubnetId = Annotated[
-    str, matching(r"subnet-[0-9a-f]{8,17}", "a subnet id such as subnet-0123456789abcdef0")
-]
-SecurityGroupId = Annotated[
-    str, matching(r"sg-[0-9a-f]{8,17}", "a security group id such as sg-0123456789abcdef0")
-]
+def _resource_id(prefix: str, what: str) -> AfterValidator:
+    """An EC2 resource id: ``<prefix>-`` and 8 to 17 hex digits."""
+    example = f"{prefix}-0123456789abcdef0"
+    return matching(rf"{prefix}-[0-9a-f]{{8,17}}", f"a {what} id such as {example}")
+
+
+VpcId = Annotated[str, _resource_id("vpc", "VPC")]
+SubnetId = Annotated[str, _resource_id("subnet", "subnet")]
+SecurityGroupId = Annotated[str, _resource_id("sg", "security group")]
 NodeType = Annotated[
     str,
     matching(

@@ -19,12 +19,11 @@ from pulumi_azure_native import authorization, managedidentity, redis
 from ...endpoint import RedisEndpoint
 from ...outputs import contract_env
 from ...settings import StackConfig
-from ..common import CloudArgs, primary_or_cluster, warn_unnotified
-from .common import CACHE_LINK, alerts, delete_lock, private_endpoint, publish_env
+from ..common import BackendComponent, CloudArgs, Outputs, primary_or_cluster, warn_unnotified
+from .common import CACHE, Site, publish_env, surround
 from .settings import AzureSettings, RdbBackup
 
 TLS_PORT = 6380
-METRIC_NAMESPACE = "Microsoft.Cache/redis"
 #: The built-in role that lets the cache's identity write RDB snapshots.
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
@@ -38,20 +37,18 @@ class AzureCacheRedisArgs(CloudArgs[AzureSettings]):
     """
 
 
-class AzureCacheRedis(pulumi.ComponentResource):
+class AzureCacheRedis(BackendComponent[AzureCacheRedisArgs]):
     """An Azure Cache for Redis with its private endpoint, alerts, lock and schedule."""
 
-    endpoint: RedisEndpoint
+    TYPE = "aragora-redis:azure:AzureCacheRedis"
     cache: redis.Redis
 
-    def __init__(
-        self, name: str, args: AzureCacheRedisArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("aragora-redis:azure:AzureCacheRedis", name, None, opts)
+    def _declare(self, name: str, args: AzureCacheRedisArgs) -> Outputs:
         s, tags = args.settings, args.tags
+        site = Site(name, s, tags, self)
         premium = s.sku == "Premium"
         rdb = s.rdb_backup
-        backup = _backup_writer(name, s, rdb, tags, self) if rdb is not None else None
+        backup = _backup_writer(site, rdb) if rdb is not None else None
         cache = redis.Redis(
             name,
             name=name,
@@ -98,10 +95,7 @@ class AzureCacheRedis(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=cache),
         )
-        endpoint = private_endpoint(name, cache.id, CACHE_LINK, s, tags, self)
-        alerts(name, cache.id, METRIC_NAMESPACE, s, tags, self)
-        if args.protect:
-            delete_lock(name, cache.id, endpoint, self)
+        surround(site, cache.id, CACHE, protect=args.protect)
         keys = redis.list_redis_keys_output(
             name=cache.name,
             resource_group_name=s.resource_group_name,
@@ -110,10 +104,8 @@ class AzureCacheRedis(pulumi.ComponentResource):
         password: pulumi.Output[str] = pulumi.Output.secret(keys.primary_key)
         self.cache = cache
         self.endpoint = _endpoint(cache, s, password)
-        publish_env(name, contract_env(self.endpoint, args.client), s, tags, self)
-        self.register_outputs(
-            {"cacheId": cache.id, "host": self.endpoint.host, "port": self.endpoint.port}
-        )
+        publish_env(site, contract_env(self.endpoint, args.client))
+        return {"cacheId": cache.id, "host": self.endpoint.host, "port": self.endpoint.port}
 
 
 def _configuration(s: AzureSettings) -> redis.RedisCommonPropertiesRedisConfigurationArgs:
@@ -139,23 +131,22 @@ class BackupWriter:
     role: authorization.RoleAssignment
 
 
-def _backup_writer(
-    name: str, s: AzureSettings, rdb: RdbBackup, tags: dict[str, str], parent: pulumi.Resource
-) -> BackupWriter:
+def _backup_writer(site: Site, rdb: RdbBackup) -> BackupWriter:
     """Identity, then its Storage Blob Data Contributor role, both before the cache exists.
 
     Microsoft's order for persistence through a managed identity is identity, role,
     then persistence; a system-assigned identity only exists once the cache does, so
     the cache would be created with persistence before its identity may write.
     """
+    name, s = site.name, site.settings
     identity = managedidentity.UserAssignedIdentity(
         f"{name}-backup-identity",
         # The SDK's keyword for the identity's name: resource_name is the logical name.
         resource_name_=f"{name}-redis-backup",
         resource_group_name=s.resource_group_name,
         location=s.location,
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
+        tags=site.tags,
+        opts=pulumi.ResourceOptions(parent=site.parent),
     )
     role = authorization.RoleAssignment(
         f"{name}-backup-writer",

@@ -22,36 +22,60 @@ from .values import virtual_network_id
 
 
 @dataclass(frozen=True)
-class PrivateLink:
-    """The service side of a private endpoint: its DNS zone and sub-resource."""
+class Service:
+    """An Azure Redis service: its private link DNS zone and sub-resource, its metrics."""
 
     zone: str
     group_id: str
+    metric_namespace: str
 
 
-#: Azure Cache for Redis and Azure Managed Redis, as private link targets.
-CACHE_LINK = PrivateLink(AzureSettings.PRIVATE_DNS_ZONE, "redisCache")
-MANAGED_LINK = PrivateLink(AzureManagedSettings.PRIVATE_DNS_ZONE, "redisEnterprise")
+#: Azure Cache for Redis and Azure Managed Redis.
+CACHE = Service(AzureSettings.PRIVATE_DNS_ZONE, "redisCache", "Microsoft.Cache/redis")
+MANAGED = Service(
+    AzureManagedSettings.PRIVATE_DNS_ZONE, "redisEnterprise", "Microsoft.Cache/redisEnterprise"
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where an Azure backend declares what surrounds its Redis.
+
+    ``name`` (the stack's) prefixes every resource name, ``settings`` is the
+    backend's section, ``tags`` go on every resource that takes tags, and
+    ``parent`` is the backend's component.
+    """
+
+    name: str
+    settings: AzureCommonSettings
+    tags: dict[str, str]
+    parent: pulumi.Resource
+
+
+def surround(
+    site: Site, target_id: pulumi.Output[str], service: Service, *, protect: bool
+) -> network.PrivateEndpoint:
+    """The private endpoint to ``target_id``, its metric alerts and, with ``protect``, its lock."""
+    endpoint = private_endpoint(site, target_id, service)
+    alerts(site, target_id, service.metric_namespace)
+    if protect:
+        delete_lock(site, target_id, endpoint)
+    return endpoint
 
 
 def private_endpoint(
-    name: str,
-    target_id: pulumi.Output[str],
-    link: PrivateLink,
-    s: AzureCommonSettings,
-    tags: dict[str, str],
-    parent: pulumi.Resource,
+    site: Site, target_id: pulumi.Output[str], service: Service
 ) -> network.PrivateEndpoint:
     """The private endpoint to ``target_id``, its DNS zone, the zone's VNet link and zone group.
 
     With ``privateDnsZoneId`` the existing zone is used (its link to the network is
     its owner's): a second zone of the same name linked to the same network fails.
     """
-    child = pulumi.ResourceOptions(parent=parent)
+    name, s, tags, parent = site.name, site.settings, site.tags, site.parent
     zone_id = (
         pulumi.Output.from_input(s.private_dns_zone_id)
         if s.private_dns_zone_id
-        else _zone_and_link(name, link, s, tags, child)
+        else _zone_and_link(site, service)
     )
     endpoint = network.PrivateEndpoint(
         f"{name}-pe",
@@ -62,7 +86,7 @@ def private_endpoint(
             network.PrivateLinkServiceConnectionArgs(
                 name=f"{name}-pe",
                 private_link_service_id=target_id,
-                group_ids=[link.group_id],
+                group_ids=[service.group_id],
             )
         ],
         tags=tags,
@@ -76,27 +100,22 @@ def private_endpoint(
         private_endpoint_name=endpoint.name,
         private_dns_zone_group_name="default",
         private_dns_zone_configs=[
-            network.PrivateDnsZoneConfigArgs(name=link.zone, private_dns_zone_id=zone_id)
+            network.PrivateDnsZoneConfigArgs(name=service.zone, private_dns_zone_id=zone_id)
         ],
         opts=pulumi.ResourceOptions(parent=endpoint),
     )
     return endpoint
 
 
-def _zone_and_link(
-    name: str,
-    link: PrivateLink,
-    s: AzureCommonSettings,
-    tags: dict[str, str],
-    child: pulumi.ResourceOptions,
-) -> pulumi.Output[str]:
+def _zone_and_link(site: Site, service: Service) -> pulumi.Output[str]:
+    name, s, tags = site.name, site.settings, site.tags
     zone = privatedns.PrivateZone(
         f"{name}-dns",
-        private_zone_name=link.zone,
+        private_zone_name=service.zone,
         resource_group_name=s.resource_group_name,
         location="global",
         tags=tags,
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=site.parent),
     )
     privatedns.VirtualNetworkLink(
         f"{name}-dns-link",
@@ -132,15 +151,9 @@ ALERTS = (
 )  # fmt: skip
 
 
-def alerts(
-    name: str,
-    target_id: pulumi.Output[str],
-    namespace: str,
-    s: AzureCommonSettings,
-    tags: dict[str, str],
-    parent: pulumi.Resource,
-) -> list[monitor.MetricAlert]:
+def alerts(site: Site, target_id: pulumi.Output[str], namespace: str) -> list[monitor.MetricAlert]:
     """The metric alerts on ``target_id``, notifying ``alertActionGroupId`` when set."""
+    name, s = site.name, site.settings
     thresholds = {
         "memory": s.alerts.used_memory_percent,
         "server-load": s.alerts.server_load_percent,
@@ -178,18 +191,15 @@ def alerts(
                 ],
             ),
             actions=actions,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=parent),
+            tags=site.tags,
+            opts=pulumi.ResourceOptions(parent=site.parent),
         )
         for spec in ALERTS
     ]
 
 
 def delete_lock(
-    name: str,
-    target_id: pulumi.Output[str],
-    endpoint: network.PrivateEndpoint,
-    parent: pulumi.Resource,
+    site: Site, target_id: pulumi.Output[str], endpoint: network.PrivateEndpoint
 ) -> authorization.ManagementLockByScope:
     """A CanNotDelete lock on ``target_id`` (prod): deleting needs the lock removed first.
 
@@ -199,23 +209,18 @@ def delete_lock(
     the endpoint needs the lock destroyed first (scripts/preview_guard.py says so).
     """
     return authorization.ManagementLockByScope(
-        f"{name}-lock",
+        f"{site.name}-lock",
         scope=target_id,
-        lock_name=f"{name}-do-not-delete",
+        lock_name=f"{site.name}-do-not-delete",
         level="CanNotDelete",
         notes="Aragora's Redis: remove this lock deliberately before deleting.",
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[endpoint]),
+        opts=pulumi.ResourceOptions(parent=site.parent, depends_on=[endpoint]),
     )
 
 
-def publish_env(
-    name: str,
-    env: pulumi.Output[dict[str, str]],
-    s: AzureCommonSettings,
-    tags: dict[str, str],
-    parent: pulumi.Resource,
-) -> keyvault.Secret | None:
+def publish_env(site: Site, env: pulumi.Output[dict[str, str]]) -> keyvault.Secret | None:
     """The env map as one JSON Key Vault secret, when ``keyVault`` is set."""
+    name, s = site.name, site.settings
     if s.key_vault is None:
         return None
     target = s.key_vault
@@ -226,6 +231,6 @@ def publish_env(
         vault_name=target.vault_name,
         secret_name=target.secret_name_for(name),
         properties=keyvault.SecretPropertiesArgs(value=payload, content_type="application/json"),
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["properties"]),
+        tags=site.tags,
+        opts=pulumi.ResourceOptions(parent=site.parent, additional_secret_outputs=["properties"]),
     )

@@ -29,14 +29,13 @@ from pulumi_azure_native import redisenterprise
 from ...endpoint import RedisEndpoint
 from ...outputs import contract_env
 from ...settings import StackConfig
-from ..common import CloudArgs, primary_or_cluster, warn_unnotified
-from .common import MANAGED_LINK, alerts, delete_lock, private_endpoint, publish_env
+from ..common import BackendComponent, CloudArgs, Outputs, primary_or_cluster, warn_unnotified
+from .common import MANAGED, Site, publish_env, surround
 from .managed_ready import running_name
 from .managed_settings import AzureManagedSettings
 
 PORT = 10000
 DATABASE = "default"
-METRIC_NAMESPACE = "Microsoft.Cache/redisEnterprise"
 #: maxmemory-policy names as Azure Managed Redis spells them.
 EVICTION_POLICIES: Mapping[str, str] = {
     "volatile-ttl": "VolatileTTL",
@@ -59,17 +58,14 @@ class AzureManagedRedisArgs(CloudArgs[AzureManagedSettings]):
     """
 
 
-class AzureManagedRedis(pulumi.ComponentResource):
+class AzureManagedRedis(BackendComponent[AzureManagedRedisArgs]):
     """An Azure Managed Redis cluster, its database, private endpoint, alerts and lock."""
 
-    endpoint: RedisEndpoint
+    TYPE = "aragora-redis:azure-managed:AzureManagedRedis"
     cluster: redisenterprise.RedisEnterprise
     database: redisenterprise.Database
 
-    def __init__(
-        self, name: str, args: AzureManagedRedisArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("aragora-redis:azure-managed:AzureManagedRedis", name, None, opts)
+    def _declare(self, name: str, args: AzureManagedRedisArgs) -> Outputs:
         s, tags = args.settings, args.tags
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         cluster = redisenterprise.RedisEnterprise(
@@ -107,10 +103,8 @@ class AzureManagedRedis(pulumi.ComponentResource):
             ),
             opts=stateful,
         )
-        endpoint = private_endpoint(name, cluster.id, MANAGED_LINK, s, tags, self)
-        alerts(name, cluster.id, METRIC_NAMESPACE, s, tags, self)
-        if args.protect:
-            delete_lock(name, cluster.id, endpoint, self)
+        site = Site(name, s, tags, self)
+        surround(site, cluster.id, MANAGED, protect=args.protect)
         keys = redisenterprise.list_database_keys_output(
             cluster_name=cluster.name,
             database_name=database.name,
@@ -120,10 +114,8 @@ class AzureManagedRedis(pulumi.ComponentResource):
         password: pulumi.Output[str] = pulumi.Output.secret(keys.primary_key)
         self.cluster, self.database = cluster, database
         self.endpoint = _endpoint(cluster, database, s, password)
-        publish_env(name, contract_env(self.endpoint, args.client), s, tags, self)
-        self.register_outputs(
-            {"clusterId": cluster.id, "host": self.endpoint.host, "port": self.endpoint.port}
-        )
+        publish_env(site, contract_env(self.endpoint, args.client))
+        return {"clusterId": cluster.id, "host": self.endpoint.host, "port": self.endpoint.port}
 
 
 def _endpoint(

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
-from pydantic import ValidationInfo, model_validator
-
-from ...settings import fail
+from ...settings import Environment, Problem, StackSettings
 from .settings import AzureCommonSettings
 
 #: Azure Managed Redis SKUs this project accepts (the retiring Enterprise tiers are refused).
@@ -52,21 +50,17 @@ class AzureManagedSettings(AzureCommonSettings):
     #: How often it asks Azure meanwhile.
     ready_poll_seconds: float = 15.0
 
-    @model_validator(mode="before")
     @classmethod
-    def _environment_defaults(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        sku = "Balanced_B5" if cls.stack_of(info).environment == "prod" else "Balanced_B1"
-        return {"sku": sku, **data}
+    def environment_defaults(
+        cls, data: Mapping[str, Any], environment: Environment
+    ) -> Mapping[str, Any]:
+        """Sku Balanced_B5 in prod (two shards, zone redundant), else Balanced_B1."""
+        return {"sku": "Balanced_B5" if environment == "prod" else "Balanced_B1"}
 
-    @model_validator(mode="after")
-    def _policy(self, info: ValidationInfo) -> Self:
-        stack = self.stack_of(info)
-        problems = self.common_problems(stack)
-
+    def check(self, stack: StackSettings, problems: list[Problem]) -> None:
+        """The rules of both backends, then the sku, HA, zone, clustering and wait rules."""
+        super().check(stack, problems)
         bad = self.reporter(problems)
-
         if not self.sku.startswith(MANAGED_SKU_PREFIXES):
             bad(
                 "sku",
@@ -97,5 +91,3 @@ class AzureManagedSettings(AzureCommonSettings):
             bad("readyTimeoutSeconds", self.ready_timeout_seconds, "60 seconds or more")
         if not 0 <= self.ready_poll_seconds <= 300:
             bad("readyPollSeconds", self.ready_poll_seconds, "0 to 300 seconds")
-        fail(problems)
-        return self

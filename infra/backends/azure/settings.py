@@ -10,12 +10,12 @@ weaken them at all.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field
 
-from ...settings import ConfigModel, Environment, Problem, StackSettings, config_key, fail
-from ..common import BackendSettings, MaxmemoryPolicy, tls_required
+from ...settings import ConfigModel, Environment, Problem, StackSettings, config_key
+from ..common import BackendSettings, MaxmemoryPolicy
 from .values import (
     ActionGroupId,
     AzureName,
@@ -103,17 +103,14 @@ class AzureCommonSettings(BackendSettings):
     #: The private link DNS zone of the service; set by each subclass.
     PRIVATE_DNS_ZONE: ClassVar[str] = "privatelink.redis.cache.windows.net"
 
-    def common_problems(self, stack: StackSettings) -> list[Problem]:
-        """The rules of both backends: TLS, TLS floor, public access, a distinctive prod name."""
-        problems: list[Problem] = []
+    TLS_REQUIRED: ClassVar[str | None] = (
+        "the non-TLS port stays disabled on Azure; the access key"
+        " must not cross the network in clear"
+    )
 
+    def check(self, stack: StackSettings, problems: list[Problem]) -> None:
+        """The rules of both backends: TLS floor, public access, a distinctive prod name."""
         bad = self.reporter(problems)
-
-        problems += tls_required(
-            stack,
-            "the non-TLS port stays disabled on Azure; the access key"
-            " must not cross the network in clear",
-        )
         if self.minimum_tls_version != "1.2":
             bad(
                 "minimumTlsVersion",
@@ -145,7 +142,6 @@ class AzureCommonSettings(BackendSettings):
                     " fails with NameNotAvailable)",
                 )
             )
-        return problems
 
 
 class AzureSettings(AzureCommonSettings):
@@ -165,20 +161,17 @@ class AzureSettings(AzureCommonSettings):
     entra_id: bool = False
     rdb_backup: RdbBackup | None = None
 
-    @model_validator(mode="before")
     @classmethod
-    def _sku_defaults(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and data.get("sku", "Premium") != "Premium":
-            return {"zones": [], **data}
-        return data
+    def environment_defaults(
+        cls, data: Mapping[str, Any], environment: Environment
+    ) -> Mapping[str, Any]:
+        """No zones below sku Premium (only Premium has zones)."""
+        return {"zones": []} if data.get("sku", "Premium") != "Premium" else {}
 
-    @model_validator(mode="after")
-    def _policy(self, info: ValidationInfo) -> Self:
-        stack = self.stack_of(info)
-        problems = self.common_problems(stack)
-
+    def check(self, stack: StackSettings, problems: list[Problem]) -> None:
+        """The rules of both backends, then the sku, capacity, zone and replica rules."""
+        super().check(stack, problems)
         bad = self.reporter(problems)
-
         premium = self.sku == "Premium"
         if len(set(self.zones)) != len(self.zones) or not set(self.zones) <= set(AZURE_ZONES):
             bad("zones", list(self.zones), "distinct zones among 1, 2 and 3")
@@ -215,8 +208,6 @@ class AzureSettings(AzureCommonSettings):
                 bad("zones", [], "2 or 3 zones in prod")
             if self.shard_count is not None and not 1 <= self.shard_count <= 30:
                 bad("shardCount", self.shard_count, "1 to 30 shards")
-        fail(problems)
-        return self
 
     @property
     def replicas(self) -> int:

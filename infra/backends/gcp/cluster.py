@@ -26,6 +26,7 @@ from aragora_redis import HostPort
 
 from ...endpoint import RedisEndpoint
 from ...outputs import contract_env
+from ..common import BackendComponent, Outputs
 from .cluster_settings import GcpCluster
 from .cluster_values import ca_bundle, redis_discovery, valkey_discovery
 from .common import GcpRedisArgs, maintenance_policy, publish_env
@@ -57,20 +58,17 @@ MEMORY: dict[str, MemoryMetric] = {
 }
 
 
-class GcpClusterRedis(pulumi.ComponentResource):
+class GcpClusterRedis(BackendComponent[GcpRedisArgs]):
     """A sharded, highly available Memorystore (Redis Cluster or Valkey) with IAM auth over PSC.
 
     ``endpoint`` is the shared :class:`RedisEndpoint` (mode ``cluster``, auth
     ``gcp-iam``); ``cluster`` is the Memorystore resource.
     """
 
-    endpoint: RedisEndpoint
+    TYPE = "aragora-redis:gcp:GcpClusterRedis"
     cluster: gcp.redis.Cluster | gcp.memorystore.Instance
 
-    def __init__(
-        self, name: str, args: GcpRedisArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("aragora-redis:gcp:GcpClusterRedis", name, None, opts)
+    def _declare(self, name: str, args: GcpRedisArgs) -> Outputs:
         s = args.settings
         c = s.cluster
         if c is None:
@@ -115,13 +113,11 @@ class GcpClusterRedis(pulumi.ComponentResource):
         )
         if s.secret_id is not None:
             publish_env(self, name, s.secret_id, contract_env(self.endpoint, args.client), args)
-        self.register_outputs(
-            {
-                "clusterId": self.cluster.id,
-                "host": self.endpoint.host,
-                "port": self.endpoint.port,
-            }
-        )
+        return {
+            "clusterId": self.cluster.id,
+            "host": self.endpoint.host,
+            "port": self.endpoint.port,
+        }
 
 
 def network_project(s: GcpSettings) -> str:

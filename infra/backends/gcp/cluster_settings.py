@@ -12,11 +12,11 @@ service class, so by default the stack uses the one the network stack owns;
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field
 
-from ...settings import Problem, StackConfigError, config_key, matching
+from ...settings import Environment, Problem, StackSettings, config_key, matching
 from ..common import BackendSettings
 
 Engine = Literal["redis", "valkey"]
@@ -102,20 +102,16 @@ class GcpCluster(BackendSettings):
     #: Principals granted the engine's DB connection role on ``project`` (every cluster in it).
     connection_members: tuple[Member, ...] = ()
 
-    @model_validator(mode="before")
     @classmethod
-    def _environment_defaults(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        return {"nodeType": DEFAULT_NODE_TYPE[cls.stack_of(info).environment], **data}
+    def environment_defaults(
+        cls, data: Mapping[str, Any], environment: Environment
+    ) -> Mapping[str, Any]:
+        """The environment's default node type."""
+        return {"nodeType": DEFAULT_NODE_TYPE[environment]}
 
-    @model_validator(mode="after")
-    def _policy(self, info: ValidationInfo) -> Self:
-        stack = self.stack_of(info)
-        problems: list[Problem] = []
-
+    def check(self, stack: StackSettings, problems: list[Problem]) -> None:
+        """The prod, connection policy, engine version and instance name rules."""
         bad = self.reporter(problems)
-
         if stack.environment == "prod":
             if self.node_type == "shared-core-nano":
                 bad(
@@ -141,9 +137,6 @@ class GcpCluster(BackendSettings):
                     config_key("name"), stack.name, "at least 4 characters (a Valkey instance id)"
                 )
             )
-        if problems:
-            raise StackConfigError(problems)
-        return self
 
     def _check_connection_policy(self, bad: Any) -> None:
         if self.create_service_connection_policy and self.subnetwork is None:

@@ -21,6 +21,7 @@ import pulumi_gcp as gcp
 
 from ...endpoint import RedisEndpoint
 from ...outputs import contract_env
+from ..common import BackendComponent, Outputs
 from .common import GcpRedisArgs, maintenance_policy, publish_env
 from .kms import REDIS_AGENT, key_access
 from .monitoring import alert_policies
@@ -28,20 +29,17 @@ from .network import private_access
 from .settings import GcpSettings
 
 
-class GcpRedis(pulumi.ComponentResource):
+class GcpRedis(BackendComponent[GcpRedisArgs]):
     """A highly available Memorystore for Redis instance and everything around it.
 
     ``endpoint`` is the shared :class:`RedisEndpoint`; ``name`` is the instance
     id (at most 40 characters, checked by the stack config).
     """
 
-    endpoint: RedisEndpoint
+    TYPE = "aragora-redis:gcp:GcpRedis"
     instance: gcp.redis.Instance
 
-    def __init__(
-        self, name: str, args: GcpRedisArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("aragora-redis:gcp:GcpRedis", name, None, opts)
+    def _declare(self, name: str, args: GcpRedisArgs) -> Outputs:
         s, labels = args.settings, args.labels
         access = private_access(name, s, labels, self)
         key_grant = key_access(name, s, REDIS_AGENT, self)
@@ -96,14 +94,12 @@ class GcpRedis(pulumi.ComponentResource):
         )
         if s.secret_id is not None:
             publish_env(self, name, s.secret_id, contract_env(self.endpoint, args.client), args)
-        self.register_outputs(
-            {
-                "instanceId": instance.id,
-                "host": self.endpoint.host,
-                "port": self.endpoint.port,
-                "readEndpoint": instance.read_endpoint,
-            }
-        )
+        return {
+            "instanceId": instance.id,
+            "host": self.endpoint.host,
+            "port": self.endpoint.port,
+            "readEndpoint": instance.read_endpoint,
+        }
 
 
 def ca_bundle(certs: Sequence[gcp.redis.outputs.InstanceServerCaCert] | None) -> str:

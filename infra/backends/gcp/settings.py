@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field
 
 from ...settings import (
     ConfigModel,
     Environment,
     Problem,
     StackConfigError,
-    fail,
+    StackSettings,
     matching,
 )
-from ..common import BackendSettings, EnvironmentPolicy, MaxmemoryPolicy, tls_required
+from ..common import BackendSettings, EnvironmentPolicy, MaxmemoryPolicy
 from .cluster_settings import GcpCluster, instance_keys_given, subnetwork_region
 
 Tier = Literal["STANDARD_HA", "BASIC"]
@@ -102,6 +102,10 @@ class GcpSettings(BackendSettings):
     """
 
     SECTION = "gcp"
+    TLS_REQUIRED = (
+        "the gcp backend always uses SERVER_AUTHENTICATION:"
+        " the AUTH string must not cross the network in clear"
+    )
     project: str | None = None
     region: Region
     #: The VPC the instance is reachable from (private service access); never ``default``.
@@ -135,32 +139,26 @@ class GcpSettings(BackendSettings):
     #: Memorystore for Redis Cluster / for Valkey instead of the instance (no instance keys then).
     cluster: GcpCluster | None = None
 
-    @model_validator(mode="before")
     @classmethod
-    def _environment_defaults(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, Mapping):
-            return data
+    def environment_defaults(
+        cls, data: Mapping[str, Any], environment: Environment
+    ) -> Mapping[str, Any]:
+        """The environment's :data:`POLICIES` defaults (no replica with tier BASIC).
+
+        Instance keys next to ``cluster`` are refused here, before their defaults hide them.
+        """
         if data.get("cluster") is not None and (clashes := instance_keys_given(data)):
             raise StackConfigError(clashes)
-        defaults = dict(POLICIES[cls.stack_of(info).environment].defaults)
+        defaults = dict(POLICIES[environment].defaults)
         if data.get("tier") == "BASIC":
             defaults |= {"replicas": 0, "readReplicas": False}
-        return {**defaults, **data}
+        return defaults
 
-    @model_validator(mode="after")
-    def _policy(self, info: ValidationInfo) -> Self:
-        stack = self.stack_of(info)
+    def check(self, stack: StackSettings, problems: list[Problem]) -> None:
+        """The network, tier, replica, zone, key and cluster rules."""
         env = stack.environment
         policy = POLICIES[env]
-        problems: list[Problem] = []
-
         bad = self.reporter(problems)
-
-        problems += tls_required(
-            stack,
-            "the gcp backend always uses SERVER_AUTHENTICATION:"
-            " the AUTH string must not cross the network in clear",
-        )
         if self.network.endswith("/networks/default"):
             bad("network", self.network, "a dedicated VPC network, not the default network")
         if self.tier == "BASIC":
@@ -190,8 +188,6 @@ class GcpSettings(BackendSettings):
         subnetwork = self.cluster.subnetwork if self.cluster else None
         if subnetwork is not None and subnetwork_region(subnetwork) != self.region:
             bad("cluster.subnetwork", subnetwork, f"a subnetwork in region {self.region}")
-        fail(problems)
-        return self
 
     def _check_replicas(self, env: str, policy: Policy, bad: Any) -> None:
         if not policy.min_replicas <= self.replicas <= MAX_REPLICAS:

@@ -28,7 +28,7 @@ import pulumi_kubernetes as k8s
 
 from ...endpoint import RedisEndpoint
 from ...settings import StackConfig
-from ..common import random_password
+from ..common import BackendComponent, Outputs, random_password
 from .conf import HAPROXY_CFG, Topology, auth_files, config_files
 from .fencing import fencing_deployment
 from .haproxy import haproxy_deployment
@@ -60,20 +60,17 @@ class SentinelK8sRedisArgs:
     rules: dict[str, Any] | None = None
 
 
-class SentinelK8sRedis(pulumi.ComponentResource):
+class SentinelK8sRedis(BackendComponent[SentinelK8sRedisArgs]):
     """A Redis Sentinel topology on Kubernetes with a stable master address through HAProxy.
 
     ``endpoint`` is the shared :class:`RedisEndpoint`; ``names`` the objects'
     names, whose ``certificate_dns_names`` a TLS certificate must cover.
     """
 
-    endpoint: RedisEndpoint
+    TYPE = "aragora-redis:sentinel-k8s:SentinelK8sRedis"
     names: Names
 
-    def __init__(
-        self, name: str, args: SentinelK8sRedisArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("aragora-redis:sentinel-k8s:SentinelK8sRedis", name, None, opts)
+    def _declare(self, name: str, args: SentinelK8sRedisArgs) -> Outputs:
         s = args.settings
         names = Names(name, s.namespace, s.cluster_domain)
         t = Topology(s, names, args.tls)
@@ -145,13 +142,11 @@ class SentinelK8sRedis(pulumi.ComponentResource):
             sentinel_password=sentinel_password,
             ca_pem=self._ca(t) if args.tls else None,
         )
-        self.register_outputs(
-            {
-                "namespace": s.namespace,
-                "host": self.endpoint.host,
-                "certificateDnsNames": list(names.certificate_dns_names),
-            }
-        )
+        return {
+            "namespace": s.namespace,
+            "host": self.endpoint.host,
+            "certificateDnsNames": list(names.certificate_dns_names),
+        }
 
     def _ca(self, t: Topology) -> pulumi.Output[str]:
         """The CA: ``ca.crt`` of ``tlsCaConfigMap``, else of the TLS Secret; public either way."""

@@ -8,11 +8,11 @@ resource is declared, with an error naming the key.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field
 
-from ...settings import Problem, StackSettings, fail
+from ...settings import Problem, StackSettings
 from ..common import BackendSettings, MaxmemoryPolicy
 from .values import (
     DnsLabel,
@@ -118,14 +118,10 @@ class SentinelK8sSettings(BackendSettings):
             return self.min_replicas_to_write
         return 1 if self.replicas else 0
 
-    @model_validator(mode="after")
-    def _policy(self, info: ValidationInfo) -> Self:
-        stack = self.stack_of(info)
+    def check(self, stack: StackSettings, problems: list[Problem]) -> None:
+        """The quorum, replica, anti-affinity, TLS, fencing, memory and reachability rules."""
         env = stack.environment
-        problems: list[Problem] = []
-
         bad = self.reporter(problems)
-
         if self.sentinels < 3:
             bad("sentinels", self.sentinels, "3 or more (a majority must survive one loss)")
         majority = self.sentinels // 2 + 1
@@ -168,8 +164,6 @@ class SentinelK8sSettings(BackendSettings):
                 list(self.allowed_namespaces),
                 "at least one namespace, or allowedPodLabels (the NetworkPolicy admits only them)",
             )
-        fail(problems)
-        return self
 
     def _check_tls(self, stack: StackSettings, bad: Any) -> None:
         if stack.tls and self.tls_secret_name is None:

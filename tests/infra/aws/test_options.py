@@ -10,7 +10,7 @@ from infra.backends.aws.auth import APP_ACCESS_STRING, ID_LIMIT
 from infra.outputs import ENV_MAP_OUTPUT
 from infra.settings import StackConfigError
 
-from ..harness import Run, Secret, aws, changed, run_program
+from ..harness import Run, Secret, aws, changed, evaluated, run_program
 
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"
 PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -18,9 +18,7 @@ USER = "aws:elasticache/user:User"
 
 
 def staging(**changes: Any) -> Run:
-    run = run_program(changed("staging-aws", changes), "staging-aws")
-    assert run.error is None, repr(run.error)
-    return run
+    return evaluated(run_program(changed("staging-aws", changes), "staging-aws"))
 
 
 def contract(run: Run) -> RedisSettings:

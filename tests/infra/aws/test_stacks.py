@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-from aragora_redis import RedisSettings
 from infra.backends.aws.auth import ALLOWED_SPECIALS
 from infra.backends.aws.settings import POLICIES
 from infra.backends.aws.values import windows_overlap
-from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
+from infra.outputs import ENV_MAP_OUTPUT
 from infra.settings import Environment
 
-from ..harness import Declared, Run, Secret, run_program, stack_file
+from ..harness import (
+    Declared,
+    Run,
+    Secret,
+    client_view,
+    evaluated,
+    misflagged_outputs,
+    run_program,
+    section,
+    stack_file,
+)
 
 AWS_STACKS = ("staging-aws", "prod-aws")
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -37,15 +45,7 @@ FIVE_METRICS = {
 def deployed(request: pytest.FixtureRequest) -> tuple[str, dict[str, object], Run]:
     stack: str = request.param
     config = stack_file(stack)
-    run = run_program(config, stack)
-    assert run.error is None, f"{stack}: {run.error!r}"
-    return stack, config, run
-
-
-def aws_section(config: dict[str, object]) -> dict[str, Any]:
-    section = config["aragora-redis:aws"]
-    assert isinstance(section, dict)
-    return section
+    return stack, config, evaluated(run_program(config, stack), stack)
 
 
 def environment(config: dict[str, object]) -> Environment:
@@ -59,16 +59,8 @@ def group(run: Run) -> Declared:
 def test_every_resource_is_a_descendant_of_the_component(
     deployed: tuple[str, dict[str, object], Run],
 ) -> None:
-    _, _, run = deployed
-    component = run.one(COMPONENT)
-    for resource in run.resources:
-        if resource is component:
-            continue
-        chain, urn = [], resource.parent
-        while urn and urn != component.urn:
-            chain.append(urn)
-            urn = run.by_urn(urn).parent if any(r.urn == urn for r in run.resources) else ""
-        assert urn == component.urn, f"{resource} is not under the component (parents {chain})"
+    outside = deployed[2].not_under(COMPONENT)
+    assert outside == [], f"not under the component: {outside}"
 
 
 def test_transit_encryption_is_required(deployed: tuple[str, dict[str, object], Run]) -> None:
@@ -81,7 +73,7 @@ def test_encryption_at_rest(deployed: tuple[str, dict[str, object], Run]) -> Non
     _, config, run = deployed
     rg = group(run)
     assert rg.inputs["atRestEncryptionEnabled"] is True, f"{rg}: no encryption at rest"
-    assert rg.inputs.get("kmsKeyId") == aws_section(config).get("kmsKeyId"), f"{rg}: KMS key"
+    assert rg.inputs.get("kmsKeyId") == section(config, "aws").get("kmsKeyId"), f"{rg}: KMS key"
 
 
 def test_multi_az_automatic_failover_and_node_count(
@@ -89,7 +81,7 @@ def test_multi_az_automatic_failover_and_node_count(
 ) -> None:
     _, config, run = deployed
     rg = group(run)
-    replicas = aws_section(config).get(
+    replicas = section(config, "aws").get(
         "replicas", POLICIES[environment(config)].defaults["replicas"]
     )
     assert rg.inputs["automaticFailoverEnabled"] is True, f"{rg}: no automatic failover"
@@ -129,7 +121,7 @@ def test_network_is_private_and_ingress_only_from_listed_sources(
     deployed: tuple[str, dict[str, object], Run],
 ) -> None:
     _, config, run = deployed
-    aws = aws_section(config)
+    aws = section(config, "aws")
     subnets = run.one("aws:elasticache/subnetGroup:SubnetGroup")
     assert subnets.inputs["subnetIds"] == aws["subnetIds"], f"{subnets}"
     assert group(run).inputs["subnetGroupName"] == subnets.inputs["name"], "subnet group"
@@ -190,7 +182,7 @@ def test_logs_delivered_to_log_groups_with_retention(
     deployed: tuple[str, dict[str, object], Run],
 ) -> None:
     _, config, run = deployed
-    expected_days = aws_section(config).get(
+    expected_days = section(config, "aws").get(
         "logRetentionDays", POLICIES[environment(config)].defaults["logRetentionDays"]
     )
     groups = {g.inputs["name"]: g for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
@@ -206,7 +198,7 @@ def test_logs_delivered_to_log_groups_with_retention(
 def test_five_alarms_on_every_member(deployed: tuple[str, dict[str, object], Run]) -> None:
     _, config, run = deployed
     rg = group(run)
-    topic = aws_section(config).get("alarmTopicArn")
+    topic = section(config, "aws").get("alarmTopicArn")
     members = {f"{rg.name}-{n:03d}" for n in range(1, int(rg.inputs["numCacheClusters"]) + 1)}
     alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     seen = set()
@@ -242,11 +234,7 @@ def test_outputs_round_trip_through_the_client(
     deployed: tuple[str, dict[str, object], Run],
 ) -> None:
     run = deployed[2]
-    env = run.outputs[ENV_MAP_OUTPUT].value
-    variables = {k: v.value for k, v in run.outputs.items() if k != ENV_MAP_OUTPUT}
-    assert variables == env, "each variable output must equal its entry in the map"
-    settings = RedisSettings.from_env(env)
-    assert settings.to_env() == env
+    env, settings = client_view(run)
     rg = group(run)
     assert settings.mode == "standalone"
     assert settings.ssl
@@ -262,9 +250,7 @@ def test_credential_outputs_are_secret_and_the_rest_are_not(
     deployed: tuple[str, dict[str, object], Run],
 ) -> None:
     run = deployed[2]
-    for name, output in run.outputs.items():
-        secret = name in CREDENTIAL_VARIABLES or name == ENV_MAP_OUTPUT
-        assert output.secret is secret, f"output {name}: secret={output.secret}"
+    assert misflagged_outputs(run) == []
     assert {"ARAGORA_REDIS_PASSWORD", "ARAGORA_REDIS_URL", "REDIS_URL"} <= run.outputs.keys()
 
 
@@ -272,7 +258,7 @@ def test_prod_publishes_the_env_to_secrets_manager(
     deployed: tuple[str, dict[str, object], Run],
 ) -> None:
     _, config, run = deployed
-    name = aws_section(config).get("secretName")
+    name = section(config, "aws").get("secretName")
     if name is None:
         assert not run.of_type("aws:secretsmanager/secret:Secret")
         return

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aragora_redis import RedisSettings
-from infra.outputs import CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
+from infra.outputs import ENV_MAP_OUTPUT
 
 from ..azure_mocks import (
     FAKE_PRIMARY_KEY,
@@ -18,7 +18,16 @@ from ..azure_mocks import (
     key_in_clear,
     run_azure,
 )
-from ..harness import Declared, Run, Secret, assert_named_error, case_ids, changed, stack_file
+from ..harness import (
+    Declared,
+    Run,
+    Secret,
+    case_ids,
+    changed,
+    evaluated,
+    misflagged_outputs,
+    stack_file,
+)
 from ..harness import ErrorCase as Case
 
 STACK = "prod-azure"
@@ -34,9 +43,7 @@ ROLE = "azure-native:authorization:RoleAssignment"
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    run = run_azure(stack_file(STACK), STACK)
-    assert run.error is None, repr(run.error)
-    return run
+    return evaluated(run_azure(stack_file(STACK), STACK))
 
 
 def azure(**changes: Any) -> dict[str, Any]:
@@ -49,13 +56,8 @@ def cache(run: Run) -> Declared:
 
 
 def test_every_resource_is_a_descendant_of_the_component(prod: Run) -> None:
-    component = prod.one(COMPONENT)
-    urns = {r.urn for r in prod.resources}
-    for resource in prod.resources:
-        urn = resource.parent
-        while urn and urn != component.urn and urn in urns:
-            urn = prod.by_urn(urn).parent
-        assert resource is component or urn == component.urn, f"{resource} outside the component"
+    outside = prod.not_under(COMPONENT)
+    assert outside == [], f"outside the component: {outside}"
 
 
 def test_premium_across_three_zones_with_a_replica_per_extra_zone(prod: Run) -> None:
@@ -191,9 +193,7 @@ def test_the_access_key_is_secret_everywhere(prod: Run) -> None:
 
 
 def test_credential_outputs_are_secret_and_the_rest_are_not(prod: Run) -> None:
-    for name, output in prod.outputs.items():
-        secret = name in CREDENTIAL_VARIABLES or name == ENV_MAP_OUTPUT
-        assert output.secret is secret, f"output {name}: secret={output.secret}"
+    assert misflagged_outputs(prod) == []
 
 
 def test_outputs_round_trip_through_the_client(prod: Run) -> None:
@@ -298,5 +298,4 @@ CASES = [Case(*error) for error in ERRORS]
 
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_config_gives_a_named_error_before_any_resource(case: Case) -> None:
-    run = run_azure(changed(STACK, case.changes), STACK)
-    assert_named_error(run, case.key, case.shows, case.id, outputs=False)
+    case.check(run_azure(changed(STACK, case.changes), STACK), outputs=False)

@@ -19,7 +19,15 @@ from ..azure_mocks import (
     key_in_clear,
     run_azure,
 )
-from ..harness import Declared, Run, Secret, assert_named_error, case_ids, changed, stack_file
+from ..harness import (
+    Declared,
+    Run,
+    Secret,
+    case_ids,
+    changed,
+    evaluated,
+    stack_file,
+)
 from ..harness import ErrorCase as Case
 
 STACK = "prod-azure-managed"
@@ -36,9 +44,7 @@ def mocks() -> AzureMocks:
 
 @pytest.fixture(scope="module")
 def prod(mocks: AzureMocks) -> Run:
-    run = run_azure(stack_file(STACK), STACK, mocks)
-    assert run.error is None, repr(run.error)
-    return run
+    return evaluated(run_azure(stack_file(STACK), STACK, mocks))
 
 
 def managed(**changes: Any) -> dict[str, Any]:
@@ -55,13 +61,8 @@ def database(run: Run) -> Declared:
 
 
 def test_every_resource_is_a_descendant_of_the_component(prod: Run) -> None:
-    component = prod.one(COMPONENT)
-    urns = {r.urn for r in prod.resources}
-    for resource in prod.resources:
-        urn = resource.parent
-        while urn and urn != component.urn and urn in urns:
-            urn = prod.by_urn(urn).parent
-        assert resource is component or urn == component.urn, f"{resource} outside the component"
+    outside = prod.not_under(COMPONENT)
+    assert outside == [], f"outside the component: {outside}"
 
 
 def test_cluster_is_highly_available_without_a_zone_list_tls_and_private(prod: Run) -> None:
@@ -242,5 +243,4 @@ CASES = [Case(*error) for error in ERRORS]
 
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_config_gives_a_named_error_before_any_resource(case: Case) -> None:
-    run = run_azure(changed(STACK, case.changes), STACK)
-    assert_named_error(run, case.key, case.shows, case.id, outputs=False)
+    case.check(run_azure(changed(STACK, case.changes), STACK), outputs=False)

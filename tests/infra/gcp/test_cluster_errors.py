@@ -15,7 +15,7 @@ from aragora_redis import HostPort
 from ..gcp_mocks import OWN_POLICY, cluster_stack, run_gcp
 from ..gcp_mocks import gcp as gcp_keys
 from ..harness import ErrorCase as Case
-from ..harness import assert_named_error, case_ids
+from ..harness import case_ids
 
 STACK = "prod-gcp-cluster"
 STAGING = {"environment": "staging", **gcp_keys(customerManagedKey=None)}
@@ -81,8 +81,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_cluster_config_is_named_before_any_resource(case: Case) -> None:
-    run = run_gcp(cluster_stack(case.changes), STACK)
-    assert_named_error(run, case.key, case.shows, case.id, outputs=False)
+    case.check(run_gcp(cluster_stack(case.changes), STACK), outputs=False)
 
 
 def test_staging_and_dev_may_grant_no_one_yet() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from aragora_redis import HostPort, RedisSettings
 from infra.backends.gcp.cluster_settings import SERVICE_CLASS
-from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
+from infra.outputs import CA_PEM_OUTPUT, ENV_MAP_OUTPUT
 
 from ..gcp_mocks import (
     CLUSTER_CA_CERTS,
@@ -23,7 +23,7 @@ from ..gcp_mocks import (
     cluster_stack,
     run_gcp,
 )
-from ..harness import Declared, Run, Secret, stack_file
+from ..harness import Declared, Run, Secret, evaluated, misflagged_outputs, section, stack_file
 from ..stacks import check_run, run_stack, stack_names
 
 STACK = "prod-gcp-cluster"
@@ -41,15 +41,7 @@ ENGINES = {"redis": (REDIS_CLUSTER, CLUSTER_HOST), "valkey": (VALKEY, VALKEY_HOS
 def deployed(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any], Run]:
     engine: str = request.param
     config = cluster_stack({"gcp.cluster.engine": engine})
-    run = run_gcp(config, STACK)
-    assert run.error is None, f"{engine}: {run.error!r}"
-    return engine, config, run
-
-
-def gcp_section(config: dict[str, Any]) -> dict[str, Any]:
-    section = config["aragora-redis:gcp"]
-    assert isinstance(section, dict)
-    return section
+    return engine, config, evaluated(run_gcp(config, STACK), engine)
 
 
 def memorystore(engine: str, run: Run) -> Declared:
@@ -61,17 +53,13 @@ def test_the_cluster_replaces_the_instance_under_one_component(
 ) -> None:
     run = deployed[2]
     assert not run.of_type(INSTANCE)
-    component = run.one(COMPONENT)
-    for resource in run.resources:
-        urn = resource.parent
-        while resource is not component and urn != component.urn:
-            urn = run.by_urn(urn).parent
-            assert urn, f"{resource} is not under the component"
+    outside = run.not_under(COMPONENT)
+    assert outside == [], f"not under the component: {outside}"
 
 
 def test_shards_replicas_zones_and_node_type(deployed: tuple[str, dict[str, Any], Run]) -> None:
     engine, config, run = deployed
-    cluster = gcp_section(config)["cluster"]
+    cluster = section(config, "gcp")["cluster"]
     m = memorystore(engine, run)
     assert m.inputs["shardCount"] == cluster["shardCount"]
     assert m.inputs["replicaCount"] == cluster["replicasPerShard"] >= 1, f"{m}: no replica"
@@ -99,7 +87,7 @@ def test_private_service_connect_through_the_network_stacks_policy(
     deployed: tuple[str, dict[str, Any], Run],
 ) -> None:
     engine, config, run = deployed
-    gcp = gcp_section(config)
+    gcp = section(config, "gcp")
     m = memorystore(engine, run)
     if engine == "redis":
         assert m.inputs["pscConfigs"] == [{"network": gcp["network"]}]
@@ -116,7 +104,7 @@ def test_a_stack_that_owns_the_policy_creates_it_first(engine: str) -> None:
     config = cluster_stack({"gcp.cluster.engine": engine, **OWN_KEYS})
     run = run_gcp(config, STACK)
     assert run.error is None, repr(run.error)
-    gcp = gcp_section(config)
+    gcp = section(config, "gcp")
     policy = run.one(POLICY)
     expected_class = "gcp-memorystore-redis" if engine == "redis" else "gcp-memorystore"
     assert policy.inputs["serviceClass"] == expected_class
@@ -129,7 +117,7 @@ def test_persistence_maintenance_key_and_configs(
     deployed: tuple[str, dict[str, Any], Run],
 ) -> None:
     engine, config, run = deployed
-    gcp = gcp_section(config)
+    gcp = section(config, "gcp")
     m = memorystore(engine, run)
     persistence = m.inputs["persistenceConfig"]
     assert persistence["mode"] == "RDB"
@@ -152,7 +140,7 @@ def test_prod_protects_its_stateful_resources(deployed: tuple[str, dict[str, Any
 
 def test_memory_alert_on_the_cluster(deployed: tuple[str, dict[str, Any], Run]) -> None:
     engine, config, run = deployed
-    gcp = gcp_section(config)
+    gcp = section(config, "gcp")
     (policy,) = run.of_type(ALERT)
     assert policy.inputs["notificationChannels"] == gcp["notificationChannels"]
     threshold = policy.inputs["conditions"][0]["conditionThreshold"]
@@ -211,14 +199,12 @@ def test_credential_outputs_are_secret_and_the_rest_are_not(
     deployed: tuple[str, dict[str, Any], Run],
 ) -> None:
     run = deployed[2]
-    for name, output in run.outputs.items():
-        secret = name in CREDENTIAL_VARIABLES or name == ENV_MAP_OUTPUT
-        assert output.secret is secret, f"output {name}: secret={output.secret}"
+    assert misflagged_outputs(run) == []
 
 
 def test_env_published_to_secret_manager(deployed: tuple[str, dict[str, Any], Run]) -> None:
     _, config, run = deployed
-    assert run.one(SECRET).inputs["secretId"] == gcp_section(config)["secretId"]
+    assert run.one(SECRET).inputs["secretId"] == section(config, "gcp")["secretId"]
     payload = run.one(VERSION).inputs["secretData"]
     assert isinstance(payload, Secret)
     assert json.loads(payload.value) == run.outputs[ENV_MAP_OUTPUT].value

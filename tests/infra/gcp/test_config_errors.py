@@ -9,7 +9,7 @@ import pytest
 
 from ..gcp_mocks import gcp, run_gcp
 from ..harness import ErrorCase as Case
-from ..harness import assert_named_error, case_ids, changed
+from ..harness import case_ids, changed
 
 STAGING = {"environment": "staging", **gcp(customerManagedKey=None)}
 DEV = {"environment": "dev"}
@@ -60,5 +60,4 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_config_is_named_before_any_resource(case: Case) -> None:
-    run = run_gcp(changed("prod-gcp", case.changes), "prod-gcp")
-    assert_named_error(run, case.key, case.shows, case.id)
+    case.check(run_gcp(changed("prod-gcp", case.changes), "prod-gcp"))

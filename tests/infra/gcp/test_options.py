@@ -8,16 +8,14 @@ from aragora_redis import RedisSettings
 from infra.outputs import ENV_MAP_OUTPUT
 
 from ..gcp_mocks import INSTANCE, gcp, run_gcp
-from ..harness import Run, changed
+from ..harness import Run, changed, evaluated
 
 ADDRESS = "gcp:compute/globalAddress:GlobalAddress"
 CONNECTION = "gcp:servicenetworking/connection:Connection"
 
 
 def run(**changes: Any) -> Run:
-    result = run_gcp(changed("prod-gcp", changes), "prod-gcp")
-    assert result.error is None, repr(result.error)
-    return result
+    return evaluated(run_gcp(changed("prod-gcp", changes), "prod-gcp"))
 
 
 def test_private_service_access_can_be_created() -> None:

@@ -9,10 +9,19 @@ from typing import Any
 import pytest
 
 from aragora_redis import RedisSettings
-from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
+from infra.outputs import CA_PEM_OUTPUT, ENV_MAP_OUTPUT
 
 from ..gcp_mocks import CA_CERTS, FAKE_AUTH_STRING, HOST, INSTANCE, TLS_PORT, run_gcp
-from ..harness import Declared, Run, Secret, stack_file
+from ..harness import (
+    Declared,
+    Run,
+    Secret,
+    client_view,
+    evaluated,
+    misflagged_outputs,
+    section,
+    stack_file,
+)
 
 GCP_STACKS = ("prod-gcp",)
 COMPONENT = "aragora-redis:gcp:GcpRedis"
@@ -26,15 +35,7 @@ STATEFUL = (INSTANCE, SECRET)
 def deployed(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any], Run]:
     stack: str = request.param
     config = stack_file(stack)
-    run = run_gcp(config, stack)
-    assert run.error is None, f"{stack}: {run.error!r}"
-    return stack, config, run
-
-
-def section(config: dict[str, Any]) -> dict[str, Any]:
-    gcp = config["aragora-redis:gcp"]
-    assert isinstance(gcp, dict)
-    return gcp
+    return stack, config, evaluated(run_gcp(config, stack), stack)
 
 
 def instance(run: Run) -> Declared:
@@ -44,16 +45,8 @@ def instance(run: Run) -> Declared:
 def test_every_resource_is_a_descendant_of_the_component(
     deployed: tuple[str, dict[str, Any], Run],
 ) -> None:
-    run = deployed[2]
-    component = run.one(COMPONENT)
-    urns = {r.urn for r in run.resources}
-    for resource in run.resources:
-        if resource is component:
-            continue
-        urn = resource.parent
-        while urn in urns and urn != component.urn:
-            urn = run.by_urn(urn).parent
-        assert urn == component.urn, f"{resource} is not under the component"
+    outside = deployed[2].not_under(COMPONENT)
+    assert outside == [], f"not under the component: {outside}"
 
 
 def test_standard_ha_with_replicas(deployed: tuple[str, dict[str, Any], Run]) -> None:
@@ -63,7 +56,7 @@ def test_standard_ha_with_replicas(deployed: tuple[str, dict[str, Any], Run]) ->
     _, config, run = deployed
     redis = instance(run)
     env = config["aragora-redis:environment"]
-    replicas = section(config).get("replicas", POLICIES[env].defaults["replicas"])
+    replicas = section(config, "gcp").get("replicas", POLICIES[env].defaults["replicas"])
     assert redis.inputs["tier"] == "STANDARD_HA", f"{redis}: tier"
     assert redis.inputs["replicaCount"] == replicas >= 1, f"{redis}: replicas"
     mode = redis.inputs["readReplicasMode"]
@@ -84,7 +77,7 @@ def test_private_service_access_on_an_explicit_network(
     _, config, run = deployed
     redis = instance(run)
     network = redis.inputs["authorizedNetwork"]
-    assert network == section(config)["network"], f"{redis}: network {network}"
+    assert network == section(config, "gcp")["network"], f"{redis}: network {network}"
     assert not network.endswith("/networks/default"), f"{redis}: default network"
     assert redis.inputs["connectMode"] == "PRIVATE_SERVICE_ACCESS", f"{redis}: connect mode"
 
@@ -92,7 +85,7 @@ def test_private_service_access_on_an_explicit_network(
 def test_persistence_maintenance_and_configs(deployed: tuple[str, dict[str, Any], Run]) -> None:
     _, config, run = deployed
     redis = instance(run)
-    gcp = section(config)
+    gcp = section(config, "gcp")
     persistence = redis.inputs["persistenceConfig"]
     assert persistence["persistenceMode"] == "RDB", f"{redis}: persistence {persistence}"
     assert persistence["rdbSnapshotPeriod"] == gcp["snapshotPeriod"], f"{redis}: period"
@@ -131,7 +124,7 @@ def test_alert_policies_for_memory_and_failover(
     deployed: tuple[str, dict[str, Any], Run],
 ) -> None:
     _, config, run = deployed
-    channels = section(config).get("notificationChannels", [])
+    channels = section(config, "gcp").get("notificationChannels", [])
     redis = instance(run)
     policies = run.of_type(ALERT)
     assert len(policies) == 2, f"{len(policies)} alert policies"
@@ -162,14 +155,7 @@ def test_ca_output_holds_every_server_ca_certificate(
 
 
 def test_outputs_round_trip_through_the_client(deployed: tuple[str, dict[str, Any], Run]) -> None:
-    run = deployed[2]
-    env = run.outputs[ENV_MAP_OUTPUT].value
-    variables = {
-        k: v.value for k, v in run.outputs.items() if k not in (ENV_MAP_OUTPUT, CA_PEM_OUTPUT)
-    }
-    assert variables == env, "each variable output must equal its entry in the map"
-    settings = RedisSettings.from_env(env)
-    assert settings.to_env() == env
+    env, settings = client_view(deployed[2], CA_PEM_OUTPUT)
     assert settings.mode == "standalone"
     assert settings.ssl
     assert settings.ssl_cert_reqs == "required"
@@ -187,15 +173,13 @@ def test_credential_outputs_are_secret_and_the_rest_are_not(
     deployed: tuple[str, dict[str, Any], Run],
 ) -> None:
     run = deployed[2]
-    for name, output in run.outputs.items():
-        secret = name in CREDENTIAL_VARIABLES or name == ENV_MAP_OUTPUT
-        assert output.secret is secret, f"output {name}: secret={output.secret}"
+    assert misflagged_outputs(run) == []
     assert {"ARAGORA_REDIS_PASSWORD", "ARAGORA_REDIS_URL", "REDIS_URL"} <= run.outputs.keys()
 
 
 def test_env_published_to_secret_manager(deployed: tuple[str, dict[str, Any], Run]) -> None:
     _, config, run = deployed
-    secret_id = section(config).get("secretId")
+    secret_id = section(config, "gcp").get("secretId")
     if secret_id is None:
         assert not run.of_type(SECRET)
         return

@@ -10,9 +10,7 @@ and ``haproxy`` accept the files.
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -34,6 +32,7 @@ from aragora_redis.conf import (
 )
 from aragora_redis.haproxy import HaproxySpec, render_haproxy_cfg
 from aragora_redis.local.engine import server_binary
+from tests.support import wait_answering
 
 from ..harness import changed, stack_file
 from ..k8s_mocks import K8sRun, passwords, run_k8s, sentinel_k8s
@@ -195,7 +194,7 @@ def test_real_redis_runs_the_assembled_config(
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as server:
         try:
             client = redis.Redis(port=free_port, password=password, socket_timeout=2)
-            _wait(lambda: client.ping(), server)
+            wait_answering(lambda: client.ping(), server, timeout=20, who="redis-server")
             assert client.config_get("appendonly") == {"appendonly": "yes"}
             assert client.config_get("maxmemory") == {"maxmemory": str(768 * 1024**2)}
             with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
@@ -219,16 +218,3 @@ def test_real_haproxy_accepts_the_config(tmp_path: Path) -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-
-
-def _wait(check: Any, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            check()
-            return
-        except redis.ConnectionError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                out = server.stdout.read().decode() if server.stdout else ""
-                pytest.fail(f"redis-server did not answer: {out}")
-            time.sleep(0.05)

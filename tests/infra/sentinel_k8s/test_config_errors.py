@@ -12,7 +12,7 @@ import pytest
 from infra.settings import StackConfigError
 
 from ..harness import ErrorCase as Case
-from ..harness import assert_named_error, case_ids, changed
+from ..harness import case_ids, changed
 from ..k8s_mocks import run_k8s, sentinel_k8s
 
 STACK = "dev-sentinel"
@@ -77,8 +77,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_invalid_config_is_named_before_any_resource(case: Case) -> None:
-    run = run_k8s(changed(STACK, case.changes), STACK)
-    assert_named_error(run, case.key, case.shows, case.id)
+    case.check(run_k8s(changed(STACK, case.changes), STACK))
 
 
 def test_rules_file_missing_names_the_flag(tmp_path: Path) -> None:

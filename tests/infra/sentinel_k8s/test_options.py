@@ -11,7 +11,7 @@ import pytest
 from aragora_redis import RedisSettings
 from infra.outputs import CA_PEM_OUTPUT, ENV_MAP_OUTPUT
 
-from ..harness import changed
+from ..harness import changed, evaluated
 from ..k8s_mocks import FAKE_CA, K8sRun, run_k8s, sentinel_k8s, validate
 
 STACK = "dev-sentinel"
@@ -20,8 +20,7 @@ PLAIN = {"tls": "false", **sentinel_k8s(tlsSecretName=None, createNamespace=True
 
 
 def deploy(changes: dict[str, Any]) -> K8sRun:
-    run = run_k8s(changed(STACK, changes), STACK)
-    assert run.error is None, repr(run.error)
+    run = evaluated(run_k8s(changed(STACK, changes), STACK))
     for resource in run.objects():
         if not resource.inputs["apiVersion"].startswith("monitoring.coreos.com/"):
             validate(resource)

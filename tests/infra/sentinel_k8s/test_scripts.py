@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ import redis
 from aragora_redis import HostPort
 from aragora_redis.conf import RedisNodeSpec, SentinelSpec, redis_conf_parts, sentinel_conf_parts
 from aragora_redis.local import LocalStack, pick_free_ports, up_on_free_ports
+from tests.support import wait_answering
 
 from ..k8s_mocks import scripts
 
@@ -131,7 +131,7 @@ def data_node(
     ) as server:
         client = redis.Redis(port=port, password=stack.password, socket_timeout=2)
         try:
-            _wait(client.ping, server)
+            wait_answering(client.ping, server, timeout=30, who="the node")
             yield conf.read_text(), client
         finally:
             server.terminate()
@@ -237,7 +237,7 @@ def stale_sentinel(stack: LocalStack, tmp: Path) -> Iterator[HostPort]:
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
         client = redis.Redis(port=port, password=stack.options.sentinel_password, socket_timeout=2)
         try:
-            _wait(client.ping, process)
+            wait_answering(client.ping, process, timeout=30, who="the node")
             yield HostPort(LOOPBACK, port)
         finally:
             process.terminate()
@@ -281,16 +281,3 @@ def test_probes(stack: LocalStack, tmp_path: Path, check: str, target: str, ok: 
     text = scripts.probe(spec, redis_port=address.port, sentinel_port=address.port)
     done = run_script(text, tmp_path, environment(stack, "aragora-redis-0"), check)
     assert (done.returncode == 0) is ok, f"{check} on {target}: {done.returncode} {done.stderr}"
-
-
-def _wait(check: Callable[[], object], server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            check()
-            return
-        except redis.ConnectionError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                out = server.stdout.read().decode() if server.stdout else ""
-                pytest.fail(f"the node did not answer: {out}")
-            time.sleep(0.05)

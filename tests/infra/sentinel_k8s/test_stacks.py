@@ -11,7 +11,7 @@ import pytest
 from aragora_redis import HostPort, RedisSettings
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
-from ..harness import Declared, Secret, stack_file
+from ..harness import Declared, Secret, client_view, evaluated, section, stack_file
 from ..k8s_mocks import (
     COMPONENT,
     FAKE_CA,
@@ -32,15 +32,11 @@ WORKLOADS = ("StatefulSet", "Deployment")
 @pytest.fixture(scope="module")
 def deployed() -> tuple[dict[str, Any], K8sRun]:
     config = stack_file(STACK)
-    run = run_k8s(config, STACK)
-    assert run.error is None, f"{STACK}: {run.error!r}"
-    return config, run
+    return config, evaluated(run_k8s(config, STACK), STACK)
 
 
-def section(config: dict[str, Any]) -> dict[str, Any]:
-    found = config["aragora-redis:sentinel-k8s"]
-    assert isinstance(found, dict)
-    return found
+def k8s_section(config: dict[str, Any]) -> dict[str, Any]:
+    return section(config, "sentinel-k8s")
 
 
 def pod_spec(resource: Declared) -> dict[str, Any]:
@@ -83,7 +79,7 @@ def test_every_resource_is_under_the_component(deployed: tuple[dict[str, Any], K
 
 def test_objects_live_in_the_configured_namespace(deployed: tuple[dict[str, Any], K8sRun]) -> None:
     config, run = deployed
-    namespace = section(config)["namespace"]
+    namespace = k8s_section(config)["namespace"]
     assert not run.of_kind("Namespace"), "createNamespace is false in the stack file"
     for resource in run.objects():
         assert resource.inputs["metadata"]["namespace"] == namespace, f"{resource}: namespace"
@@ -95,11 +91,11 @@ def test_three_data_pods_in_order_with_aof_on_volumes(
     config, run = deployed
     redis = run.object("StatefulSet", f"{BASE}-redis")
     spec = redis.inputs["spec"]
-    assert spec["replicas"] == section(config)["replicas"] + 1 == 3, f"{redis}: replicas"
+    assert spec["replicas"] == k8s_section(config)["replicas"] + 1 == 3, f"{redis}: replicas"
     assert spec["podManagementPolicy"] == "OrderedReady", f"{redis}: ordered start"
     assert spec["serviceName"] == f"{BASE}-redis-headless", f"{redis}: headless service"
     (claim,) = spec["volumeClaimTemplates"]
-    assert claim["spec"]["resources"]["requests"]["storage"] == section(config)["storageSize"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == k8s_section(config)["storageSize"]
     mounts = {m["name"]: m["mountPath"] for c in containers(redis) for m in c["volumeMounts"]}
     assert mounts["data"] == "/data", f"{redis}: the claim holds /data (dir of redis.conf)"
     headless = run.object("Service", f"{BASE}-redis-headless")
@@ -206,7 +202,7 @@ def test_network_policy_admits_only_the_app_namespace(
     assert own == {"from": [{"podSelector": {"matchLabels": selected}}]}, f"{policy}: own pods"
     namespaces = [p["namespaceSelector"]["matchLabels"] for p in clients["from"]]
     assert namespaces == [
-        {"kubernetes.io/metadata.name": ns} for ns in section(config)["allowedNamespaces"]
+        {"kubernetes.io/metadata.name": ns} for ns in k8s_section(config)["allowedNamespaces"]
     ], f"{policy}: client namespaces"
     assert sorted(p["port"] for p in clients["ports"]) == [6379, 26379], f"{policy}: ports"
     assert [p["namespaceSelector"]["matchLabels"] for p in metrics["from"]] == [
@@ -217,7 +213,7 @@ def test_network_policy_admits_only_the_app_namespace(
 
 def test_tls_from_the_existing_secret(deployed: tuple[dict[str, Any], K8sRun]) -> None:
     config, run = deployed
-    secret_name = section(config)["tlsSecretName"]
+    secret_name = k8s_section(config)["tlsSecretName"]
     for kind in WORKLOADS:
         for workload in run.of_kind(kind):
             volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
@@ -256,17 +252,11 @@ def test_prometheus_rule_from_the_rules_file(deployed: tuple[dict[str, Any], K8s
 
 def test_outputs_round_trip_through_the_client(deployed: tuple[dict[str, Any], K8sRun]) -> None:
     config, run = deployed
-    env = run.outputs[ENV_MAP_OUTPUT].value
-    variables = {
-        k: v.value for k, v in run.outputs.items() if k not in (ENV_MAP_OUTPUT, CA_PEM_OUTPUT)
-    }
-    assert variables == env, "each variable output must equal its entry in the map"
-    settings = RedisSettings.from_env(env)
-    assert settings.to_env() == env
+    env, settings = client_view(run, CA_PEM_OUTPUT)
     assert settings.mode == "sentinel"
     assert settings.ssl
     assert settings.ssl_cert_reqs == "required"
-    namespace = section(config)["namespace"]
+    namespace = k8s_section(config)["namespace"]
     haproxy = f"{BASE}-haproxy.{namespace}.svc.cluster.local"
     assert (settings.host, settings.port) == (haproxy, 6379), "the URL reaches HAProxy"
     assert env["REDIS_URL"] == env["ARAGORA_REDIS_URL"]
@@ -338,7 +328,7 @@ def test_the_certificate_names_cover_every_address_a_client_or_node_dials(
     from infra.backends.sentinel_k8s.names import Names
 
     config, run = deployed
-    names = Names(BASE, section(config)["namespace"]).certificate_dns_names
+    names = Names(BASE, k8s_section(config)["namespace"]).certificate_dns_names
     settings = RedisSettings.from_env(run.outputs[ENV_MAP_OUTPUT].value)
     conf = run.object("ConfigMap", f"{BASE}-config").inputs["data"]
     data_pods = [
@@ -373,7 +363,7 @@ def test_the_fencing_watcher_reads_the_contract_with_secrets_by_reference(
         f"{BASE}-sentinel-{i}.{BASE}-sentinel-headless.aragora-redis-dev.svc.cluster.local:26379"
         for i in range(3)
     ]
-    assert env["ARAGORA_REDIS_SENTINEL_MASTER"]["value"] == section(config)["masterName"]
+    assert env["ARAGORA_REDIS_SENTINEL_MASTER"]["value"] == k8s_section(config)["masterName"]
     for name, key in (
         ("ARAGORA_REDIS_PASSWORD", "redis-password"),
         ("ARAGORA_REDIS_SENTINEL_PASSWORD", "sentinel-password"),

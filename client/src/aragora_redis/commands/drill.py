@@ -19,10 +19,13 @@ from rich.live import Live
 from rich.table import Table
 
 from ..drill import faults as f
+from ..drill.netfaults import PARTITION_S
+from ..drill.netobserve import NET_METRICS
 from ..drill.record import METRICS, DrillRecord
 from ..drill.run import Drill, DrillOptions
 from ..errors import ConfigError
-from ..local import LocalStack
+from ..local import LocalStack, netfault
+from ..local.detector import DETECT_S
 from .ops import settings_from
 
 
@@ -33,7 +36,9 @@ def register(groups: Any) -> None:
         "--faults",
         default="all",
         help=f"'all' or a comma list of: {', '.join(f.NAMES)} "
-        f"(endpoint and cluster stacks: {', '.join(x.name for x in f.ENDPOINT_FAULTS)})",
+        f"(endpoint and cluster stacks: {', '.join(x.name for x in f.ENDPOINT_FAULTS)}); "
+        f"named one by one on a stack up with --own-addresses, as root: "
+        f"{', '.join(x.name for x in f.NETWORK_FAULTS)}",
     )
     p.add_argument(
         "--trigger",
@@ -55,11 +60,28 @@ def register(groups: Any) -> None:
     )
     p.add_argument("--settle", type=float, default=6.0, help="seconds observed after each fault")
     p.add_argument(
+        "--partition-s",
+        type=float,
+        default=PARTITION_S,
+        help=f"seconds the partition faults hold (default {PARTITION_S:g})",
+    )
+    p.add_argument(
+        "--detect-s",
+        type=float,
+        default=DETECT_S,
+        help="endpoint stacks, network faults: seconds the primary may be silent before the "
+        f"control plane promotes a replica (default {DETECT_S:g})",
+    )
+    p.add_argument(
         "--observe", type=float, default=30.0, help="seconds observed with --trigger none"
     )
     p.add_argument("--json", dest="json_path", help="write the record as JSON (- for stdout)")
     p.add_argument("--report", help="draw the timeline to FILE.html or FILE.png")
     p.set_defaults(run=run_drill)
+
+
+#: Figures shown after METRICS when a fault has them.
+EXTRA_METRICS = ("subscriber_recovery_s", "slowest_decision_ms", "limiter_errors", *NET_METRICS)
 
 
 def _table(snapshot: dict[str, object]) -> Table:
@@ -86,11 +108,7 @@ def results_table(record: DrillRecord) -> Table:
     if url_only:
         table.add_column("url-only", justify="right")
     for result in record.faults:
-        names = [
-            m
-            for m in (*METRICS, "subscriber_recovery_s", "slowest_decision_ms", "limiter_errors")
-            if m in result.ours
-        ]
+        names = [m for m in (*METRICS, *EXTRA_METRICS) if m in result.ours]
         for i, metric in enumerate(names):
             row = [result.name if i == 0 else "", metric, _fmt(result.ours.get(metric))]
             if naive:
@@ -113,6 +131,7 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
     stack = None
     url_only = bool(args.url_only)
     choices: tuple[f.Fault, ...] = f.FAULTS
+    extra: tuple[f.Fault, ...] = ()
     if args.trigger == "local":
         stack = LocalStack.load(Path(args.dir))
         if stack is None or not stack.running():
@@ -126,11 +145,20 @@ def run_drill(args: argparse.Namespace, console: Console) -> int:
             )
         url_only = url_only or (bool(stack.proxies) and topology == "sentinel")
         choices = f.faults_for(topology)
+        extra = f.NETWORK_FAULTS if topology in ("sentinel", "cluster", "endpoint") else ()
+    faults = tuple(f.parse_faults(args.faults, choices, extra))
+    if any(fault in f.NETWORK_FAULTS for fault in faults):
+        if why := netfault.unavailable():
+            raise ConfigError("--faults", why)
+        # The drill runs in a worker thread: SIGTERM must heal from the main one.
+        netfault.heal_on_signals()
     options = DrillOptions(
-        faults=tuple(f.parse_faults(args.faults, choices)),
+        faults=faults,
         trigger=args.trigger,
         baseline=args.baseline,
         settle_s=args.settle,
+        partition_s=args.partition_s,
+        detect_s=args.detect_s,
         observe_s=args.observe,
         url_only=url_only,
     )

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .. import conf
 from .._engine import ENGINES
-from ..local import LocalStack, StackOptions, restore, up
+from ..local import LocalStack, StackOptions, netplan, restore, up
 from ..local.engine import server_version
 from ..local.outputs import write_outputs
 from ..local.spec import DATA_NODES, SENTINELS, TOPOLOGIES
@@ -78,6 +78,14 @@ def register(groups: Any) -> None:
         action="store_true",
         help="endpoint topology: a failover also cuts every client connection "
         "(as Memorystore and Azure do)",
+    )
+    p_up.add_argument(
+        "--own-addresses",
+        type=int,
+        metavar="N",
+        help="sentinel, cluster and endpoint: each process on its own loopback address in "
+        "127.77.N.0/24 (1..254), for the drill's network faults (partition, partition-client, "
+        "slow, flap)",
     )
     p_up.add_argument("--env-file", default=".env", help="where to write the .env (default .env)")
     p_up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
@@ -175,6 +183,7 @@ def _options(args: argparse.Namespace, directory: Path) -> StackOptions:
         reset_on_failover=args.reset_on_failover,
         engine=args.engine,
         fencing=not args.no_fencing,
+        subnet=None if args.own_addresses is None else netplan.subnet(args.own_addresses),
     )
 
 

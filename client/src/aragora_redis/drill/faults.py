@@ -16,7 +16,10 @@ from ..errors import ConfigError, LocalStackError
 from ..failover import planned_failover
 from ..local import LocalStack, current_master, restore
 from ..local.cluster import ClusterControl
+from ..local.detector import DETECT_S
 from ..local.endpoint import EndpointControl
+from ..local.watchdog import Watchdog
+from .netfaults import NET_FAULTS, PARTITION_S, NetInjector
 
 Say = Callable[[str], None]
 
@@ -49,6 +52,8 @@ CLUSTER_FAULTS = (
     Fault("kill", "kill -9 of one shard's primary; the cluster promotes its replica"),
     Fault("freeze", "one shard's primary frozen (SIGSTOP) until promoted away, then resumed"),
 )
+#: Network faults (Sentinel stack started with its own addresses): never part of ``all``.
+NETWORK_FAULTS = tuple(Fault(name, text) for name, text in NET_FAULTS.items())
 NAMES = tuple(f.name for f in FAULTS)
 PAUSE_S = 5.0
 
@@ -58,10 +63,14 @@ def faults_for(topology: str) -> tuple[Fault, ...]:
     return {"endpoint": ENDPOINT_FAULTS, "cluster": CLUSTER_FAULTS}.get(topology, FAULTS)
 
 
-def parse_faults(raw: str, choices: tuple[Fault, ...] = FAULTS) -> list[Fault]:
-    """``all`` or a comma-separated list of the names of ``choices``."""
+def parse_faults(
+    raw: str, choices: tuple[Fault, ...] = FAULTS, extra: tuple[Fault, ...] = ()
+) -> list[Fault]:
+    """``all`` (every one of ``choices``) or a comma-separated list of names of
+    ``choices`` and ``extra`` (faults only named one by one, as the network faults)."""
     if raw.strip() == "all":
         return list(choices)
+    choices = choices + extra
     names = [f.name for f in choices]
     chosen = [w.strip() for w in raw.split(",") if w.strip()]
     unknown = [w for w in chosen if w not in names]
@@ -74,16 +83,30 @@ class Injector:
     """Injects faults into ``stack`` and heals it.
 
     On a cluster the faulted shard is the one owning ``shard_key`` (the drill passes
-    its pub/sub channel, so that the subscribers' node is the one that fails).
+    its pub/sub channel, so that the subscribers' node is the one that fails). On an
+    endpoint stack a network fault runs the control plane's failure detector
+    (:mod:`~aragora_redis.local.watchdog`, ``detect_s``) until :meth:`heal`.
     """
 
-    def __init__(self, stack: LocalStack, say: Say, *, shard_key: str = "aragora") -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        say: Say,
+        *,
+        shard_key: str = "aragora",
+        partition_s: float = PARTITION_S,
+        detect_s: float = DETECT_S,
+    ) -> None:
         self.stack = stack
+        self.detect_s = detect_s
         self.say = say
         self.shard_key = shard_key
         topology = stack.options.topology
         self.control = EndpointControl(stack, say) if topology == "endpoint" else None
         self.shards = ClusterControl(stack, say) if topology == "cluster" else None
+        self.net = NetInjector(stack, say, partition_s=partition_s)
+        #: The endpoint control plane's failure detector, from a network fault to the heal.
+        self.watchdog: Watchdog | None = None
 
     @property
     def events(self) -> list[tuple[float, str]]:
@@ -119,7 +142,19 @@ class Injector:
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` now."""
         stack = self.stack
-        if self.control is not None:
+        if fault.name in NET_FAULTS:
+            # On a cluster, the primary of the shard that owns the drill's channel.
+            shards = self.shards
+            master = shards.shard(self.shard_key)[0] if shards else self.master_node()
+            if self.control is not None:
+                # Nothing else fails the endpoint over: its failure detector must run.
+                self.watchdog = Watchdog(self.control, detect_s=self.detect_s).start()
+            try:
+                self.net.inject(fault.name, master)
+            except BaseException:
+                self._stop_watchdog()
+                raise
+        elif self.control is not None:
             self._inject_endpoint(self.control, fault)
         elif self.shards is not None:
             self._inject_cluster(self.shards, fault)
@@ -167,8 +202,14 @@ class Injector:
         else:
             raise ConfigError("--faults", f"{fault.name} is not a fault of the cluster topology")
 
+    def _stop_watchdog(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog = None
+
     def heal(self, timeout: float = 60.0) -> None:
         """Bring back whatever is down or frozen and wait until the topology is whole."""
+        self._stop_watchdog()
         touched = restore(self.stack, timeout=timeout)
         if touched:
             self.say(f"restored {', '.join(touched)}")

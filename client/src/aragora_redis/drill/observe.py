@@ -42,6 +42,11 @@ class Observations:
     events_acked: list[tuple[float, int]] = field(default_factory=list)
     live_heard: list[tuple[float, int]] = field(default_factory=list)
     durable_heard: list[tuple[float, int]] = field(default_factory=list)
+    #: Network faults: default (not durable) writes acknowledged, (end, seconds) of
+    #: every call, and (start, end, source, allowed) of the small-rate limiter check.
+    plain_acks: list[tuple[float, str]] = field(default_factory=list)
+    calls: list[tuple[float, float]] = field(default_factory=list)
+    bounded: list[tuple[float, float, str, bool]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def ack(self, t: float, key: str) -> None:
@@ -61,14 +66,15 @@ class Observations:
 
 
 def is_readonly(exc: BaseException) -> bool:
-    """Whether ``exc`` is, or was caused by, a READONLY reply."""
+    """Whether ``exc`` is, or was caused by, a READONLY reply, or the -REDIRECT a Valkey 8
+    replica answers instead to connections that asked for it (ours do)."""
     seen: BaseException | None = exc
     for _ in range(10):
         if seen is None:
             return False
         if isinstance(seen, ReadOnlyError):
             return True
-        if isinstance(seen, PrimaryMoved) and seen.moved.code == "READONLY":
+        if isinstance(seen, PrimaryMoved) and seen.moved.code in ("READONLY", "REDIRECT"):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

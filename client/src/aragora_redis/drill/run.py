@@ -16,11 +16,14 @@ from redis.exceptions import RedisError
 
 from .. import keys
 from ..errors import ConfigError
-from ..local import LocalStack
+from ..local import LocalStack, netplan
+from ..local.detector import DETECT_S
 from ..local.shards import SHARD_PROMOTED
 from ..settings import RedisSettings
 from ..stores import Stores, connect
 from . import faults as f
+from .netfaults import NET_FAULTS, PARTITION_S
+from .netobserve import bound_for, net_figures
 from .observe import ENDPOINT_MOVED, Observations, Verified, buckets, fault_figures
 from .record import DrillRecord, FaultResult, Marker
 from .workload import NaiveWorkload, OurWorkload, UrlOnlyWorkload, naive_cluster
@@ -50,6 +53,11 @@ class DrillOptions:
     observe_s: float = 30.0
     writers: int = 2
     url_only: bool = False
+    #: How long the network faults ``partition`` and ``partition-client`` hold.
+    partition_s: float = PARTITION_S
+    #: Endpoint stacks: how long the primary may be silent before the control plane's
+    #: failure detector promotes a replica (during the network faults).
+    detect_s: float = DETECT_S
 
 
 class Drill:
@@ -109,7 +117,11 @@ class Drill:
         """Run every fault (or observe) and return the record."""
         record = DrillRecord(target=self.settings.describe(), started_at=time.time())
         self.stores = connect(self.settings)
-        self.ours = OurWorkload(self.stores, self.run_id, self.clock, writers=self.options.writers)
+        net = any(fault.name in NET_FAULTS for fault in self.options.faults)
+        self.ours = OurWorkload(
+            self.stores, self.run_id, self.clock, writers=self.options.writers, net=net
+        )
+        source = self._sources()
         standalone = self.settings.mode == "standalone"
         if self.options.baseline:
             # Behind one endpoint (no Sentinel) naive redis-py is a URL client with retries,
@@ -117,14 +129,24 @@ class Drill:
             if standalone:
                 timeout = self.settings.socket_timeout
                 self.naive = UrlOnlyWorkload(
-                    self.settings, self.run_id, self.clock, timeout=timeout
+                    self.settings,
+                    self.run_id,
+                    self.clock,
+                    timeout=timeout,
+                    source=source.get("naive"),
                 )
             elif self.settings.mode == "cluster":
-                self.naive = naive_cluster(self.settings, self.run_id, self.clock)
+                self.naive = naive_cluster(
+                    self.settings, self.run_id, self.clock, source=source.get("naive")
+                )
             else:
-                self.naive = NaiveWorkload(self.settings, self.run_id, self.clock)
+                self.naive = NaiveWorkload(
+                    self.settings, self.run_id, self.clock, source=source.get("naive")
+                )
         if self.options.url_only and self.settings.mode == "sentinel":
-            self.url_only = UrlOnlyWorkload(self.settings, self.run_id, self.clock)
+            self.url_only = UrlOnlyWorkload(
+                self.settings, self.run_id, self.clock, source=source.get("url_only")
+            )
         try:
             self.ours.start()
             for extra in (self.naive, self.url_only):
@@ -156,6 +178,13 @@ class Drill:
             self.stores.close()
         return record
 
+    def _sources(self) -> dict[str, str]:
+        """Where the naive clients connect from, on a stack with its own addresses."""
+        subnet = self.stack.options.subnet if self.stack is not None else None
+        if subnet is None:
+            return {}
+        return {c: netplan.client_host(subnet, c) for c in ("naive", "url_only")}
+
     def _observe(self, record: DrillRecord) -> FaultResult:
         self.phase = "observing (trigger the failover now)"
         start = self.clock()
@@ -169,7 +198,13 @@ class Drill:
         if self.stack is None:
             raise ConfigError("--trigger", "injecting faults needs the local stack; use none")
         channel = self.ours.channel if self.ours else "aragora"
-        injector = f.Injector(self.stack, self.say, shard_key=channel)
+        injector = f.Injector(
+            self.stack,
+            self.say,
+            shard_key=channel,
+            partition_s=self.options.partition_s,
+            detect_s=self.options.detect_s,
+        )
         start = self.clock()
         self.phase = f"{fault.name}: injecting"
         self.say(f"{fault.name}: {fault.description}")
@@ -179,6 +214,10 @@ class Drill:
         finally:
             self.control_events += injector.events
             self.shard = injector.shards.slots if injector.shards else None
+        healed = injector.net.healed_at
+        heal = None if healed is None else round(healed - self.t0, 3)
+        if heal is not None:
+            record.markers.append(Marker(heal, "fault", f"{fault.name}: healed"))
         self.phase = f"{fault.name}: observing"
         time.sleep(self.options.settle_s)
         end = self.clock()
@@ -186,47 +225,50 @@ class Drill:
         self.phase = f"{fault.name}: healing"
         injector.heal()
         time.sleep(1.0)  # let the subscribers drain what is in flight
-        return self._figures(fault.name, start, end)
+        return self._figures(fault.name, start, end, heal)
 
-    def _figures(self, name: str, start: float, end: float) -> FaultResult:
+    def _figures(
+        self, name: str, start: float, end: float, heal: float | None = None
+    ) -> FaultResult:
         self.phase = f"{name}: verifying"
         events = self._sentinel_events()
         ours_obs = self.ours.obs if self.ours else Observations()
         result = FaultResult(name, round(start, 3), round(end, 3))
+        ours_verified = self._verify(ours_obs, start, end, True)
         result.ours = fault_figures(
             ours_obs,
-            self._verify(ours_obs, start, end, True),
+            ours_verified,
             start,
             end,
             events,
             with_events=True,
             shard=self.shard,
         )
-        if self.naive is not None:
-            result.naive = fault_figures(
-                self.naive.obs,
-                self._verify(self.naive.obs, start, end, False),
-                start,
-                end,
-                events,
-                with_events=False,
-                shard=self.shard,
+        bound = bound_for(self.settings.mode)
+        if heal is not None:
+            missing = ours_verified.missing_keys
+            result.ours |= net_figures(
+                ours_obs, missing, start, end, heal, ours=True, bound_s=bound
             )
-        if self.url_only is not None:
-            result.url_only = fault_figures(
-                self.url_only.obs,
-                self._verify(self.url_only.obs, start, end, False),
-                start,
-                end,
-                events,
-                with_events=False,
-                shard=self.shard,
+        others = (("naive", self.naive), ("url_only", self.url_only))
+        for attr, load in others:
+            if load is None:
+                continue
+            verified = self._verify(load.obs, start, end, False)
+            figures = fault_figures(
+                load.obs, verified, start, end, events, with_events=False, shard=self.shard
             )
+            if heal is not None:
+                missing = verified.missing_keys
+                figures |= net_figures(
+                    load.obs, missing, start, end, heal, ours=False, bound_s=bound
+                )
+            setattr(result, attr, figures)
         return result
 
     def _verify(self, obs: Observations, start: float, end: float, events: bool) -> Verified:
         with obs.lock:
-            acked = [k for t, k in obs.write_acks if start <= t <= end]
+            acked = [k for t, k in obs.write_acks + obs.plain_acks if start <= t <= end]
         if self.stores is None:
             return Verified()
         client = self.stores.client

@@ -21,32 +21,49 @@ from typing import Any
 
 import redis
 from redis.exceptions import RedisError
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from .. import _options as o
 from .. import keys
 from ..errors import AragoraRedisError
 from ..settings import RedisSettings
 from ..stores import Stores
+from .bound import bound_class
 from .observe import Observations, is_readonly
 
 Clock = Callable[[], float]
 SESSION_KIND = "drill"
+#: The session kind of the default (not durable) writes of network faults.
+PLAIN_KIND = "drill-plain"
 #: Pause between two rate-limit checks of the limiter thread.
 LIMIT_EVERY_S = 0.005
+#: The small-rate check of network faults: its fallback may admit at most
+#: rate x duration + burst per process.
+BOUNDED_RATE = 20.0
+BOUNDED_BURST = 5.0
 
 
 class OurWorkload:
     """Threads driving :class:`~aragora_redis.Stores`; results in ``obs``."""
 
     def __init__(
-        self, stores: Stores, run: str, clock: Clock, *, writers: int = 2, durable: bool = True
+        self,
+        stores: Stores,
+        run: str,
+        clock: Clock,
+        *,
+        writers: int = 2,
+        durable: bool = True,
+        net: bool = False,
     ) -> None:
         self.stores = stores
         self.run = run
         self.clock = clock
         self.writers = writers
         self.durable = durable
+        #: Network faults: also a writer of default writes, a small-rate limiter
+        #: check, and the duration of every call.
+        self.net = net
         self.channel = keys.debate_channel(f"drill-{run}")
         self.obs = Observations()
         self._seq = itertools.count(1)
@@ -63,6 +80,8 @@ class OurWorkload:
         ]
         targets += [lambda n=n: self._write(n) for n in range(self.writers)]  # type: ignore[misc]
         targets.append(self._limit)
+        if self.net:
+            targets += [self._write_plain, self._limit_bounded]
         for target in targets:
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
@@ -86,6 +105,7 @@ class OurWorkload:
             try:
                 decision = self.stores.rate_limiter.hit(f"drill:{self.run}", rate=1e6, burst=1e6)
                 ms = (time.perf_counter() - started) * 1000
+                self._timed(started)
                 with obs.lock:
                     obs.decisions.append((clock(), decision.source, ms))
             except AragoraRedisError:
@@ -94,31 +114,75 @@ class OurWorkload:
                 obs.error(clock(), "rate_limiter")
             time.sleep(LIMIT_EVERY_S)
 
+    def _timed(self, started: float) -> None:
+        if self.net:
+            with self.obs.lock:
+                self.obs.calls.append((self.clock(), time.perf_counter() - started))
+
+    def _write_plain(self) -> None:
+        # Default writes: acknowledged by the master alone, so a partition can lose them.
+        obs, clock = self.obs, self.clock
+        for i in itertools.count(1):
+            if self._stop.is_set():
+                return
+            key = keys.session(PLAIN_KIND, f"{self.run}-{i}")
+            started = time.perf_counter()
+            try:
+                self.stores.sessions.put(PLAIN_KIND, f"{self.run}-{i}", {"i": i})
+                with obs.lock:
+                    obs.plain_acks.append((clock(), key))
+            except AragoraRedisError as exc:
+                obs.error(clock(), "sessions", readonly=is_readonly(exc))
+            self._timed(started)
+            time.sleep(0.002)
+
+    def _limit_bounded(self) -> None:
+        obs, clock = self.obs, self.clock
+        while not self._stop.is_set():
+            started, began = time.perf_counter(), clock()
+            try:
+                decision = self.stores.rate_limiter.hit(
+                    f"drill:{self.run}:bounded", rate=BOUNDED_RATE, burst=BOUNDED_BURST
+                )
+                with obs.lock:
+                    obs.bounded.append((began, clock(), decision.source, decision.allowed))
+            except AragoraRedisError:
+                with obs.lock:
+                    obs.limiter_errors.append(clock())
+            self._timed(started)
+            time.sleep(LIMIT_EVERY_S)
+
     def _write(self, writer: int) -> None:
         s, obs, clock = self.stores, self.obs, self.clock
         for i in itertools.count(1):
             if self._stop.is_set():
                 return
             ident = f"{self.run}-{writer}-{i}"
+            started = time.perf_counter()
             try:
                 s.sessions.put(SESSION_KIND, ident, {"i": i}, durable=self.durable)
                 obs.ack(clock(), keys.session(SESSION_KIND, ident))
             except AragoraRedisError as exc:
                 obs.error(clock(), "sessions", write=True, readonly=is_readonly(exc))
+            self._timed(started)
             seq = next(self._seq)
+            started = time.perf_counter()
             try:
                 s.events.publish(self.channel, "drill", seq, durable=True)
                 with obs.lock:
                     obs.events_acked.append((clock(), seq))
             except AragoraRedisError as exc:
                 obs.error(clock(), "events", readonly=is_readonly(exc))
+            self._timed(started)
             if i % 10 == 0:
+                started = time.perf_counter()
                 try:
                     s.state.update(
                         f"drill-{self.run}-{writer}", lambda st: {"n": (st or {}).get("n", 0) + 1}
                     )
                 except AragoraRedisError as exc:
                     obs.error(clock(), "state", readonly=is_readonly(exc))
+                self._timed(started)
 
     def stop(self) -> None:
         """Stop every thread."""
@@ -153,9 +217,13 @@ class _Writer:
 
 
 class NaiveWorkload(_Writer):
-    """A plain redis-py Sentinel client with its defaults, writing unique keys."""
+    """A plain redis-py Sentinel client with its defaults, writing unique keys.
 
-    def __init__(self, settings: RedisSettings, run: str, clock: Clock) -> None:
+    ``source``: the loopback address its connections leave from (network faults)."""
+
+    def __init__(
+        self, settings: RedisSettings, run: str, clock: Clock, *, source: str | None = None
+    ) -> None:
         secret = settings.password.get_secret_value() if settings.password else None
         once = redis.retry.Retry(o.no_backoff(), 0)
         sentinel = Sentinel(
@@ -165,7 +233,13 @@ class NaiveWorkload(_Writer):
             password=secret,
             **({"ssl": True, **o.tls_kwargs(settings)} if settings.ssl else {}),
         )
-        super().__init__(sentinel.master_for(settings.sentinel_master), run, clock)
+        node: dict[str, Any] = {}
+        if source is not None:
+            # redis.Redis takes no connection class: set it on each sentinel's (lazy) pool.
+            for each in sentinel.sentinels:
+                each.connection_pool.connection_class = bound_class(redis.Connection, source)
+            node["connection_class"] = bound_class(SentinelManagedConnection, source)
+        super().__init__(sentinel.master_for(settings.sentinel_master, **node), run, clock)
 
     def _write(self) -> None:
         for i in itertools.count(1):
@@ -190,7 +264,8 @@ class UrlOnlyWorkload(_Writer):
 
     No Sentinel: after a failover only the address in the URL (HAProxy) can lead
     it to the new master. A failed write is counted as a caller error and tried
-    again with the same key after ``URL_RETRY_S``. ``timeout``: its socket timeouts.
+    again with the same key after ``URL_RETRY_S``. ``timeout``: its socket timeouts;
+    ``source``: the loopback address its connections leave from (network faults).
     """
 
     def __init__(
@@ -201,8 +276,11 @@ class UrlOnlyWorkload(_Writer):
         *,
         timeout: float = URL_TIMEOUT_S,
         client: redis.Redis | redis.RedisCluster | None = None,
+        source: str | None = None,
     ) -> None:
-        tls = {"ssl_ca_certs": settings.ssl_ca_certs} if settings.ssl else {}
+        tls: dict[str, Any] = {"ssl_ca_certs": settings.ssl_ca_certs} if settings.ssl else {}
+        if source is not None:
+            tls["connection_class"] = bound_class(redis.Connection, source)
         client = client or redis.Redis.from_url(
             settings.url, socket_timeout=timeout, socket_connect_timeout=timeout, **tls
         )
@@ -224,9 +302,12 @@ class UrlOnlyWorkload(_Writer):
                 return
 
 
-def naive_cluster(settings: RedisSettings, run: str, clock: Clock) -> UrlOnlyWorkload:
+def naive_cluster(
+    settings: RedisSettings, run: str, clock: Clock, *, source: str | None = None
+) -> UrlOnlyWorkload:
     """Naive redis-py on a cluster: ``redis.RedisCluster`` from the seed nodes with its
-    defaults and our socket timeouts, each failed write retried as the URL-only loop does."""
+    defaults and our socket timeouts, each failed write retried as the URL-only loop does.
+    ``source``: the loopback address its connections leave from (network faults)."""
     secret = settings.password.get_secret_value() if settings.password else None
     client = redis.RedisCluster(
         startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in o.cluster_addresses(settings)],
@@ -236,4 +317,24 @@ def naive_cluster(settings: RedisSettings, run: str, clock: Clock) -> UrlOnlyWor
         socket_connect_timeout=settings.socket_connect_timeout,
         **({"ssl": True, **o.tls_kwargs(settings)} if settings.ssl else {}),
     )
+    if source is not None:
+        _bind_cluster(client, bound_class(redis.Connection, source))
     return UrlOnlyWorkload(settings, run, clock, client=client)
+
+
+def _bind_cluster(client: redis.RedisCluster, connection_class: type[redis.Connection]) -> None:
+    # redis.Redis takes no connection class, and RedisCluster makes one per node: set it on
+    # the nodes it knows (dropping their first connections) and on every node it adds.
+    manager: Any = client.nodes_manager
+    create = manager.create_redis_node
+
+    def bound_node(host: str, port: int, **kwargs: Any) -> redis.Redis:
+        node: redis.Redis = create(host, port, **kwargs)
+        node.connection_pool.connection_class = connection_class
+        return node
+
+    manager.create_redis_node = bound_node
+    for node in client.get_nodes():
+        if node.redis_connection is not None:
+            node.redis_connection.connection_pool.connection_class = connection_class
+            node.redis_connection.connection_pool.disconnect()

@@ -31,6 +31,8 @@ Say = Callable[[str], None]
 _POLL_S = 0.01
 #: How long a failover may take before the control plane gives up.
 FAILOVER_TIMEOUT_S = 30.0
+#: Redis aborts a manual failover after 5 s (CLUSTER_MF_TIMEOUT); past it, ask again.
+MANUAL_FAILOVER_S = 6.0
 
 
 class ClusterControl:
@@ -58,14 +60,21 @@ class ClusterControl:
     def planned(self, key: str) -> tuple[str, str]:
         """``CLUSTER FAILOVER`` on the replica of ``key``'s shard; returns (old, new)."""
         old, new = self.shard(key)
-        client = self.stack.client(new, timeout=5.0)
-        try:
-            client.execute_command("CLUSTER FAILOVER")
-        finally:
-            client.close()
-        self.say(f"CLUSTER FAILOVER on {new}, replica of {old}")
-        self._promoted(new)
-        return old, new
+        deadline = time.monotonic() + FAILOVER_TIMEOUT_S
+        while True:
+            client = self.stack.client(new, timeout=5.0)
+            try:
+                client.execute_command("CLUSTER FAILOVER")
+            finally:
+                client.close()
+            self.say(f"CLUSTER FAILOVER on {new}, replica of {old}")
+            try:
+                self._promoted(new, timeout=MANUAL_FAILOVER_S)
+            except LocalStackError:
+                if time.monotonic() > deadline:
+                    raise
+                continue  # the manual failover timed out (replica not caught up): ask again
+            return old, new
 
     def kill(self, key: str) -> tuple[str, str]:
         """``kill -9`` of the primary of ``key``'s shard; once its replica leads, the dead
@@ -98,16 +107,18 @@ class ClusterControl:
         port = self.stack.address(new).port
         self._wait(lambda: is_replica_of(self._info(old) or {}, port, linked=True), old)
 
-    def _promoted(self, name: str) -> None:
-        self._wait(lambda: (self._info(name) or {}).get("role") == "master", name)
+    def _promoted(self, name: str, timeout: float = FAILOVER_TIMEOUT_S) -> None:
+        self._wait(lambda: (self._info(name) or {}).get("role") == "master", name, timeout)
         self.events.append((time.monotonic(), SHARD_PROMOTED))
         self.say(f"{name} is the shard's primary")
 
-    def _wait(self, done: Callable[[], bool], name: str) -> None:
-        deadline = time.monotonic() + FAILOVER_TIMEOUT_S
+    def _wait(
+        self, done: Callable[[], bool], name: str, timeout: float = FAILOVER_TIMEOUT_S
+    ) -> None:
+        deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() > deadline:
-                raise LocalStackError(f"{name}: no failover within {FAILOVER_TIMEOUT_S:g} s")
+                raise LocalStackError(f"{name}: no failover within {timeout:g} s")
             time.sleep(_POLL_S)
 
     def _slots(self) -> list[object]:

@@ -24,6 +24,7 @@ Decisions (which replica, which runtime-API commands) live in :mod:`.routing`.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -68,7 +69,14 @@ def routed(stack: LocalStack) -> str:
 
 
 class EndpointControl:
-    """Failovers of one endpoint stack; ``events`` holds (monotonic time, SWITCH_EVENT)."""
+    """Failovers of one endpoint stack; ``events`` holds (monotonic time, SWITCH_EVENT).
+
+    On a stack with its own addresses the control plane talks to the data nodes from
+    its own (:func:`~aragora_redis.local.netplan.node_host` ``control``), so that a
+    network fault can cut it off from a primary as from the replicas. ``lock``
+    serialises its failovers with the failure detector's
+    (:mod:`aragora_redis.local.watchdog`).
+    """
 
     def __init__(
         self, stack: LocalStack, say: Say | None = None, *, detect_s: float = DETECT_S
@@ -79,6 +87,8 @@ class EndpointControl:
         self.say: Say = say or (lambda _: None)
         self.detect_s = detect_s
         self.events: list[tuple[float, str]] = []
+        self.source = spec.host_of(stack.options, "control", 0) if stack.options.subnet else None
+        self.lock = threading.RLock()
 
     def primary(self) -> str:
         """The node the endpoint routes to."""
@@ -99,7 +109,7 @@ class EndpointControl:
         """``FAILOVER TO`` the most up-to-date replica, then move the endpoint."""
         old = self.primary()
         others = self._others(old)
-        new = most_up_to_date(self._offsets(others))
+        new = most_up_to_date(self.offsets(others))
         addr = self.stack.address(new)
         self._run(old, "FAILOVER", "TO", addr.host, addr.port, "TIMEOUT", 5000)
         self._wait_role(new, "master")
@@ -113,7 +123,7 @@ class EndpointControl:
         self.stack.kill(old)
         self.say(f"killed {old} (SIGKILL)")
         time.sleep(self.detect_s)
-        return old, self._promote(old)
+        return old, self.promote(old)
 
     def freeze(self, pause_s: float) -> tuple[str, str]:
         """Freeze the primary for ``pause_s``; promote after ``detect_s``; resume and demote it."""
@@ -122,7 +132,7 @@ class EndpointControl:
         self.stack.freeze(old)
         self.say(f"froze {old} (SIGSTOP)")
         time.sleep(self.detect_s)
-        new = self._promote(old)
+        new = self.promote(old)
         time.sleep(max(0.0, pause_s - (time.monotonic() - started)))
         self.stack.thaw(old)
         self.repoint(new, [old])
@@ -136,7 +146,7 @@ class EndpointControl:
         is master with the most replicas becomes the endpoint's primary.
         """
         primary = self.primary()
-        masters = [n for n in self._others(None) if self._role(n) == "master"]
+        masters = [n for n in self._others(None) if self.role(n) == "master"]
         if primary not in masters and masters:
             primary = max(masters, key=self._replica_count)
             self.route(primary)
@@ -148,9 +158,10 @@ class EndpointControl:
         for name in names:
             self._run(name, "REPLICAOF", addr.host, addr.port)
 
-    def _promote(self, old: str) -> str:
+    def promote(self, old: str, new: str | None = None) -> str:
+        """Promote ``new`` (default: the most up-to-date replica) and move the endpoint."""
         others = self._others(old)
-        new = most_up_to_date(self._offsets(others))
+        new = new or most_up_to_date(self.offsets(others))
         self._run(new, "REPLICAOF", "NO", "ONE")
         self.say(f"promoted {new}, the most up-to-date replica")
         self.repoint(new, [n for n in others if n != new])
@@ -161,7 +172,7 @@ class EndpointControl:
         return [n.name for n in self.stack.data_nodes if n.name != primary]
 
     def _info(self, name: str) -> dict[str, object] | None:
-        client = self.stack.client(name, timeout=0.5)
+        client = self.stack.client(name, timeout=0.5, source=self.source)
         try:
             info: dict[str, object] = client.info("replication")
         except redis.RedisError:
@@ -170,7 +181,8 @@ class EndpointControl:
             client.close()
         return info
 
-    def _offsets(self, names: list[str]) -> dict[str, int | None]:
+    def offsets(self, names: list[str]) -> dict[str, int | None]:
+        """Each node's replication offset; None for a node that did not answer."""
         out: dict[str, int | None] = {}
         for name in names:
             info = self._info(name)
@@ -182,7 +194,8 @@ class EndpointControl:
             out[name] = None if info is None else int(str(info.get(key, 0)))
         return out
 
-    def _role(self, name: str) -> str:
+    def role(self, name: str) -> str:
+        """``master``, ``slave``, or ``unreachable``."""
         info = self._info(name)
         return "unreachable" if info is None else str(info.get("role"))
 
@@ -192,13 +205,13 @@ class EndpointControl:
 
     def _wait_role(self, name: str, role: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
-        while self._role(name) != role:
+        while self.role(name) != role:
             if time.monotonic() > deadline:
                 raise LocalStackError(f"{name} did not become {role} within {timeout:g} s")
             time.sleep(_POLL_S)
 
     def _run(self, name: str, *command: object) -> None:
-        client = self.stack.client(name, timeout=5.0)
+        client = self.stack.client(name, timeout=5.0, source=self.source)
         try:
             client.execute_command(*command)
         finally:

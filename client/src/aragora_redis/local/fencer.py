@@ -56,9 +56,10 @@ def node_template(options: spec.StackOptions) -> RedisSettings:
     """How the fencer reaches a data node of the local stack (host and port set per node)."""
     user, password = spec.client_credentials(options)
     tls = spec.node_settings(options, spec.nodes(options)[0])
+    first = spec.nodes(options)[0]
     return RedisSettings(
-        host=options.host,
-        port=options.ports[0],
+        host=first.host,
+        port=first.port,
         username=user,
         password=password,
         ssl=tls.ssl,

@@ -152,7 +152,7 @@ def _create_cluster(stack: LocalStack, *, timeout: float) -> None:
     options = stack.options
     user, password = spec.client_credentials(options)
     argv = ["redis-cli", "--cluster", "create"]
-    argv += [f"{options.host}:{port}" for port in options.ports]
+    argv += [f"{node.host}:{node.port}" for node in stack.data_nodes]
     argv += ["--cluster-replicas", "1", "--cluster-yes"]
     if user:
         argv += ["--user", user]

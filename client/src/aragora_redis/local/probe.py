@@ -9,6 +9,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ..drill.bound import bound_class
 from ..errors import LocalStackError
 from ..settings import RedisSettings
 
@@ -16,14 +17,19 @@ Progress = Callable[[str], None]
 
 
 def client(
-    settings: RedisSettings, *, timeout: float = 1.0, name: str | None = None
+    settings: RedisSettings,
+    *,
+    timeout: float = 1.0,
+    name: str | None = None,
+    source: str | None = None,
 ) -> redis.Redis:
     """A plain client to the one node ``settings`` points at: no retries, short timeouts.
 
-    ``name``: the ``CLIENT SETNAME`` of its connections.
+    ``name``: the ``CLIENT SETNAME`` of its connections; ``source``: the local address
+    they leave from (the endpoint's control plane has its own, for network faults).
     """
     password = settings.password.get_secret_value() if settings.password else None
-    return redis.Redis(
+    made = redis.Redis(
         host=settings.host,
         port=settings.port,
         username=settings.username,
@@ -37,6 +43,10 @@ def client(
         retry=Retry(NoBackoff(), 0),
         client_name=name,
     )
+    if source is not None:
+        pool = made.connection_pool
+        pool.connection_class = bound_class(pool.connection_class, source)
+    return made
 
 
 def ask(settings: RedisSettings, *args: str, timeout: float = 1.0) -> object:

@@ -100,4 +100,5 @@ def _options_from_json(data: dict[str, Any]) -> StackOptions:
         engine=data.get("engine", "redis"),
         # Absent in records written before the fencing watcher joined the stack.
         fencing=bool(data.get("fencing", False)),
+        subnet=data.get("subnet"),
     )

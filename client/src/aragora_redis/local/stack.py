@@ -83,13 +83,15 @@ class LocalStack:
         """Standalone settings that reach ``name`` directly."""
         return spec.node_settings(self.options, self.node(name))
 
-    def client(self, name: str, *, timeout: float = 1.0) -> redis.Redis:
-        """A redis-py client to ``name`` alone, with short timeouts and no retries."""
-        return probe.client(self.node_settings(name), timeout=timeout)
+    def client(self, name: str, *, timeout: float = 1.0, source: str | None = None) -> redis.Redis:
+        """A redis-py client to ``name`` alone, with short timeouts and no retries
+        (``source``: the local address its connections leave from)."""
+        return probe.client(self.node_settings(name), timeout=timeout, source=source)
 
     def address(self, name: str) -> HostPort:
         """Where ``name`` listens."""
-        return HostPort(self.options.host, self.node(name).port)
+        node = self.node(name)
+        return HostPort(node.host, node.port)
 
     def _proc(self, name: str) -> Proc | None:
         """The recorded process of ``name``; when ours is gone, the one on disk.

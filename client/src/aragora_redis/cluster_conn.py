@@ -1,0 +1,131 @@
+"""Cluster clients that ride out a shard failover: ``BudgetCluster`` and its asyncio twin.
+
+redis-py's cluster client retries a command a fixed number of times with no pause,
+refreshing the slot map after each connection error: against a killed primary
+every attempt is refused at once, so a command fails within some 0.1 s while the
+cluster needs ``cluster-node-timeout`` and an election (seconds) to promote the
+replica, and the caller has to try again by itself (the drill's writers did,
+between other calls, and reached the promoted replica up to 0.3 s late).
+
+These clients keep redis-py's own loop short (one retry after a refreshed slot
+map, which covers a slot that has just moved) and wrap each command in the
+data-node retry budget of :mod:`aragora_redis._retry`: while the slot's primary
+is unreachable the command tries again every 25-100 ms (each failed attempt
+refreshes the slot map from another node, redis-py's reaction to a connection
+error), so it reaches the promoted replica within about 0.1 s, for about 2 s at
+most. The callers of one cluster client do not share a prober: a success on
+another shard says nothing about the failed one.
+
+Each slot-map refresh is compared with the map before it, after the command that
+follows it (:mod:`aragora_redis._slotmap`): a shard whose primary changed is a failover the
+client followed, counted in ``aragora_redis.failovers`` (mode ``cluster``) and
+logged once (:func:`aragora_redis._metrics.shard_moved`).
+
+Commands sent to explicit nodes (``target_nodes``) are not retried here (redis-py
+does not retry them either: the node may be gone from the refreshed map), nor is
+a timeout: a frozen primary stays in the slot map until the cluster has promoted
+its replica, so sending the command again would wait for another socket timeout
+(a drill run with them retried held every writer on a frozen shard for 4 s instead
+of 2); redis-py's own retry after a refreshed map still applies.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from redis.exceptions import ClusterDownError, SlotNotCoveredError, TimeoutError
+
+from . import _metrics
+from ._retry import AsyncBudgetRetry, BudgetRetry
+from ._slotmap import Change, changes, primaries
+
+#: redis-py's own immediate retries of a cluster command (after a refreshed slot map).
+INNER_RETRIES = 1
+#: Errors a cluster command goes again on, besides redis-py's connection errors.
+SHARD_DOWN = (ClusterDownError, SlotNotCoveredError)
+
+
+def _retryable(error: Exception) -> bool:
+    return not isinstance(error, TimeoutError)
+
+
+def _budget(retry: BudgetRetry | AsyncBudgetRetry) -> Any:
+    # SlotNotCoveredError is not a RedisError in redis-py's hierarchy, yet retryable.
+    retry.update_supported_errors(list(SHARD_DOWN))  # type: ignore[arg-type]
+    return retry
+
+
+class BudgetCluster(redis.RedisCluster):
+    """``redis.RedisCluster`` whose keyed commands retry within the time budget (sync)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._budget: BudgetRetry = _budget(BudgetRetry(shared=False))  # used by __init__
+        self._slots = _SlotWatch()
+        super().__init__(*args, **kwargs)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; while its shard has no reachable primary, again within the budget."""
+        run: Any = super().execute_command
+        try:
+            if "target_nodes" in kwargs:
+                return run(*args, **kwargs)
+            return self._budget.call_with_retry(lambda: run(*args, **kwargs), _ignore, _retryable)
+        finally:
+            self._slots.check(self.nodes_manager)
+
+
+class AsyncBudgetCluster(aredis.RedisCluster):
+    """The asyncio twin of :class:`BudgetCluster`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._budget: AsyncBudgetRetry = _budget(AsyncBudgetRetry(shared=False))
+        self._slots = _SlotWatch()
+        super().__init__(*args, **kwargs)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; while its shard has no reachable primary, again within the budget."""
+        run: Any = super().execute_command
+        try:
+            if "target_nodes" in kwargs:
+                return await run(*args, **kwargs)
+            return await self._budget.call_with_retry(
+                lambda: run(*args, **kwargs), _async_ignore, _retryable
+            )
+        finally:
+            self._slots.check(self.nodes_manager)
+
+
+class _SlotWatch:
+    """Reports the shards whose primary changed, each time the client's slot map is replaced.
+
+    redis-py replaces its ``slots_cache`` dict on every refresh (a single MOVED patches
+    it in place until then), so one identity check per command finds a refresh.
+    """
+
+    def __init__(self) -> None:
+        self._cache: object = None
+        self._primaries: dict[int, str] = {}
+
+    def check(self, manager: Any) -> None:
+        """Compare ``manager``'s slot map with the last one seen, if it was replaced."""
+        cache = manager.slots_cache
+        if cache is self._cache:
+            return
+        now = primaries(cache)
+        if self._cache is not None:
+            for change in changes(self._primaries, now):
+                slots = f"slots {change.first}-{change.last}"
+                old, new = Change.address(change.old), Change.address(change.new)
+                _metrics.shard_moved(old, new, slots, time.monotonic())
+        self._cache, self._primaries = cache, now
+
+
+def _ignore(_: Exception) -> None:
+    """redis-py's cluster client already dropped the connection and refreshed the map."""
+
+
+async def _async_ignore(_: Exception) -> None:
+    """The asyncio twin of :func:`_ignore`."""
