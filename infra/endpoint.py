@@ -21,6 +21,8 @@ class RedisEndpoint:
     signed the server certificates when it is not in the system store (cloud
     backends leave it ``None``). ``auth`` is how clients log in: ``gcp-iam``
     endpoints have no password, clients send an IAM access token instead.
+    ``sharded``: a standalone endpoint that shards keys behind one address (a
+    proxy that reports no cluster mode), emitted as ``ARAGORA_REDIS_SHARDED``.
     """
 
     mode: Mode
@@ -35,3 +37,4 @@ class RedisEndpoint:
     sentinel_password: pulumi.Output[str] | None = None
     ca_pem: pulumi.Output[str] | None = None
     auth: Auth = "password"
+    sharded: bool = False

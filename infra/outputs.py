@@ -40,6 +40,7 @@ def settings_for(
         username=endpoint.username,
         password=_secret(values["password"]),
         auth=endpoint.auth,
+        sharded=endpoint.sharded,
         ssl=endpoint.tls,
         ssl_cert_reqs="required",
         cluster_nodes=_host_ports(values["cluster_nodes"]),

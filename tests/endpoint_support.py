@@ -36,10 +36,15 @@ Addr = tuple[str, int]
 
 
 class Forwarder:
-    """A TCP forwarder on 127.0.0.1 whose target can change while sessions keep theirs."""
+    """A TCP forwarder on 127.0.0.1 whose target can change while sessions keep theirs.
 
-    def __init__(self, target: Addr) -> None:
+    ``rewrite`` (old, new), of one length, replaces ``old`` in what the backends send,
+    also across reads (tests use it to stand in for a proxy that reports otherwise).
+    """
+
+    def __init__(self, target: Addr, rewrite: tuple[bytes, bytes] | None = None) -> None:
         self.target = target
+        self._rewrite = rewrite
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
         self.port: int = self._listener.getsockname()[1]
@@ -94,12 +99,18 @@ class Forwarder:
                 self._next += 1
                 key = self._next
                 self._sessions[key] = (client, upstream, backend)
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(key, src, dst), daemon=True).start()
+            for src, dst, rewrite in ((client, upstream, None), (upstream, client, self._rewrite)):
+                args = (key, src, dst, rewrite)
+                threading.Thread(target=self._pump, args=args, daemon=True).start()
 
-    def _pump(self, key: int, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(
+        self, key: int, src: socket.socket, dst: socket.socket, rewrite: tuple[bytes, bytes] | None
+    ) -> None:
+        held = b""
         try:
             while data := src.recv(65536):
+                if rewrite is not None:
+                    data, held = _replaced(held + data, *rewrite)
                 dst.sendall(data)
         except OSError:
             pass
@@ -110,6 +121,17 @@ class Forwarder:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+def _replaced(data: bytes, old: bytes, new: bytes) -> tuple[bytes, bytes]:
+    """``data`` with ``old`` replaced, less a tail that may be the start of an ``old``
+    cut by the read (held for the next one; RESP ends every reply with CRLF, which
+    ``old`` does not hold, so a whole reply is never held)."""
+    data = data.replace(old, new)
+    for n in range(min(len(old) - 1, len(data)), 0, -1):
+        if data.endswith(old[:n]):
+            return data[:-n], data[-n:]
+    return data, b""
 
 
 def check_written(endpoint: ManagedEndpoint, node: str, debate: str, channel: str) -> None:

@@ -15,10 +15,11 @@ from redis.crc import key_slot
 
 from aragora_redis import RedisSettings, keys
 from aragora_redis._engine import Engine
-from aragora_redis._script import SCRIPT, SHA
+from aragora_redis._script import MAX_CHECKS_PER_CALL, SCRIPT, SHA
 from aragora_redis.errors import RateLimiterUnavailable
 from aragora_redis.local import LocalStack, up_on_free_ports
-from aragora_redis.ratelimit import Check
+from aragora_redis.ratelimit import Check, Decision
+from tests.endpoint_support import Forwarder
 from tests.support import sentinel_master_address
 
 #: The limiter's timeout where a test is not about a slow or dead Redis: on a busy
@@ -166,7 +167,8 @@ def check_one_call_per_slot(checks: list[Check], calls: list[list[str]]) -> None
 
 @contextmanager
 def script_calls(stack: LocalStack, node: str) -> Iterator[list[list[str]]]:
-    """The keys of every script call ``node`` gets inside the block, one list per call.
+    """The keys of every script call ``node`` gets inside the block, one list per call,
+    each key as often as the call checks it (a call sends it once, with a count).
 
     Read with MONITOR up to a marker sent after the block (no waiting on a clock).
     The script is loaded first, so every call is an EVALSHA with plain arguments.
@@ -183,7 +185,11 @@ def script_calls(stack: LocalStack, node: str) -> Iterator[list[list[str]]]:
                 args = seen["command"].split(" ")
                 if seen["client_type"] != "lua" and args[0].upper() in ("EVAL", "EVALSHA"):
                     assert args[0].upper() == "EVALSHA", args[:3]
-                    calls.append(args[3 : 3 + int(args[2])])
+                    n = int(args[2])
+                    counts = [int(c) for c in args[6 + n : 6 + 2 * n]]
+                    calls.append(
+                        [k for k, c in zip(args[3 : 3 + n], counts, strict=True) for _ in range(c)]
+                    )
     finally:
         admin.close()
 
@@ -196,3 +202,47 @@ def script_errors(stack: LocalStack, node: str, error: str) -> int:
     finally:
         admin.close()
     return int(stats.get(f"errorstat_{error}", {}).get("count", 0))
+
+
+@contextmanager
+def sharding_proxy(stack: LocalStack, node: str) -> Iterator[RedisSettings]:
+    """Standalone settings reaching cluster primary ``node`` through a proxy that
+    hides its cluster mode, as Azure Managed Redis's EnterpriseCluster proxy does:
+    ``INFO cluster`` says ``cluster_enabled:0``, a script across slots gets CROSSSLOT."""
+    address = stack.address(node)
+    proxy = Forwarder(
+        (address.host, address.port), rewrite=(b"cluster_enabled:1", b"cluster_enabled:0")
+    )
+    try:
+        yield stack.node_settings(node).replace(host="127.0.0.1", port=proxy.port)
+    finally:
+        proxy.close()
+
+
+def twice_each(callers: list[str]) -> list[Check]:
+    """Two buckets of burst 1 per caller (scopes default and x), each checked twice:
+    the first check of each bucket is admitted, the second denied."""
+    return [Check(k, 1, 1, 1, scope) for k in callers for scope in ("default", "x")] * 2
+
+
+def check_twice_each(got: list[Decision]) -> None:
+    """The decisions of :func:`twice_each` of 150 callers, all by Redis."""
+    assert [d.allowed for d in got] == [True] * 300 + [False] * 300
+    assert {d.source for d in got} == {"redis"}
+
+
+def check_refused_once(stack: LocalStack, node: str, before: int, splits: float) -> int:
+    """Every call of a batch of :func:`twice_each` of 150 callers, 32 callers' keys a
+    call, was refused as CROSSSLOT by ``node`` (``before``: its count until then) and
+    counted as split (``splits``, the metric); returns how many."""
+    refused = script_errors(stack, node, "CROSSSLOT") - before
+    assert refused == -(-600 // MAX_CHECKS_PER_CALL)
+    assert splits == refused
+    return refused
+
+
+def few_calls(calls: list[list[str]], checks: int) -> None:
+    """``checks`` checks of one limit went out in the fewest calls (32 keys each)."""
+    assert [len(c) for c in calls] == [MAX_CHECKS_PER_CALL] * (checks // MAX_CHECKS_PER_CALL) + (
+        [checks % MAX_CHECKS_PER_CALL] if checks % MAX_CHECKS_PER_CALL else []
+    )

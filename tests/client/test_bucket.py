@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.connection import Connection
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ClusterCrossSlotError, NoScriptError, ResponseError
 
 from aragora_redis import ConfigError, RateLimiterUnavailable, RedisSettings
 from aragora_redis import _script as script
@@ -23,6 +23,7 @@ from aragora_redis._bucket import (
     Decision,
     MemoryBuckets,
     Prepared,
+    parse_run,
     prepare,
     prepare_many,
     stamp,
@@ -171,6 +172,63 @@ def test_packed_calls_are_what_redis_py_would_send(load: bool) -> None:
         assert script.pack(ps, group, load) == expected
 
 
+@pytest.mark.parametrize("load", [False, True])
+def test_a_call_sends_each_key_once_with_its_number_of_checks(load: bool) -> None:
+    a, b = prepare("a", 1, 2), prepare("b", 1, 2)
+    ps = [a, b, a, a]
+    sent = script.command(ps, [0, 1, 2, 3], load)
+    assert sent[2:] == (2, a.key, b.key, 1.0, 2.0, 1.0, 3, 1)
+    expected = b"".join(Connection().pack_command(*sent))
+    assert script.pack(ps, [0, 1, 2, 3], load) == expected
+    got = script.Replies(ps)
+    # a: 2 of 3 admitted, 0 left, 2 before the first; b: admitted, 1 left
+    got.take([0, 1, 2, 3], [2, b"0", b"2", 1, b"1"])
+    assert [(d.allowed, d.remaining) for d in got.decisions()] == [
+        (True, 1.0),
+        (True, 1.0),
+        (True, 0.0),
+        (False, 0.0),
+    ]
+
+
+_tokens_or_none = st.one_of(st.none(), st.floats(0, 1e4))
+
+
+@given(
+    tokens=_tokens_or_none,
+    last=st.floats(0, 100),
+    now=st.floats(0, 100),
+    rate=st.floats(1e-3, 1e4),
+    burst=st.floats(0.5, 1e4),
+    share=st.floats(0, 1),
+    checks=st.integers(1, 60),
+)
+def test_checks_of_one_key_in_one_call_decide_as_checks_one_by_one(
+    tokens: float | None,
+    last: float,
+    now: float,
+    rate: float,
+    burst: float,
+    share: float,
+    checks: int,
+) -> None:
+    # What one script call answers for ``checks`` checks of a key (how many were
+    # admitted, the tokens before the first) gives each check the decision it would
+    # have got alone, one after the other at the same time (the script's clock).
+    cost = share * burst
+    before = take(tokens, last, now, rate, burst, 0.0).remaining  # refilled, nothing taken
+    state: tuple[float | None, float | None] = (tokens, last)
+    one_by_one = []
+    for _ in range(checks):
+        step = take(*state, now, rate, burst, cost)
+        one_by_one.append((step.allowed, step.remaining, step.retry_after))
+        state = step.stored or state
+    taken = sum(allowed for allowed, _, _ in one_by_one)
+    assert [a for a, _, _ in one_by_one] == [True] * taken + [False] * (checks - taken)
+    got = parse_run(Prepared("k", rate, burst, cost), checks, taken, repr(before))
+    assert [(d.allowed, d.remaining, d.retry_after) for d in got] == one_by_one
+
+
 def test_calls_are_runs_of_one_limit_in_order() -> None:
     same = [prepare(f"k{i}", 1, 2) for i in range(2 * script.MAX_CHECKS_PER_CALL + 5)]
     groups = script.runs(same, range(len(same)))
@@ -225,6 +283,69 @@ def test_no_call_spans_slots_or_limits_and_each_keys_order_is_kept(
         assert mine == sorted(mine)
 
 
+@pytest.mark.parametrize(
+    ("mode_cluster", "sharded", "server", "refused", "expected"),
+    [
+        (False, False, False, False, False),  # one unsharded server: calls of many keys
+        (False, False, None, False, True),  # not known yet (or INFO refused): may be sharded
+        (False, False, True, False, True),  # INFO cluster: cluster_enabled:1
+        (False, True, False, False, True),  # ARAGORA_REDIS_SHARDED: a proxy saying 0
+        (False, False, False, True, True),  # a CROSSSLOT reply, for good
+        (True, False, False, False, True),  # a cluster
+    ],
+)
+def test_calls_keep_to_one_slot_exactly_where_the_server_may_shard(
+    mode_cluster: bool, sharded: bool, server: bool | None, refused: bool, expected: bool
+) -> None:
+    got = script.by_slot(cluster=mode_cluster, sharded=sharded, server=server, refused=refused)
+    assert got is expected
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (b"# Cluster\r\ncluster_enabled:1\r\n", True),
+        ("# Cluster\r\ncluster_enabled:0\r\n", False),
+        (b"# Cluster\r\n", None),
+        (ResponseError("NOPERM this user has no permissions to run the 'info' command"), None),
+    ],
+)
+def test_info_cluster_says_whether_the_server_shards(info: object, expected: bool | None) -> None:
+    assert script.reports_cluster(info) is expected
+
+
+def test_without_slots_a_call_takes_many_callers_of_one_limit() -> None:
+    ps = [prepare(f"user-{i}", 1, 2) for i in range(2 * script.MAX_CHECKS_PER_CALL + 5)]
+    assert script.calls(ps, slots=False) == script.runs(ps, range(len(ps)))
+    assert len(script.calls(ps, slots=False)) == 3
+    assert len(script.calls(ps)) > 3  # by slot: about a call per caller
+    assert script.calls(ps[:1], slots=False) == [(0,)]
+
+
+def test_refused_calls_are_split_by_slot_in_order() -> None:
+    ps = _checks(12)
+    refused = [[0, 1, 2], [6, 7, 8]]
+    groups = script.split(ps, refused, lambda key: len(key) % 2)
+    assert sorted(i for g in groups for i in g) == [0, 1, 2, 6, 7, 8]
+    assert all(len({len(ps[i].key) % 2 for i in g}) == 1 for g in groups)
+    assert all(len({ps[i][1:] for i in g}) == 1 and list(g) == sorted(g) for g in groups)
+
+
+def test_crossslot_replies_are_noted_once_then_raised() -> None:
+    ps = [prepare(f"user-{i}", 1, 1) for i in range(3)]
+    got = script.Replies(ps)
+    got.take([0, 1, 2], ClusterCrossSlotError("CROSSSLOT Keys in request don't hash"))
+    assert got.refused == [[0, 1, 2]]
+    again = got.resend()
+    assert sorted(i for g in again for i in g) == [0, 1, 2]
+    assert got.refused == []
+    with pytest.raises(ClusterCrossSlotError):  # calls of one slot: a second one is an error
+        got.take(again[0], ClusterCrossSlotError("CROSSSLOT"))
+    for g in again:
+        got.take(g, [1, b"0"] * len(g))
+    assert [d.allowed for d in got.decisions()] == [True] * 3
+
+
 def test_replies_fill_in_decisions_and_note_missing_scripts() -> None:
     ps = _checks(4)  # the same results whatever the limits of the calls
     got = script.Replies(ps)
@@ -237,6 +358,7 @@ def test_replies_fill_in_decisions_and_note_missing_scripts() -> None:
     got.take([1, 3], [1, b"2", 1, b"0"])
     decisions = got.decisions()
     assert [d.allowed for d in decisions] == [True, True, False, True]
+    assert decisions[0] == Decision(True, 4.5, 0.0, "redis")
     assert decisions[2] == Decision(False, 0.25, (ps[2].cost - 0.25) / ps[2].rate, "redis")
     with pytest.raises(ResponseError):
         script.Replies(ps).take([0], ResponseError("WRONGTYPE"))
@@ -391,6 +513,55 @@ async def test_checks_of_one_loop_turn_are_decided_together() -> None:
     got = await asyncio.gather(*(batcher.hit(prepare(f"k{i}", 1, 10, i % 3)) for i in range(20)))
     assert batches == [20]
     assert [d.remaining for d in got] == [10 - i % 3 for i in range(20)]
+    await batcher.drain()
+
+
+async def test_checks_made_while_a_batch_is_under_way_go_together_next() -> None:
+    batches: list[list[str]] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def decide(ps: list[Prepared]) -> list[Decision]:
+        batches.append([p.key.split("{")[1][:-1] for p in ps])  # the caller ids
+        if len(batches) == 1:
+            started.set()
+            await release.wait()  # the first round trip is slow
+        return [Decision(True, 0.0, 0.0, "redis") for _ in ps]
+
+    batcher = Coalescer(decide)
+    first = asyncio.gather(*(batcher.hit(prepare(f"a{i}", 1, 10)) for i in range(3)))
+    await started.wait()  # the first batch is under way
+    later = []
+    for turn in range(4):  # checks of several loop turns wait for it
+        later.append(asyncio.ensure_future(batcher.hit(prepare(f"b{turn}", 1, 10))))
+        await asyncio.sleep(0)
+    assert len(batches) == 1
+    release.set()
+    await first
+    await asyncio.gather(*later)
+    assert batches == [["a0", "a1", "a2"], ["b0", "b1", "b2", "b3"]]
+    await batcher.drain()
+    # Nothing under way: the next check starts a batch of its own.
+    await batcher.hit(prepare("c", 1, 10))
+    assert batches[-1] == ["c"]
+
+
+async def test_a_cancelled_batch_does_not_stop_the_next() -> None:
+    started = asyncio.Event()
+
+    async def decide(ps: list[Prepared]) -> list[Decision]:
+        if ps[0].key.endswith("{slow}"):
+            started.set()
+            await asyncio.sleep(3600)
+        return [Decision(True, 0.0, 0.0, "redis") for _ in ps]
+
+    batcher = Coalescer(decide)
+    slow = asyncio.ensure_future(batcher.hit(prepare("slow", 1, 10)))
+    await started.wait()
+    assert batcher._sender is not None
+    batcher._sender.cancel()  # as at the loop's shutdown
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    assert (await batcher.hit(prepare("next", 1, 10))).allowed
     await batcher.drain()
 
 

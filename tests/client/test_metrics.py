@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from redis.cluster import ClusterNode
-from redis.exceptions import NoScriptError
+from redis.exceptions import ClusterCrossSlotError, NoScriptError
 
 from aragora_redis import _metrics, connect, keys
 from aragora_redis._breaker import Breaker
@@ -230,6 +230,14 @@ def test_noscript_reloads_are_counted_by_the_replies(reader: InMemoryMetricReade
     replies.take((1,), NoScriptError("NOSCRIPT No matching script"))
     assert replies.reload() == [(0,), (1,)]
     assert total(reader, "aragora_redis.ratelimit.script_reloads") == 2
+
+
+def test_crossslot_splits_are_counted_by_the_replies(reader: InMemoryMetricReader) -> None:
+    ps = [prepare(f"k{i}", 1, 1, 1, "api") for i in range(3)]
+    replies = Replies(ps)
+    replies.take((0, 1, 2), ClusterCrossSlotError("CROSSSLOT Keys in request don't hash"))
+    assert sorted(i for g in replies.resend() for i in g) == [0, 1, 2]
+    assert total(reader, "aragora_redis.ratelimit.script_splits") == 1
 
 
 def test_subscriber_reconnects_and_gaps_are_counted_by_liveness(

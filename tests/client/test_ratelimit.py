@@ -17,6 +17,7 @@ from aragora_redis._script import SHA
 from aragora_redis.local import LocalStack
 from aragora_redis.ratelimit import Check, RateLimiter
 from tests.client import ratelimit_support as rs
+from tests.metrics_support import bound_reader, total
 from tests.support import failover_and_wait
 
 
@@ -89,8 +90,8 @@ def test_a_batch_across_cluster_slots(cluster: Any) -> None:
 
 
 def test_no_script_call_spans_slots_behind_a_standalone_endpoint(cluster: Any) -> None:
-    # A cluster primary reached as a standalone endpoint, as the standalone contract
-    # reaches Azure Managed Redis's EnterpriseCluster proxy: both answer CROSSSLOT.
+    # A cluster primary reached as a standalone endpoint: it answers CROSSSLOT to a
+    # script across slots, and its INFO cluster (cluster_enabled:1) says so.
     node, callers = rs.a_primary_and_its_callers(cluster, 150)
     limiter = RateLimiter.from_settings(cluster.node_settings(node), timeout=rs.CALM)
     checks = [Check(k, 1, 1, 1, scope) for k in callers for scope in ("default", "x")] * 2
@@ -101,6 +102,56 @@ def test_no_script_call_spans_slots_behind_a_standalone_endpoint(cluster: Any) -
     assert {d.source for d in got} == {"redis"}
     rs.check_one_call_per_slot(checks, calls)
     assert rs.script_errors(cluster, node, "CROSSSLOT") == crossslot
+    limiter.close()
+
+
+def test_a_sharding_proxy_the_settings_declare_gets_calls_of_one_slot(cluster: Any) -> None:
+    # ARAGORA_REDIS_SHARDED, as the azure-managed stack emits it for EnterpriseCluster.
+    node, callers = rs.a_primary_and_its_callers(cluster, 150)
+    with rs.sharding_proxy(cluster, node) as settings:
+        limiter = RateLimiter.from_settings(settings.replace(sharded=True), timeout=rs.CALM)
+        checks = rs.twice_each(callers)
+        crossslot = rs.script_errors(cluster, node, "CROSSSLOT")
+        with rs.script_calls(cluster, node) as calls:
+            rs.check_twice_each(limiter.hit_many(checks))
+        rs.check_one_call_per_slot(checks, calls)
+        assert rs.script_errors(cluster, node, "CROSSSLOT") == crossslot
+        limiter.close()
+
+
+def test_crossslot_from_an_undeclared_sharding_proxy_is_not_seen_by_callers(
+    cluster: Any,
+) -> None:
+    # The proxy says cluster_enabled:0 and the settings say nothing: calls of many
+    # callers are refused (they did not run), sent again one slot per call, and
+    # every later batch keeps to one slot.
+    node, callers = rs.a_primary_and_its_callers(cluster, 300)
+    with rs.sharding_proxy(cluster, node) as settings, bound_reader() as reader:
+        limiter = RateLimiter.from_settings(settings, timeout=rs.CALM)
+        crossslot = rs.script_errors(cluster, node, "CROSSSLOT")
+        limiter.hit(callers[0], rate=1, burst=1, scope="first")  # it asks INFO
+        rs.check_twice_each(limiter.hit_many(rs.twice_each(callers[:150])))
+        assert limiter.breaker_state == "closed"
+        splits = total(reader, "aragora_redis.ratelimit.script_splits")
+        refused = rs.check_refused_once(cluster, node, crossslot, splits)
+        checks = rs.twice_each(callers[150:])
+        with rs.script_calls(cluster, node) as calls:
+            rs.check_twice_each(limiter.hit_many(checks))
+        rs.check_one_call_per_slot(checks, calls)
+        assert rs.script_errors(cluster, node, "CROSSSLOT") - crossslot == refused
+        limiter.close()
+
+
+def test_a_batch_of_many_callers_is_few_calls_on_a_plain_server(standalone: Any) -> None:
+    # No slots on one unsharded server (INFO cluster: cluster_enabled:0): a call
+    # takes up to 32 callers of one limit, as before calls kept to one slot.
+    limiter = RateLimiter.from_settings(standalone.settings, timeout=rs.CALM)
+    limiter.hit(rs.new_key(), rate=1, burst=1)  # the first connection asks INFO
+    keys = [rs.new_key() for _ in range(100)]
+    with rs.script_calls(standalone, "redis-0") as calls:
+        got = limiter.hit_many([Check(k, 1, 1) for k in keys])
+    assert [d.allowed for d in got] == [True] * 100
+    rs.few_calls(calls, 100)
     limiter.close()
 
 

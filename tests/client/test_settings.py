@@ -283,6 +283,12 @@ BAD = [
     ({"ARAGORA_RATE_LIMIT_FAIL_OPEN": "2"}, "ARAGORA_RATE_LIMIT_FAIL_OPEN", "true or false"),
     ({"ARAGORA_REDIS_SSL_CERT_REQS": "strict"}, "ARAGORA_REDIS_SSL_CERT_REQS", "required"),
     ({"ARAGORA_REDIS_DB": "-1"}, "ARAGORA_REDIS_DB", "whole number"),
+    ({"ARAGORA_REDIS_SHARDED": "yes please"}, "ARAGORA_REDIS_SHARDED", "true or false"),
+    (
+        {"ARAGORA_REDIS_SHARDED": "true", "ARAGORA_REDIS_CLUSTER_NODES": "n1"},
+        "ARAGORA_REDIS_SHARDED",
+        "only with standalone",
+    ),
     ({"ARAGORA_SESSION_AUTH_TTL": "0"}, "ARAGORA_SESSION_AUTH_TTL", "whole number"),
     ({"ARAGORA_SESSION_AUTH_TTL": "1h"}, "ARAGORA_SESSION_AUTH_TTL", "'1h'"),
 ]
@@ -358,6 +364,7 @@ def valid_settings(draw: st.DrawFn) -> RedisSettings:
         health_check_interval=draw(st.integers(0, 86400)),
         failure_threshold=draw(st.integers(1, 1000)),
         rate_limit_fail_open=draw(st.booleans()),
+        sharded=mode == "standalone" and draw(st.booleans()),
         session_ttls=tuple(draw(st.dictionaries(_kind, st.integers(1, 10**8), max_size=3)).items()),
         **extra,
     )

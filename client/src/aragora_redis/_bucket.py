@@ -175,6 +175,27 @@ def parse_reply(p: Prepared, allowed_flag: int, tokens_left: bytes | str) -> Dec
     return Decision(allowed, tokens, retry_after(allowed, tokens, p.rate, p.cost), "redis")
 
 
+def parse_run(p: Prepared, checks: int, taken: int, tokens_before: bytes | str) -> list[Decision]:
+    """The script's answer for ``checks`` checks ``p`` of one key in a row.
+
+    ``taken`` of them were admitted (the first ones), ``tokens_before`` is what the
+    bucket held before the first. Each check's tokens left are worked out as
+    :func:`take` would at one time: every admitted check takes ``cost`` from what
+    the one before left, and the script did the same subtractions on the same
+    numbers, so the results are the script's own.
+    """
+    left = float(tokens_before)
+    rate, cost = p.rate, p.cost
+    out: list[Decision] = []
+    for _ in range(taken):
+        left = left - cost
+        out.append(Decision(True, left, 0.0, "redis"))
+    if taken < checks:
+        denied = Decision(False, left, retry_after(False, left, rate, cost), "redis")
+        out += [denied] * (checks - taken)
+    return out
+
+
 class MemoryBuckets:
     """The fallback: token buckets in this process, at most ``max_keys`` of them.
 

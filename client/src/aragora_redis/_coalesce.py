@@ -1,10 +1,16 @@
-"""Asyncio only: checks awaited in the same event-loop turn go to Redis as one batch.
+"""Asyncio only: checks awaited while no batch is under way go to Redis as one batch.
 
 Fifty tasks each awaiting a check would otherwise be fifty round trips on fifty
 connections, and asyncio's per-connection cost (not Redis) would bound the rate.
-Batched, they are one script call; each task still gets its own decision, decided
-by Redis in the order the checks were made. A batch costs its checks one loop turn
-of latency, far less than the round trip they share.
+Batched, they are one write; each task still gets its own decision, decided by
+Redis in the order the checks were made.
+
+One batch is under way at a time: the checks made while it is travel together in
+the next, sent as soon as its replies are in. Under load a round trip so carries
+every check of its time (a write, a read, a task and a timeout for many checks,
+not for each few), and a check waits at most one round trip more than alone. When
+nothing is under way, the checks of one event-loop turn make the batch, a loop
+turn of latency, far less than the round trip they share.
 """
 
 from __future__ import annotations
@@ -15,37 +21,49 @@ from collections.abc import Awaitable, Callable
 from ._bucket import Decision, Prepared
 
 Decide = Callable[[list[Prepared]], Awaitable[list[Decision]]]
+Waiting = list[tuple[Prepared, "asyncio.Future[Decision]"]]
 
 
 class Coalescer:
-    """Collect checks until the loop turns, then decide them together with ``decide``."""
+    """Collect checks while a batch is under way (or until the loop turns), then
+    decide them together with ``decide``."""
 
     def __init__(self, decide: Decide) -> None:
         self._decide = decide
-        self._waiting: list[tuple[Prepared, asyncio.Future[Decision]]] = []
-        self._batches: set[asyncio.Task[None]] = set()
+        self._waiting: Waiting = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def hit(self, p: Prepared) -> Decision:
-        """The decision on ``p``, made in a batch with the checks of this loop turn."""
+        """The decision on ``p``, made in a batch with the checks waiting with it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self._flush)
         self._waiting.append((p, future))
+        sender = self._sender
+        if sender is None or sender.done() or sender.get_loop() is not loop:
+            self._sender = loop.create_task(self._send())
         return await future
 
     async def drain(self) -> None:
         """Wait for the batches under way (before the connections close)."""
-        while self._waiting or self._batches:
-            await asyncio.gather(*self._batches, asyncio.sleep(0), return_exceptions=True)
+        while True:
+            sender = self._sender
+            if sender is not None and not sender.done():
+                await asyncio.gather(sender, return_exceptions=True)
+            elif self._waiting:  # left by a cancelled sender
+                self._sender = asyncio.get_running_loop().create_task(self._send())
+            else:
+                return
 
-    def _flush(self) -> None:
-        batch, self._waiting = self._waiting, []
-        task = asyncio.get_running_loop().create_task(self._run(batch))
-        self._batches.add(task)
-        task.add_done_callback(self._batches.discard)
+    async def _send(self) -> None:
+        # A loop turn first: the checks of this one come in, and the loop reads what
+        # the server sent meanwhile (the close of an idle connection, which the
+        # transport checks for before use).
+        await asyncio.sleep(0)
+        while self._waiting:  # what came while a batch was under way goes next
+            batch, self._waiting = self._waiting, []
+            await self._run(batch)
 
-    async def _run(self, batch: list[tuple[Prepared, asyncio.Future[Decision]]]) -> None:
+    async def _run(self, batch: Waiting) -> None:
         try:
             decisions = await self._decide([p for p, _ in batch])
         except asyncio.CancelledError:

@@ -115,6 +115,7 @@ def parse_env(env: Mapping[str, str]) -> dict[str, object]:
         ("ARAGORA_REDIS_CLUSTER_READ_FROM_REPLICAS", "cluster_read_from_replicas"),
         ("ARAGORA_REDIS_CLUSTER_SKIP_FULL_COVERAGE", "cluster_skip_full_coverage"),
         ("ARAGORA_RATE_LIMIT_FAIL_OPEN", "rate_limit_fail_open"),
+        ("ARAGORA_REDIS_SHARDED", "sharded"),
     ):
         if raw := get(var):
             fields[field] = p.parse_bool(var, raw)

@@ -20,7 +20,8 @@ from .errors import ConfigError, RateLimiterUnavailable
 from .settings import RedisSettings
 
 #: Connect and read timeout of the limiter's own client: a dead or frozen Redis costs
-#: one check at most this long (plus a little) before the fallback or the error.
+#: one check at most this long (plus a little) before the fallback or the error; with
+#: asyncio a check made while an earlier batch waits goes in the next, so up to twice.
 DEFAULT_TIMEOUT = 0.05
 #: Seconds the breaker stays open before one check probes Redis again.
 DEFAULT_RECOVERY = 1.0

@@ -53,6 +53,7 @@ class Instruments:
     failovers: Counter
     moved: Counter
     script_reloads: Counter
+    script_splits: Counter
     reconnects: Counter
     gaps: Counter
     not_replicated: Counter
@@ -91,6 +92,11 @@ def _instruments(provider: MeterProvider | None) -> Instruments | None:
             "aragora_redis.ratelimit.script_reloads",
             "{call}",
             "Limiter script calls sent again as EVAL after NOSCRIPT",
+        ),
+        script_splits=counter(
+            "aragora_redis.ratelimit.script_splits",
+            "{call}",
+            "Limiter script calls refused as CROSSSLOT and sent again one slot per call",
         ),
         reconnects=counter(
             "aragora_redis.subscriber.reconnects", "{reconnect}", "Pub/sub subscriber reconnects"
@@ -280,6 +286,17 @@ def script_reloaded(calls: int) -> None:
     on = _on
     if on is not None:
         on.script_reloads.add(calls, _NOSCRIPT)
+
+
+_CROSSSLOT = {**SYSTEM, "db.response.status_code": "CROSSSLOT"}
+
+
+def script_split(calls: int) -> None:
+    """``calls`` script calls answered CROSSSLOT: the limiter keeps calls to one slot
+    from now on and sends their checks again."""
+    on = _on
+    if on is not None:
+        on.script_splits.add(calls, _CROSSSLOT)
 
 
 def reconnected(by: str) -> None:

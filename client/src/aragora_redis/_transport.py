@@ -1,10 +1,16 @@
 """How the rate limiters reach Redis: any number of checks in one round trip.
 
 ``plan(checks)`` groups the checks into script calls (:func:`_script.calls`: one
-slot and one limit per call, in every mode, since a sharding proxy behind a
-"standalone" endpoint answers CROSSSLOT as a cluster does); ``run(checks, groups,
-load, on_reply)`` sends those calls (EVALSHA, or EVAL with ``load``) and hands each
-reply, an error reply as its exception object, to ``on_reply`` as it arrives.
+limit per call, and one slot per call where the server may shard keys:
+:func:`_script.by_slot`); ``run(checks, groups, load, on_reply)`` sends those calls
+(EVALSHA, or EVAL with ``load``) and hands each reply, an error reply as its
+exception object, to ``on_reply`` as it arrives; ``split(replies)`` regroups the
+calls a server refused as CROSSSLOT, and keeps to one slot per call from then on.
+
+Whether a one-master server shards keys: a cluster, or ``ARAGORA_REDIS_SHARDED``
+(a proxy such as Azure Managed Redis's EnterpriseCluster policy, which looks like
+one server), or the server's own ``INFO cluster``, asked once, on the limiter's
+first connection (not per check). Until it answered, calls keep to one slot.
 
 For one master (standalone, sentinel) the limiter keeps its own connections, made
 by the client's pool (so TLS, credentials, the short timeout, no retries and
@@ -37,7 +43,7 @@ from redis.exceptions import RedisError, ResponseError
 from . import _script as script
 from ._bucket import Prepared
 from ._moved import primary_moved
-from ._script import Group
+from ._script import Group, Replies
 from .connection import AsyncClient, SyncClient
 
 OnReply = Callable[[Group, Any], None]
@@ -52,14 +58,37 @@ ClusterClient = TypeVar("ClusterClient", redis.RedisCluster, aredis.RedisCluster
 class _OneMaster(Generic[Conn]):
     """The twins' idle connections to one master, and their one-master plan."""
 
-    def __init__(self, client: redis.Redis | aredis.Redis, max_idle: int) -> None:
+    def __init__(self, client: redis.Redis | aredis.Redis, max_idle: int, sharded: bool) -> None:
         self._pool = client.connection_pool
         self._max_idle = max_idle
         self._idle: list[tuple[Conn, float]] = []  # with the time it was put back
+        self._sharded = sharded
+        self._server: bool | None = None  # what INFO cluster said
+        self._refused = False
+        #: Whether to ask the server (once) if it shards keys.
+        self._ask = not sharded
+        self._slots = self._by_slot()
 
     def plan(self, ps: Sequence[Prepared]) -> list[Group]:
-        """Calls of one slot and one limit (a proxy may shard a "standalone" endpoint)."""
-        return script.calls(ps)
+        """Calls of one limit, and of one slot where the server may shard keys."""
+        return script.calls(ps, slots=self._slots)
+
+    def split(self, got: Replies) -> list[Group]:
+        """The calls ``got`` refused as CROSSSLOT, one slot each; keep to one slot from now."""
+        self._refused = True
+        self._slots = self._by_slot()
+        return got.resend()
+
+    def _by_slot(self) -> bool:
+        return script.by_slot(
+            cluster=False, sharded=self._sharded, server=self._server, refused=self._refused
+        )
+
+    def _heard(self, info: Any) -> None:
+        """The server's answer to ``INFO cluster``."""
+        self._ask = False
+        self._server = script.reports_cluster(info)
+        self._slots = self._by_slot()
 
     def _checkout(self) -> tuple[Conn, bool]:
         """An idle connection (or a new one), and whether it sat long enough to check it.
@@ -90,6 +119,10 @@ class _Slots(Generic[ClusterClient]):
     def plan(self, ps: Sequence[Prepared]) -> list[Group]:
         """Calls of one slot and one limit (a script's keys must share a slot)."""
         return script.calls(ps)
+
+    def split(self, got: Replies) -> list[Group]:
+        """The calls ``got`` refused as CROSSSLOT, one slot each (never sent here)."""
+        return got.resend()
 
 
 class Direct(_OneMaster[AbstractConnection]):
@@ -122,6 +155,9 @@ class Direct(_OneMaster[AbstractConnection]):
             _drop_if_closed(conn)
         answered = 0
         try:
+            if self._ask:
+                conn.send_command("INFO", "cluster", check_health=False)
+                self._heard(_reply(conn))
             conn.send_packed_command(payload, check_health=False)
             for g in groups:
                 on_reply(g, _reply(conn))
@@ -208,6 +244,9 @@ class AsyncDirect(_OneMaster[AsyncConnection]):
             await _adrop_if_closed(conn)
         answered = 0
         try:
+            if self._ask:
+                await conn.send_command("INFO", "cluster", check_health=False)
+                self._heard(await _areply(conn))
             await conn.send_packed_command(payload, check_health=False)
             for g in groups:
                 on_reply(g, await _areply(conn))
@@ -276,15 +315,17 @@ class AsyncClustered(_Slots[aredis.RedisCluster]):
         """Nothing to close here: the cluster client's own connections are closed with it."""
 
 
-def transport(client: SyncClient, max_idle: int) -> Direct | Clustered:
-    """The transport for ``client``."""
+def transport(client: SyncClient, max_idle: int, sharded: bool = False) -> Direct | Clustered:
+    """The transport for ``client``; ``sharded``: the settings say the endpoint shards keys."""
     if isinstance(client, redis.RedisCluster):
         return Clustered(client)
-    return Direct(client, max_idle)
+    return Direct(client, max_idle, sharded)
 
 
-def async_transport(client: AsyncClient, max_idle: int) -> AsyncDirect | AsyncClustered:
-    """The transport for ``client``."""
+def async_transport(
+    client: AsyncClient, max_idle: int, sharded: bool = False
+) -> AsyncDirect | AsyncClustered:
+    """The transport for ``client``; ``sharded``: the settings say the endpoint shards keys."""
     if isinstance(client, aredis.RedisCluster):
         return AsyncClustered(client)
-    return AsyncDirect(client, max_idle)
+    return AsyncDirect(client, max_idle, sharded)

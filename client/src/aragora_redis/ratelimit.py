@@ -5,10 +5,15 @@ A check is one round trip: ``EVALSHA`` of ``lua/token_bucket.lua`` on the bucket
 the server's clock. When the server has lost the script (``NOSCRIPT``: Redis 7 does
 not replicate the script cache, so every failover and restart loses it) the call
 is sent again as ``EVAL``, which also caches it. ``hit_many`` decides a batch in
-one round trip: one script call per run of checks with the same limits and the
-same Redis Cluster slot (32 keys at most), all in one write; no call spans slots
-in any mode, since a sharding proxy (Azure Managed Redis) answers CROSSSLOT. With asyncio, checks
-awaited in the same loop turn are batched the same way.
+one round trip: one script call per run of checks with the same limits (32 checks
+at most), all in one write; where the server may shard keys (a cluster,
+``ARAGORA_REDIS_SHARDED`` for a sharding proxy such as Azure Managed Redis's
+EnterpriseCluster, or a server whose ``INFO cluster`` says so) each call also keeps
+to one slot, and a CROSSSLOT reply (the call did not run) makes the limiter send
+those checks again one slot per call, and keep to that. A call sends each key
+once with its number of checks, which the script decides in a row. With asyncio,
+checks made while a batch is under way (or in one loop turn) are batched the same
+way (:mod:`aragora_redis._coalesce`).
 
 The limiter's client has its own short timeout and no retries. A Redis error counts
 towards the breaker (``ARAGORA_REDIS_FAILURE_THRESHOLD`` in a row open it; one probe
@@ -81,7 +86,7 @@ class RateLimiter(_Limiter):
     ) -> None:
         super().__init__(settings, recovery, fallback_keys, clock)
         self._client = client
-        self._transport = transport(client, settings.max_connections)
+        self._transport = transport(client, settings.max_connections, settings.sharded)
 
     @classmethod
     def from_settings(
@@ -127,6 +132,8 @@ class RateLimiter(_Limiter):
         got = Replies(ps)
         try:
             self._transport.run(ps, self._transport.plan(ps), False, got.take)
+            if got.refused:  # CROSSSLOT: the server shards keys after all
+                self._transport.run(ps, self._transport.split(got), False, got.take)
             if got.missing:  # NOSCRIPT: a failover or restart emptied the script cache
                 self._transport.run(ps, got.reload(), True, got.take)
         except RedisError as exc:
@@ -148,7 +155,7 @@ class AsyncRateLimiter(_Limiter):
     ) -> None:
         super().__init__(settings, recovery, fallback_keys, clock)
         self._client = client
-        self._transport = async_transport(client, settings.max_connections)
+        self._transport = async_transport(client, settings.max_connections, settings.sharded)
         self._batcher = Coalescer(self._decide)
 
     @classmethod
@@ -170,7 +177,8 @@ class AsyncRateLimiter(_Limiter):
     ) -> Decision:
         """The asyncio twin of :meth:`RateLimiter.hit`.
 
-        Checks awaited in the same event-loop turn share one round trip.
+        Checks made while a batch is under way (or in one event-loop turn) share
+        the next round trip.
         """
         return await self._batcher.hit(prepare(key, rate, burst, cost, scope))
 
@@ -192,6 +200,8 @@ class AsyncRateLimiter(_Limiter):
         got = Replies(ps)
         try:
             await self._transport.run(ps, self._transport.plan(ps), False, got.take)
+            if got.refused:  # CROSSSLOT: the server shards keys after all
+                await self._transport.run(ps, self._transport.split(got), False, got.take)
             if got.missing:  # NOSCRIPT: a failover or restart emptied the script cache
                 await self._transport.run(ps, got.reload(), True, got.take)
         except RedisError as exc:

@@ -50,6 +50,9 @@ class RedisSettings(BaseModel):
     Passwords are :class:`pydantic.SecretStr`, so ``repr`` and ``str`` mask them.
     ``auth`` is how data-node connections log in: ``password`` (the default), or
     ``gcp-iam`` (no password; an IAM access token per connection, :mod:`aragora_redis.iam`).
+    ``sharded`` says a standalone endpoint shards keys behind one address (a proxy
+    such as Azure Managed Redis's EnterpriseCluster policy, which reports no cluster
+    mode): then no multi-key script call spans hash slots.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -76,6 +79,7 @@ class RedisSettings(BaseModel):
     health_check_interval: int = 30
     failure_threshold: int = 3
     rate_limit_fail_open: bool = False
+    sharded: bool = False
     session_ttls: tuple[tuple[str, int], ...] = ()
 
     @field_validator("host")
@@ -190,6 +194,7 @@ class RedisSettings(BaseModel):
             "ARAGORA_REDIS_SSL_CA_CERTS": s.ssl_ca_certs,
             # Rendered only when it is not the default, so password stacks keep their outputs.
             "ARAGORA_REDIS_AUTH": None if s.auth == "password" else s.auth,
+            "ARAGORA_REDIS_SHARDED": p.render_bool(True) if s.sharded else None,
         }
         env.update({k: v for k, v in optional.items() if v is not None})
         env.update({session_ttl_variable(kind): str(ttl) for kind, ttl in s.session_ttls})
@@ -263,6 +268,13 @@ def _problems(s: RedisSettings) -> list[ConfigError]:
         bad("cluster_nodes", "is empty but ARAGORA_REDIS_MODE is cluster: expected host[:port],...")
     if s.mode != "sentinel" and s.sentinel_hosts:
         bad("sentinel_hosts", f"is set but ARAGORA_REDIS_MODE is {s.mode}; unset one of them")
+    if s.sharded and s.mode != "standalone":
+        bad(
+            "sharded",
+            f"is true but ARAGORA_REDIS_MODE is {s.mode}: expected true only with standalone"
+            " (a sharding proxy behind one endpoint; a cluster is sharded anyway, a Sentinel"
+            " master never), or unset",
+        )
     if s.mode != "cluster" and s.cluster_nodes:
         bad("cluster_nodes", f"is set but ARAGORA_REDIS_MODE is {s.mode}; unset one of them")
     if not s.sentinel_master.strip() or " " in s.sentinel_master:

@@ -11,7 +11,9 @@ The clustering policy decides the contract mode. ``NoCluster`` (the default,
 SKUs of 25 GB or less) is one unsharded Redis: every command and script works,
 so the mode is ``standalone``. ``EnterpriseCluster`` puts a proxy in front of
 the shards: one endpoint, ``standalone`` too, but only DEL, MSET, MGET, EXISTS,
-UNLINK and TOUCH may span hash slots. ``OSSCluster`` exposes the shards to
+UNLINK and TOUCH may span hash slots, and the proxy reports no cluster mode, so
+the contract says ``ARAGORA_REDIS_SHARDED=true`` (the client's rate limiter then
+keeps each script call to one slot). ``OSSCluster`` exposes the shards to
 cluster-aware clients, so the mode is ``cluster`` with the cluster host as the
 seed node. Changing the policy recreates the database.
 """
@@ -19,7 +21,7 @@ seed node. Changing the policy recreates the database.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 from pulumi_azure_native import redisenterprise
@@ -124,7 +126,10 @@ def _endpoint(
 ) -> RedisEndpoint:
     port = database.port.apply(lambda p: p or PORT)
     cluster_mode = s.clustering_policy == "OSSCluster"
-    return primary_or_cluster(cluster.host_name, port, password, cluster=cluster_mode)
+    endpoint = primary_or_cluster(cluster.host_name, port, password, cluster=cluster_mode)
+    # The Enterprise proxy looks like one unsharded server (cluster_enabled:0) but
+    # answers CROSSSLOT to a script whose keys span slots: the contract has to say so.
+    return replace(endpoint, sharded=s.clustering_policy == "EnterpriseCluster")
 
 
 def deploy(config: StackConfig, settings: AzureManagedSettings) -> RedisEndpoint:

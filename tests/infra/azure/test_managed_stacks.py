@@ -176,7 +176,11 @@ def test_enterprise_cluster_policy_stays_standalone_on_a_large_sku() -> None:
     run = run_azure(changed(STACK, changes), STACK)
     assert run.error is None, repr(run.error)
     assert database(run).inputs["clusteringPolicy"] == "EnterpriseCluster"
-    assert RedisSettings.from_env(run.outputs[ENV_MAP_OUTPUT].value).mode == "standalone"
+    env = run.outputs[ENV_MAP_OUTPUT].value
+    # The proxy looks like one unsharded server but refuses scripts across slots.
+    assert env["ARAGORA_REDIS_SHARDED"] == "true"
+    assert RedisSettings.from_env(env).mode == "standalone"
+    assert RedisSettings.from_env(env).sharded
 
 
 @pytest.mark.parametrize("sku", ["Balanced_B0", "Balanced_B20", "MemoryOptimized_M20",
@@ -185,6 +189,7 @@ def test_no_cluster_is_the_default_up_to_25_gb(sku: str) -> None:
     run = run_azure(changed(STACK, managed(clusteringPolicy=None, sku=sku)), STACK)
     assert run.error is None, repr(run.error)
     assert database(run).inputs["clusteringPolicy"] == "NoCluster"
+    assert "ARAGORA_REDIS_SHARDED" not in run.outputs[ENV_MAP_OUTPUT].value
 
 
 def test_staging_may_turn_high_availability_off_and_skip_key_vault() -> None:
