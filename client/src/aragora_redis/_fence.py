@@ -36,7 +36,7 @@ and the watcher's own connections are never cut.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from ._follow import SentinelEvent
 
@@ -140,22 +140,16 @@ def _switch(words: list[str]) -> tuple[Addr, Addr] | None:
     return (words[1], int(words[2])), (words[3], int(words[4]))
 
 
+@dataclass(eq=False)
 class Fencer:
     """The decision state of one watched master: the masters being replaced."""
 
-    def __init__(
-        self,
-        master_name: str,
-        *,
-        pause_ms: int = PAUSE_MS,
-        renew_s: float = RENEW_S,
-        hold_s: float = HOLD_S,
-    ) -> None:
-        self.master_name = master_name
-        self.pause_ms = pause_ms
-        self.renew_s = renew_s
-        self.hold_s = hold_s
-        self.deposed: dict[Addr, _Deposed] = {}
+    master_name: str
+    _: KW_ONLY
+    pause_ms: int = PAUSE_MS
+    renew_s: float = RENEW_S
+    hold_s: float = HOLD_S
+    deposed: dict[Addr, _Deposed] = field(default_factory=dict, init=False)
 
     def heard(self, event: SentinelEvent, now: float) -> Fence | None:
         """Apply one event; returns the fence to apply now, if any."""

@@ -10,6 +10,7 @@ wraps each keyed command in the same budget: :mod:`aragora_redis.cluster_conn`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -59,23 +60,44 @@ def _cluster_kwargs(s: RedisSettings) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _SentinelKinds:
-    """The redis-py classes a sentinel-mode client is built from (sync or asyncio)."""
+class _Kinds:
+    """The redis-py classes a client is built from, sync or asyncio (the twins' one
+    difference)."""
 
+    redis: type[Any]
+    budget: type[BudgetRetry] | type[AsyncBudgetRetry]
+    cluster: type[BudgetCluster] | type[AsyncBudgetCluster]
+    follow: Callable[[Any], Any]
     sentinel: type[Sentinel] | type[AsyncSentinel]
     retry: type[Retry] | type[AsyncRetry]
     plain: type[Any]
     tls: type[Any]
 
 
-_SYNC = _SentinelKinds(BoundedSentinel, Retry, MasterConnection, MasterSSLConnection)
-_ASYNC = _SentinelKinds(
-    AsyncBoundedSentinel, AsyncRetry, AsyncMasterConnection, AsyncMasterSSLConnection
+_SYNC = _Kinds(
+    redis.Redis,
+    BudgetRetry,
+    BudgetCluster,
+    follow_endpoint,
+    BoundedSentinel,
+    Retry,
+    MasterConnection,
+    MasterSSLConnection,
+)
+_ASYNC = _Kinds(
+    aredis.Redis,
+    AsyncBudgetRetry,
+    AsyncBudgetCluster,
+    follow_endpoint_async,
+    AsyncBoundedSentinel,
+    AsyncRetry,
+    AsyncMasterConnection,
+    AsyncMasterSSLConnection,
 )
 
 
 def _sentinel_master(
-    kinds: _SentinelKinds, s: RedisSettings, failover: FailoverState | None, retry: Any
+    kinds: _Kinds, s: RedisSettings, failover: FailoverState | None, retry: Any
 ) -> Any:
     """The master client of the sentinels of ``s``, without I/O.
 
@@ -107,20 +129,24 @@ def _standalone_kwargs(s: RedisSettings) -> dict[str, Any]:
     }
 
 
+def _build(kinds: _Kinds, s: RedisSettings, failover: FailoverState | None) -> Any:
+    if s.mode == "cluster":
+        # redis-py's cluster client uses only the retry's count (no pauses between tries).
+        retries = kinds.retry(o.no_backoff(), INNER_RETRIES)
+        return kinds.cluster(o.call_timeout(s), retry=retries, **_cluster_kwargs(s))
+    retry = kinds.budget(timeout_s=o.call_timeout(s))
+    if s.mode == "sentinel":
+        return _sentinel_master(kinds, s, failover, retry)
+    return kinds.follow(kinds.redis(retry=retry, **_standalone_kwargs(s)))
+
+
 def build_redis(s: RedisSettings, *, failover: FailoverState | None = None) -> SyncClient:
     """A redis-py client for ``s`` without any I/O (connections open lazily).
 
     In sentinel mode its connections share ``failover`` (a new one by default): pass
     the same state to several clients so that one watcher steers them all.
     """
-    if s.mode == "cluster":
-        # redis-py's cluster client uses only the retry's count (no pauses between tries).
-        retries = Retry(o.no_backoff(), INNER_RETRIES)
-        return BudgetCluster(o.call_timeout(s), retry=retries, **_cluster_kwargs(s))
-    retry = BudgetRetry(timeout_s=o.call_timeout(s))
-    if s.mode == "sentinel":
-        return cast(redis.Redis, _sentinel_master(_SYNC, s, failover, retry))
-    return follow_endpoint(redis.Redis(retry=retry, **_standalone_kwargs(s)))
+    return cast(SyncClient, _build(_SYNC, s, failover))
 
 
 def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None) -> AsyncClient:
@@ -129,13 +155,7 @@ def build_redis_async(s: RedisSettings, *, failover: FailoverState | None = None
     redis-py 8.1's asyncio cluster client breaks when many tasks make its first
     commands at once; :func:`connect_redis_async` initialises it before returning.
     """
-    if s.mode == "cluster":
-        retries = AsyncRetry(o.no_backoff(), INNER_RETRIES)
-        return AsyncBudgetCluster(o.call_timeout(s), retry=retries, **_cluster_kwargs(s))
-    retry = AsyncBudgetRetry(timeout_s=o.call_timeout(s))
-    if s.mode == "sentinel":
-        return cast(aredis.Redis, _sentinel_master(_ASYNC, s, failover, retry))
-    return follow_endpoint_async(aredis.Redis(retry=retry, **_standalone_kwargs(s)))
+    return cast(AsyncClient, _build(_ASYNC, s, failover))
 
 
 def connect_redis(settings: RedisSettings, *, check: bool = True) -> SyncClient:

@@ -26,7 +26,7 @@ from ..drill.run import Drill, DrillOptions
 from ..errors import ConfigError
 from ..local import LocalStack, netfault
 from ..local.detector import DETECT_S
-from .ops import settings_from
+from .ops import env_option, settings_from
 
 
 def register(groups: Any) -> None:
@@ -53,11 +53,7 @@ def register(groups: Any) -> None:
         help="also run a URL-only redis-py client (on by default when the local stack has HAProxy)",
     )
     p.add_argument("--dir", default=".local", help="local stack directory (default .local)")
-    p.add_argument(
-        "--env-file",
-        default=".env",
-        help="ARAGORA_REDIS_* file (default .env; the process environment when missing)",
-    )
+    env_option(p)
     p.add_argument("--settle", type=float, default=6.0, help="seconds observed after each fault")
     p.add_argument(
         "--partition-s",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 
 from redis.exceptions import RedisError
 
@@ -79,6 +79,7 @@ def parse_faults(
     return [f for f in choices if f.name in chosen]
 
 
+@dataclass(eq=False)
 class Injector:
     """Injects faults into ``stack`` and heals it.
 
@@ -88,25 +89,23 @@ class Injector:
     (:mod:`~aragora_redis.local.watchdog`, ``detect_s``) until :meth:`heal`.
     """
 
-    def __init__(
-        self,
-        stack: LocalStack,
-        say: Say,
-        *,
-        shard_key: str = "aragora",
-        partition_s: float = PARTITION_S,
-        detect_s: float = DETECT_S,
-    ) -> None:
-        self.stack = stack
-        self.detect_s = detect_s
-        self.say = say
-        self.shard_key = shard_key
-        topology = stack.options.topology
-        self.control = EndpointControl(stack, say) if topology == "endpoint" else None
-        self.shards = ClusterControl(stack, say) if topology == "cluster" else None
-        self.net = NetInjector(stack, say, partition_s=partition_s)
-        #: The endpoint control plane's failure detector, from a network fault to the heal.
-        self.watchdog: Watchdog | None = None
+    stack: LocalStack
+    say: Say
+    _: KW_ONLY
+    shard_key: str = "aragora"
+    partition_s: InitVar[float] = PARTITION_S
+    detect_s: float = DETECT_S
+    control: EndpointControl | None = field(init=False)
+    shards: ClusterControl | None = field(init=False)
+    net: NetInjector = field(init=False)
+    #: The endpoint control plane's failure detector, from a network fault to the heal.
+    watchdog: Watchdog | None = field(default=None, init=False)
+
+    def __post_init__(self, partition_s: float) -> None:
+        topology = self.stack.options.topology
+        self.control = EndpointControl(self.stack, self.say) if topology == "endpoint" else None
+        self.shards = ClusterControl(self.stack, self.say) if topology == "cluster" else None
+        self.net = NetInjector(self.stack, self.say, partition_s=partition_s)
 
     @property
     def events(self) -> list[tuple[float, str]]:

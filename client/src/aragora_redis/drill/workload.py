@@ -17,6 +17,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import redis
@@ -43,32 +44,27 @@ BOUNDED_RATE = 20.0
 BOUNDED_BURST = 5.0
 
 
+@dataclass(eq=False)
 class OurWorkload:
     """Threads driving :class:`~aragora_redis.Stores`; results in ``obs``."""
 
-    def __init__(
-        self,
-        stores: Stores,
-        run: str,
-        clock: Clock,
-        *,
-        writers: int = 2,
-        durable: bool = True,
-        net: bool = False,
-    ) -> None:
-        self.stores = stores
-        self.run = run
-        self.clock = clock
-        self.writers = writers
-        self.durable = durable
-        #: Network faults: also a writer of default writes, a small-rate limiter
-        #: check, and the duration of every call.
-        self.net = net
-        self.channel = keys.debate_channel(f"drill-{run}")
-        self.obs = Observations()
-        self._seq = itertools.count(1)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+    stores: Stores
+    run: str
+    clock: Clock
+    _: KW_ONLY
+    writers: int = 2
+    durable: bool = True
+    #: Network faults: also a writer of default writes, a small-rate limiter
+    #: check, and the duration of every call.
+    net: bool = False
+    channel: str = field(init=False)
+    obs: Observations = field(default_factory=Observations, init=False)
+    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.channel = keys.debate_channel(f"drill-{self.run}")
 
     def start(self) -> None:
         """Subscribe, then start the writers."""

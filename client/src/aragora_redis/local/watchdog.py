@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import KW_ONLY, dataclass, field
 
 import redis
 
@@ -25,23 +26,18 @@ from .endpoint import EndpointControl
 DEMOTE_EVENT = "old-primary-demoted"
 
 
+@dataclass(eq=False)
 class Watchdog:
     """Runs the failure detector of ``control`` in a daemon thread, from start to stop."""
 
-    def __init__(
-        self,
-        control: EndpointControl,
-        *,
-        detect_s: float = DETECT_S,
-        interval_s: float = PROBE_INTERVAL_S,
-    ) -> None:
-        self.control = control
-        self.detect_s = detect_s
-        self.interval_s = interval_s
-        #: Nodes that were primary and were failed over while silent: demote on return.
-        self.deposed: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    control: EndpointControl
+    _: KW_ONLY
+    detect_s: float = DETECT_S
+    interval_s: float = PROBE_INTERVAL_S
+    #: Nodes that were primary and were failed over while silent: demote on return.
+    deposed: set[str] = field(default_factory=set, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
 
     def _answers(self, name: str) -> bool:
         client = self.control.stack.client(
