@@ -10,7 +10,8 @@ PING in the same mode, then the targets; ``--json PATH`` also writes them.
 
 Then the web row (:mod:`bench_asgi`): a minimal ASGI app under uvicorn without
 and with :class:`aragora_redis.asgi.RateLimitMiddleware`, ``--inflight`` concurrent
-requests, on the same redis-server (``--web-only`` runs just that).
+requests, on the same redis-server (``--web-only`` runs just that), under each of
+uvicorn's server configurations (``--web-server`` picks one).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from aragora_redis.ratelimit import AsyncRateLimiter, Check, RateLimiter
 # Run as a file, it imports its web row from scripts/ as the tests import scripts.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.bench_asgi import MAX_OVERHEAD, overhead
+from scripts.bench_asgi import MAX_OVERHEAD, SERVER_NAMES, SERVERS, overhead
 from scripts.bench_asgi import as_json as web_json
 from scripts.bench_asgi import measure as measure_web
 from scripts.bench_asgi import table as web_table
@@ -256,7 +257,7 @@ def targets(rows: list[Row]) -> list[Target]:
     ]
 
 
-def show(rows: list[Row], goals: list[Target], args: argparse.Namespace, web: Table) -> None:
+def show(rows: list[Row], goals: list[Target], args: argparse.Namespace, web: list[Table]) -> None:
     ping = {r.mode: r for r in rows if r.subject == "redis-py PING"}
     table = Table(
         title=f"rate-limit check vs PING ({args.seconds:g} s per cell, {args.rounds} rounds)"
@@ -277,7 +278,8 @@ def show(rows: list[Row], goals: list[Target], args: argparse.Namespace, web: Ta
     console = Console(width=max(Console().width, 110))
     if rows:
         console.print(table)
-    console.print(web)
+    for one in web:
+        console.print(one)
     goal_table = Table(title="targets")
     for name in ("target", "measured", "wanted", ""):
         goal_table.add_column(name)
@@ -296,19 +298,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--web-seconds", type=float, default=12.0, help="per web subject")
     parser.add_argument("--web-only", action="store_true", help="only the ASGI middleware row")
+    parser.add_argument(
+        "--web-server",
+        choices=[*SERVERS, "all"],
+        default="all",
+        help="uvicorn's HTTP parser and loop for the web row (default: each in turn)",
+    )
     args = parser.parse_args(argv)
+    servers = list(SERVERS) if args.web_server == "all" else [args.web_server]
     with redis_server() as port:
         rows = [] if args.web_only else asyncio.run(measure(args, port))
-        web = measure_web(port, args.inflight, args.web_seconds, args.rounds)
-    cost = overhead(web)
-    web_goal = Target(
-        f"ASGI middleware overhead at {args.inflight} concurrent, % of the app's requests/s",
-        cost,
-        f"<= {MAX_OVERHEAD:g}",
-        cost <= MAX_OVERHEAD,
-    )
-    goals = [*([] if args.web_only else targets(rows)), web_goal]
-    show(rows, goals, args, web_table(web, args.inflight, args.web_seconds))
+        web = {
+            s: measure_web(port, args.inflight, args.web_seconds, args.rounds, s) for s in servers
+        }
+    web_goals = [
+        Target(
+            f"ASGI middleware overhead at {args.inflight} concurrent ({SERVER_NAMES[server]}), "
+            "% of the app's requests/s",
+            overhead(got),
+            f"<= {MAX_OVERHEAD:g}",
+            overhead(got) <= MAX_OVERHEAD,
+        )
+        for server, got in web.items()
+    ]
+    goals = [*([] if args.web_only else targets(rows)), *web_goals]
+    tables = [web_table(got, args.inflight, args.web_seconds, s) for s, got in web.items()]
+    show(rows, goals, args, tables)
     if args.json:
         out = {
             "args": {k: str(v) for k, v in vars(args).items()},
@@ -322,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for r in rows
             ],
-            "web": web_json(web),
+            "web": {server: web_json(got) for server, got in web.items()},
             "targets": [asdict(g) for g in goals],
         }
         args.json.write_text(json.dumps(out, indent=2) + "\n")

@@ -9,6 +9,11 @@ httpx would spend more CPU than the servers and hide their difference), alternat
 between them over the rounds so a noisy neighbour slows both alike. Overhead is the
 share of the plain app's throughput the middleware costs.
 
+Each server configuration of :data:`SERVERS` is measured on its own: uvicorn's pure-Python
+one (h11, asyncio's loop: ``pip install uvicorn``) and the one ``uvicorn[standard]``
+(and so ``fastapi[standard]``) installs and uvicorn then picks by itself (httptools,
+uvloop). The faster the server, the larger the middleware's share of a request.
+
 The module is also what uvicorn imports: ``bench_asgi:plain_app``,
 ``bench_asgi:limited_app`` (the Redis port in ``ARAGORA_BENCH_REDIS_PORT``) and
 ``bench_asgi:memory_app``.
@@ -48,6 +53,17 @@ LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 SUBJECTS = ("plain app", "with RateLimitMiddleware", "middleware, limiter in memory")
 #: The most the middleware may cost, as a share of the plain app's throughput.
 MAX_OVERHEAD = 10.0
+#: uvicorn's HTTP parser and event loop, named as the bench prints them. Explicit, so
+#: which one runs does not depend on what happens to be installed.
+SERVERS: dict[str, list[str]] = {
+    "h11": ["--http", "h11", "--loop", "asyncio"],
+    "standard": ["--http", "httptools", "--loop", "uvloop"],
+}
+#: How the tables name them.
+SERVER_NAMES = {
+    "h11": "h11, asyncio loop",
+    "standard": "httptools, uvloop: uvicorn's standard extra",
+}
 
 
 async def plain_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,11 +140,13 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 @contextmanager
-def uvicorn_server(app: str, redis_port: int) -> Iterator[tuple[int, int]]:
-    """``bench_asgi:<app>`` under uvicorn in its own process; yields its port and pid."""
+def uvicorn_server(app: str, redis_port: int, server: str) -> Iterator[tuple[int, int]]:
+    """``bench_asgi:<app>`` under uvicorn (``server`` of :data:`SERVERS`) in its own process;
+    yields its port and pid."""
     port = pick_free_ports(1)[0]
     argv = [sys.executable, "-m", "uvicorn", f"bench_asgi:{app}", "--app-dir"]
     argv += [str(Path(__file__).parent), "--host", LOOPBACK, "--port", str(port)]
+    argv += SERVERS[server]
     argv += ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
     proc = subprocess.Popen(argv, env={**os.environ, PORT_VARIABLE: str(redis_port)})
     try:
@@ -171,15 +189,17 @@ async def drive(port: int, inflight: int, seconds: float, row: WebRow) -> None:
     row.seconds += (clock() - start) / 1e9
 
 
-def measure(redis_port: int, inflight: int, seconds: float, rounds: int) -> list[WebRow]:
-    """Both subjects, ``seconds`` each in all, interleaved over ``rounds``."""
+def measure(
+    redis_port: int, inflight: int, seconds: float, rounds: int, server: str
+) -> list[WebRow]:
+    """The three subjects under ``server``, ``seconds`` each in all, interleaved over ``rounds``."""
     rows = [WebRow(s) for s in SUBJECTS]
     with redis.Redis(host=LOOPBACK, port=redis_port) as admin:
         redis_pid = int(admin.info("server")["process_id"])
     with (
-        uvicorn_server("plain_app", redis_port) as plain,
-        uvicorn_server("limited_app", redis_port) as limited,
-        uvicorn_server("memory_app", redis_port) as memory,
+        uvicorn_server("plain_app", redis_port, server) as plain,
+        uvicorn_server("limited_app", redis_port, server) as limited,
+        uvicorn_server("memory_app", redis_port, server) as memory,
     ):
         ports = [plain[0], limited[0], memory[0]]
         pids = [[plain[1]], [limited[1], redis_pid], [memory[1]]]
@@ -204,10 +224,11 @@ def overhead(rows: list[WebRow]) -> float:
     return (1 - limited.rate / plain.rate) * 100 if plain.rate else float("nan")
 
 
-def table(rows: list[WebRow], inflight: int, seconds: float) -> Table:
+def table(rows: list[WebRow], inflight: int, seconds: float, server: str) -> Table:
     """The web row as the bench prints it."""
     plain = rows[0]
-    title = f"minimal ASGI app under uvicorn, {inflight} concurrent ({seconds:g} s each)"
+    title = f"minimal ASGI app under uvicorn ({SERVER_NAMES[server]}), {inflight} concurrent"
+    title += f" ({seconds:g} s each)"
     out = Table(title=title)
     for name in ("app", "requests/s", "p50 µs", "p99 µs", "CPU µs/request", "overhead"):
         out.add_column(name, justify="left" if name == "app" else "right")

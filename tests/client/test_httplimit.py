@@ -19,6 +19,7 @@ from aragora_redis._httplimit import (
     identity,
     unavailable,
 )
+from aragora_redis.asgi import _Encoded
 
 API = Limit(rate=5, burst=20)
 LOGIN = Limit(rate=0.1, burst=3, name="login")
@@ -76,6 +77,16 @@ def test_allowed_fields_count_requests_left_and_seconds_until_full() -> None:
     assert got == {"RateLimit-Policy": '"/up";q=5;w=5', "RateLimit": '"/up";r=3;t=2'}
     full = dict(headers(policy, Decision(True, 10.0, 0.0, "fallback")))
     assert full["RateLimit"] == '"/up";r=5;t=0'
+
+
+@pytest.mark.parametrize("remaining", [10.0, 8.0, 7.999, 6.0, 3.5, 0.0])
+def test_the_asgi_fields_of_an_allowed_request_are_the_headers_encoded(remaining: float) -> None:
+    policy = Policy.of(Limit(rate=2, burst=10, cost=2), "/up")
+    decision = Decision(True, remaining, 0.0, "redis")
+    want = [(k.lower().encode(), v.encode()) for k, v in headers(policy, decision)]
+    encoded = _Encoded(policy)
+    assert list(encoded.allowed(decision)) == want
+    assert list(encoded.allowed(decision)) == want  # the second time from the cache
 
 
 def test_a_denial_has_retry_after_equal_to_t_rounded_up() -> None:

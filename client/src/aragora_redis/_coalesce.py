@@ -33,15 +33,18 @@ class Coalescer:
         self._waiting: Waiting = []
         self._sender: asyncio.Task[None] | None = None
 
-    async def hit(self, p: Prepared) -> Decision:
-        """The decision on ``p``, made in a batch with the checks waiting with it."""
+    def hit(self, p: Prepared) -> asyncio.Future[Decision]:
+        """The decision on ``p`` when awaited, made in a batch with the checks waiting with it.
+
+        A future, not a coroutine: one object and one frame less for every check.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         self._waiting.append((p, future))
         sender = self._sender
         if sender is None or sender.done() or sender.get_loop() is not loop:
             self._sender = loop.create_task(self._send())
-        return await future
+        return future
 
     async def drain(self) -> None:
         """Wait for the batches under way (before the connections close)."""

@@ -41,10 +41,10 @@ def resolve(source: LimiterSource) -> Callable[[], AsyncLimiter]:
     return source
 
 
-async def check(
+async def decide(
     limiter: AsyncLimiter, policy: core.Policy, caller: str, retry_after: int
-) -> list[core.Header] | core.Reply:
-    """The header fields of an allowed request, or the 429 / 503 reply.
+) -> Decision | core.Reply:
+    """The decision on an allowed request, or the 429 / 503 reply.
 
     A fail-closed limiter without Redis raises RateLimiterUnavailable (a
     RedisUnavailable): that is the 503, never an error of the app.
@@ -61,4 +61,12 @@ async def check(
         return core.unavailable(policy, retry_after)
     if not decision.allowed:
         return core.denied(policy, decision)
-    return core.headers(policy, decision)
+    return decision
+
+
+async def check(
+    limiter: AsyncLimiter, policy: core.Policy, caller: str, retry_after: int
+) -> list[core.Header] | core.Reply:
+    """The header fields of an allowed request, or the 429 / 503 reply (see :func:`decide`)."""
+    got = await decide(limiter, policy, caller, retry_after)
+    return got if isinstance(got, core.Reply) else core.headers(policy, got)

@@ -37,7 +37,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any
 
 from . import _httplimit as core
-from ._httpcheck import AsyncLimiter, LimiterSource, check, resolve
+from ._bucket import Decision
+from ._httpcheck import AsyncLimiter, LimiterSource, decide, resolve
 from ._httplimit import HttpLimits, Limit
 
 __all__ = ["AsyncLimiter", "Limit", "RateLimitMiddleware"]
@@ -47,8 +48,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Fields = tuple[tuple[bytes, bytes], ...]
 
-
+#: The most (``r``, ``t``) pairs of one policy kept encoded.
+_MAX_ENCODED = 1024
 _NAMES: dict[str, bytes] = {}
 
 
@@ -58,6 +61,33 @@ def _encode(fields: list[core.Header]) -> list[tuple[bytes, bytes]]:
         (names.get(k) or names.setdefault(k, k.lower().encode("latin-1")), v.encode("latin-1"))
         for k, v in fields
     ]
+
+
+class _Encoded:
+    """One policy's fields on an allowed response, as ASGI wants them (bytes), each made once.
+
+    An allowed request's fields depend only on the policy and two small integers,
+    which repeat; building and encoding them was a measurable part of a request.
+    """
+
+    __slots__ = ("_made", "_policy", "_policy_field", "_prefix")
+
+    def __init__(self, policy: core.Policy) -> None:
+        self._policy = policy
+        self._policy_field = (b"ratelimit-policy", policy.field.encode("latin-1"))
+        self._prefix = f"{policy.quoted};r="
+        self._made: dict[tuple[int, int], Fields] = {}
+
+    def allowed(self, decision: Decision) -> Fields:
+        """``RateLimit-Policy`` and ``RateLimit``: :func:`core.headers` of an allowed request."""
+        key = (core.left(self._policy, decision), core.full_in(self._policy, decision))
+        fields = self._made.get(key)
+        if fields is None:
+            if len(self._made) >= _MAX_ENCODED:
+                self._made.clear()
+            value = f"{self._prefix}{key[0]};t={key[1]}".encode("latin-1")
+            fields = self._made[key] = (self._policy_field, (b"ratelimit", value))
+        return fields
 
 
 class RateLimitMiddleware:
@@ -89,6 +119,7 @@ class RateLimitMiddleware:
         self._limiter = resolve(limiter)
         self._key = key or self.default_key
         self._retry_after = unavailable_retry_after
+        self._encoded: dict[core.Policy, _Encoded] = {}
 
     def default_key(self, scope: Scope) -> str:
         """``user:<id>`` from ``scope["user"]``, else ``ip:<client address>``."""
@@ -98,7 +129,7 @@ class RateLimitMiddleware:
         client = scope.get("client")
         peer = client[0] if client else None
         if not self.limits.trusts(peer):
-            return core.caller_key(None, self.limits.client_address(peer))
+            return core.peer_key(peer)
         forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
         return core.caller_key(None, self.limits.client_address(peer, forwarded))
 
@@ -111,11 +142,14 @@ class RateLimitMiddleware:
         if policy is None:
             await self.app(scope, receive, send)
             return
-        got = await check(self._limiter(), policy, self._key(scope), self._retry_after)
+        got = await decide(self._limiter(), policy, self._key(scope), self._retry_after)
         if isinstance(got, core.Reply):
             await _refuse(scope, receive, send, got)
             return
-        extra = _encode(got)
+        encoded = self._encoded.get(policy)
+        if encoded is None:  # once per policy: the policies are fixed at construction
+            encoded = self._encoded[policy] = _Encoded(policy)
+        extra = encoded.allowed(got)
 
         async def send_with_fields(message: Message) -> None:
             if message["type"] in ("http.response.start", "websocket.accept"):
