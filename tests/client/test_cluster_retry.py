@@ -63,3 +63,14 @@ def test_a_lost_primary_is_retried_within_the_budget() -> None:
     assert all(p is not None and 0 < p <= PAUSE_CAP_S for p in pauses)
     budget.started -= BUDGET_S  # as if the budget had been spent
     assert budget.pause_for(lost) is None
+
+
+def test_a_durable_write_gives_up_when_another_slow_attempt_would_end_past_the_timeout() -> None:
+    lost = Retry(refresh=True, pause=True)
+    budget = Budget(timeout_s=5.0)
+    budget.started -= 1.0  # a first attempt that failed at once, 1 s into the write
+    budget.attempted = budget.started + 1.0
+    assert budget.pause_for(lost) is not None
+    budget.attempt()
+    budget.attempted -= 4.5  # the second attempt waited 4.5 s for a timeout
+    assert budget.pause_for(lost) is None

@@ -54,6 +54,7 @@ TWINS = [
     ("aragora_redis._retry", "BudgetRetry", "AsyncBudgetRetry"),
     ("aragora_redis._retry", "_Waits", "_AsyncWaits"),
     ("aragora_redis._discovery", "BoundedSentinel", "AsyncBoundedSentinel"),
+    ("aragora_redis._refresh", "RefreshGate", "AsyncRefreshGate"),
 ]
 # Names that differ only because asyncio spells them differently.
 ASYNC_SPELLING = {

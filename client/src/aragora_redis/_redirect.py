@@ -15,11 +15,13 @@ means (within the data-node retry budget of :mod:`aragora_redis._retry`):
 - a connection error or timeout, ``CLUSTERDOWN``, ``TRYAGAIN``: the slot's primary
   is gone or not yet replaced (a failover); pause, refresh the slot map and route
   again, until the budget is spent. SET of the same value is idempotent, so
-  sending it again is harmless.
+  sending it again is harmless. As for any command, no attempt as slow as the last
+  starts if it would end past the client's timeout from the write's start.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import NamedTuple
@@ -67,12 +69,22 @@ def retry_for(exc: BaseException) -> Retry | None:
 
 
 class Budget:
-    """The retry budget of one durable cluster write (redirects go again at once)."""
+    """The retry budget of one durable cluster write (redirects go again at once).
 
-    def __init__(self) -> None:
+    ``timeout_s``: the client's timeout, which no attempt as slow as the last takes the
+    write past.
+    """
+
+    def __init__(self, timeout_s: float = math.inf) -> None:
+        self.timeout_s = timeout_s
         self.started = time.monotonic()
+        self.attempted = self.started
         self.failures = 0
         self.redirects = 0
+
+    def attempt(self) -> None:
+        """An attempt starts now."""
+        self.attempted = time.monotonic()
 
     def pause_for(self, retry: Retry | None) -> float | None:
         """How long to pause before going again as ``retry`` says; None: give up."""
@@ -82,4 +94,11 @@ class Budget:
             self.redirects += 1
             return 0.0 if self.redirects <= MAX_REDIRECTS else None
         self.failures += 1
-        return next_pause(self.failures, time.monotonic() - self.started, random.random())
+        now = time.monotonic()
+        return next_pause(
+            self.failures,
+            now - self.started,
+            random.random(),
+            last_s=now - self.attempted,
+            timeout_s=self.timeout_s,
+        )

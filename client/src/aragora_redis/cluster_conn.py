@@ -26,19 +26,33 @@ does not retry them either: the node may be gone from the refreshed map), nor is
 a timeout: a frozen primary stays in the slot map until the cluster has promoted
 its replica, so sending the command again would wait for another socket timeout
 (a drill run with them retried held every writer on a frozen shard for 4 s instead
-of 2); redis-py's own retry after a refreshed map still applies.
+of 2), and redis-py's own retry after a refreshed map does not follow a timeout either
+(:data:`INNER_RETRY_ERRORS`): the attempt that timed out has used the call's timeout.
+
+No call waits for more of a slot-map refresh than its timeout allows: redis-py asks the
+nodes one after the other, each with the full connect timeout, and these clients run
+each refresh on its own, one at a time, each command waiting for it until the client's
+timeout from the command's start (:mod:`aragora_redis._refresh`). redis-py builds its
+sync ``NodesManager`` by name, with no parameter for a subclass, so the sync client's
+manager is given the subclass :class:`_GatedNodes` after it is built; the asyncio client
+overrides ``initialize``, through which redis-py's asyncio client refreshes. Pipelines
+have no deadline: they wait for a refresh to its end, as before (the asyncio client's
+pipelines refresh through redis-py's manager directly, as before too).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aredis
-from redis.exceptions import ClusterDownError, SlotNotCoveredError, TimeoutError
+from redis.cluster import NodesManager
+from redis.exceptions import ClusterDownError, ConnectionError, SlotNotCoveredError, TimeoutError
 
 from . import _metrics
+from ._refresh import AsyncRefreshGate, RefreshGate, deadline
 from ._retry import AsyncBudgetRetry, BudgetRetry
 from ._slotmap import Change, changes, primaries
 
@@ -46,6 +60,8 @@ from ._slotmap import Change, changes, primaries
 INNER_RETRIES = 1
 #: Errors a cluster command goes again on, besides redis-py's connection errors.
 SHARD_DOWN = (ClusterDownError, SlotNotCoveredError)
+#: The errors after which redis-py's own loop goes again: its own, but a timeout.
+INNER_RETRY_ERRORS = (ConnectionError, *SHARD_DOWN)
 
 
 def _retryable(error: Exception) -> bool:
@@ -59,45 +75,120 @@ def _budget(retry: BudgetRetry | AsyncBudgetRetry) -> Any:
 
 
 class BudgetCluster(redis.RedisCluster):
-    """``redis.RedisCluster`` whose keyed commands retry within the time budget (sync)."""
+    """``redis.RedisCluster`` whose keyed commands retry within the time budget (sync).
+
+    ``timeout_s``: the client's timeout, past which no command is held.
+    """
+
+    ERRORS_ALLOW_RETRY = INNER_RETRY_ERRORS  # type: ignore[assignment]  # redis-py types it as its 4
 
     def __init__(self, timeout_s: float, *args: Any, **kwargs: Any) -> None:
+        self.timeout_s = timeout_s
         budget = BudgetRetry(shared=False, timeout_s=timeout_s)
         self._budget: BudgetRetry = _budget(budget)  # used by __init__
         self._slots = _SlotWatch()
         super().__init__(*args, **kwargs)
+        _GatedNodes.adopt(self.nodes_manager)
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; while its shard has no reachable primary, again within the budget."""
         run: Any = super().execute_command
         try:
-            if "target_nodes" in kwargs:
-                return run(*args, **kwargs)
-            return self._budget.call_with_retry(lambda: run(*args, **kwargs), _ignore, _retryable)
+            with deadline(time.monotonic() + self.timeout_s):
+                if "target_nodes" in kwargs:
+                    return run(*args, **kwargs)
+                return self._budget.call_with_retry(
+                    lambda: run(*args, **kwargs), _ignore, _retryable
+                )
         finally:
             self._slots.check(self.nodes_manager)
+
+    def refresh_slots(self) -> None:
+        """Refresh the slot map now (or join the refresh under way), within the deadline."""
+        self.nodes_manager.initialize()
+
+
+class _GatedNodes(NodesManager):
+    """redis-py's ``NodesManager`` whose refreshes go through a :class:`RefreshGate`."""
+
+    gate: RefreshGate
+
+    @staticmethod
+    def adopt(nodes: NodesManager) -> None:
+        """Make ``nodes``, built by redis-py, a :class:`_GatedNodes` with a gate of its own."""
+        nodes.__class__ = _GatedNodes
+        cast(_GatedNodes, nodes).gate = RefreshGate()
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        """Refresh the slot map (or join the refresh under way), within the caller's deadline."""
+        run = super().initialize
+        self.gate.refresh(lambda: run(*args, **kwargs))
 
 
 class AsyncBudgetCluster(aredis.RedisCluster):
     """The asyncio twin of :class:`BudgetCluster`."""
 
+    ERRORS_ALLOW_RETRY = INNER_RETRY_ERRORS  # type: ignore[assignment]  # redis-py types it as its 4
+
     def __init__(self, timeout_s: float, *args: Any, **kwargs: Any) -> None:
+        self.timeout_s = timeout_s
         budget = AsyncBudgetRetry(shared=False, timeout_s=timeout_s)
         self._budget: AsyncBudgetRetry = _budget(budget)
         self._slots = _SlotWatch()
+        self._refreshes = AsyncRefreshGate()
         super().__init__(*args, **kwargs)
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; while its shard has no reachable primary, again within the budget."""
         run: Any = super().execute_command
         try:
-            if "target_nodes" in kwargs:
-                return await run(*args, **kwargs)
-            return await self._budget.call_with_retry(
-                lambda: run(*args, **kwargs), _async_ignore, _retryable
-            )
+            with deadline(time.monotonic() + self.timeout_s):
+                if "target_nodes" in kwargs:
+                    return await run(*args, **kwargs)
+                return await self._budget.call_with_retry(
+                    lambda: run(*args, **kwargs), _async_ignore, _retryable
+                )
         finally:
             self._slots.check(self.nodes_manager)
+
+    async def initialize(
+        self,
+        additional_startup_nodes_info: list[tuple[str, int]] | None = None,
+        last_failed_node_name: str | None = None,
+    ) -> AsyncBudgetCluster:
+        """Refresh the slot map if it is due (or join the refresh under way), within the
+        caller's deadline."""
+        if self._initialize:
+            run = super().initialize
+            await self._refreshes.refresh(
+                lambda: run(additional_startup_nodes_info, last_failed_node_name)
+            )
+        return self
+
+    async def refresh_slots(self) -> None:
+        """Refresh the slot map now (or join the refresh under way), within the deadline."""
+        await self._refreshes.refresh(self.nodes_manager.initialize)
+
+
+def refresh_slots(client: redis.RedisCluster) -> None:
+    """Refresh ``client``'s slot map; through its gate if it is a :class:`BudgetCluster`."""
+    if isinstance(client, BudgetCluster):
+        client.refresh_slots()
+    else:
+        client.nodes_manager.initialize()
+
+
+async def refresh_slots_async(client: aredis.RedisCluster) -> None:
+    """The asyncio twin of :func:`refresh_slots`."""
+    if isinstance(client, AsyncBudgetCluster):
+        await client.refresh_slots()
+    else:
+        await client.nodes_manager.initialize()
+
+
+def timeout_of(client: redis.RedisCluster | aredis.RedisCluster) -> float:
+    """The timeout past which no call of ``client`` is held (inf for a plain client)."""
+    return client.timeout_s if isinstance(client, BudgetCluster | AsyncBudgetCluster) else math.inf
 
 
 class _SlotWatch:

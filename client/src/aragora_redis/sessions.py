@@ -27,6 +27,8 @@ from . import _codec, _metrics, keys
 from ._boundary import redis_errors
 from ._redirect import Budget as _Budget
 from ._redirect import Retry, retry_for
+from ._refresh import deadline
+from .cluster_conn import refresh_slots, refresh_slots_async, timeout_of
 from .connection import AsyncClient, SyncClient
 from .errors import NotReplicated
 
@@ -125,27 +127,29 @@ class SessionStore(_Sessions[SyncClient]):
     def _put_on_primary(self, client: redis.RedisCluster, put: _Put) -> Any:
         """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
         retry: Retry | None = None
-        budget = _Budget()
-        while True:
-            node = _node_for(client, put.key, retry)
-            try:
-                if node is None:
-                    raise redis.exceptions.ConnectionError(f"no cluster node serves {put.key}")
-                pipe = client.get_redis_connection(node).pipeline(transaction=False)
-                if retry is not None and retry.ask is not None:
-                    pipe.execute_command("ASKING")
-                pipe.set(put.key, put.raw, ex=put.ttl)
-                pipe.wait(1, self._replica_timeout_ms)
-                return pipe.execute()[-1]
-            except RedisError as exc:
-                retry = retry_for(exc)
-                pause = budget.pause_for(retry)
-                if retry is None or pause is None:
-                    raise
-                if pause:
-                    time.sleep(pause)
-                if retry.refresh:
-                    client.nodes_manager.initialize()
+        budget = _Budget(timeout_of(client))
+        with deadline(budget.started + budget.timeout_s):
+            while True:
+                node = _node_for(client, put.key, retry)
+                budget.attempt()
+                try:
+                    if node is None:
+                        raise redis.exceptions.ConnectionError(f"no cluster node serves {put.key}")
+                    pipe = client.get_redis_connection(node).pipeline(transaction=False)
+                    if retry is not None and retry.ask is not None:
+                        pipe.execute_command("ASKING")
+                    pipe.set(put.key, put.raw, ex=put.ttl)
+                    pipe.wait(1, self._replica_timeout_ms)
+                    return pipe.execute()[-1]
+                except RedisError as exc:
+                    retry = retry_for(exc)
+                    pause = budget.pause_for(retry)
+                    if retry is None or pause is None:
+                        raise
+                    if pause:
+                        time.sleep(pause)
+                    if retry.refresh:
+                        refresh_slots(client)
 
     def get(self, kind: str, session_id: str) -> Any:
         """The session's data, or ``None``; a hit restarts the kind's TTL."""
@@ -189,33 +193,35 @@ class AsyncSessionStore(_Sessions[AsyncClient]):
     async def _put_on_primary(self, client: aredis.RedisCluster, put: _Put) -> Any:
         """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
         retry: Retry | None = None
-        budget = _Budget()
-        while True:
-            node = _node_for(client, put.key, retry)
-            commands = [
-                PipelineCommand(0, "SET", put.key, put.raw, "EX", put.ttl),
-                PipelineCommand(1, "WAIT", 1, self._replica_timeout_ms),
-            ]
-            if retry is not None and retry.ask is not None:
-                commands.insert(0, PipelineCommand(0, "ASKING"))
-            try:
-                if node is None:
-                    raise redis.exceptions.ConnectionError(f"no cluster node serves {put.key}")
-                # The node's pipeline sends every command down one of its connections.
-                await node.execute_pipeline(commands)
-                failed = [c.result for c in commands if isinstance(c.result, Exception)]
-                if failed:
-                    raise failed[0]
-                return commands[-1].result
-            except RedisError as exc:
-                retry = retry_for(exc)
-                pause = budget.pause_for(retry)
-                if retry is None or pause is None:
-                    raise
-                if pause:
-                    await asyncio.sleep(pause)
-                if retry.refresh:
-                    await client.nodes_manager.initialize()
+        budget = _Budget(timeout_of(client))
+        with deadline(budget.started + budget.timeout_s):
+            while True:
+                node = _node_for(client, put.key, retry)
+                commands = [
+                    PipelineCommand(0, "SET", put.key, put.raw, "EX", put.ttl),
+                    PipelineCommand(1, "WAIT", 1, self._replica_timeout_ms),
+                ]
+                if retry is not None and retry.ask is not None:
+                    commands.insert(0, PipelineCommand(0, "ASKING"))
+                budget.attempt()
+                try:
+                    if node is None:
+                        raise redis.exceptions.ConnectionError(f"no cluster node serves {put.key}")
+                    # The node's pipeline sends every command down one of its connections.
+                    await node.execute_pipeline(commands)
+                    failed = [c.result for c in commands if isinstance(c.result, Exception)]
+                    if failed:
+                        raise failed[0]
+                    return commands[-1].result
+                except RedisError as exc:
+                    retry = retry_for(exc)
+                    pause = budget.pause_for(retry)
+                    if retry is None or pause is None:
+                        raise
+                    if pause:
+                        await asyncio.sleep(pause)
+                    if retry.refresh:
+                        await refresh_slots_async(client)
 
     async def get(self, kind: str, session_id: str) -> Any:
         """The session's data, or ``None``; a hit restarts the kind's TTL."""

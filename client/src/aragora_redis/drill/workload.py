@@ -332,5 +332,10 @@ def _bind_cluster(client: redis.RedisCluster, connection_class: type[redis.Conne
     manager.create_redis_node = bound_node
     for node in client.get_nodes():
         if node.redis_connection is not None:
-            node.redis_connection.connection_pool.connection_class = connection_class
-            node.redis_connection.connection_pool.disconnect()
+            pool = node.redis_connection.connection_pool
+            pool.connection_class = connection_class
+            # A connection made while the client started (redis-py's COMMAND on the default
+            # node) keeps its class: closed, it reconnected from the host address, on our
+            # client's side of every partition. Drop it from the pool, not just its socket.
+            pool.disconnect()
+            pool.reset()
