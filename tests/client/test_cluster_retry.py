@@ -74,3 +74,15 @@ def test_a_durable_write_gives_up_when_another_slow_attempt_would_end_past_the_t
     budget.attempt()
     budget.attempted -= 4.5  # the second attempt waited 4.5 s for a timeout
     assert budget.pause_for(lost) is None
+
+
+def test_after_an_error_the_budget_says_how_to_go_again_or_raises_it() -> None:
+    budget = Budget()
+    assert budget.after(MovedError("3999 127.0.0.1:7001")) == (
+        Retry(refresh=True, moved_to=("127.0.0.1", 7001)),
+        0.0,
+    )
+    wrong = ResponseError("WRONGTYPE")
+    with pytest.raises(ResponseError) as caught:
+        budget.after(wrong)
+    assert caught.value is wrong

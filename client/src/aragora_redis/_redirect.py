@@ -31,6 +31,7 @@ from redis.exceptions import (
     ClusterDownError,
     ConnectionError,
     MovedError,
+    RedisError,
     SlotNotCoveredError,
     TimeoutError,
     TryAgainError,
@@ -85,6 +86,20 @@ class Budget:
     def attempt(self) -> None:
         """An attempt starts now."""
         self.attempted = time.monotonic()
+
+    @property
+    def deadline(self) -> float:
+        """When the write's time is up (monotonic clock)."""
+        return self.started + self.timeout_s
+
+    def after(self, exc: RedisError) -> tuple[Retry, float]:
+        """How to go again after ``exc``, and the pause first; raises ``exc`` when it is
+        the caller's (not retryable, or the budget is spent)."""
+        retry = retry_for(exc)
+        pause = self.pause_for(retry)
+        if retry is None or pause is None:
+            raise exc
+        return retry, pause
 
     def pause_for(self, retry: Retry | None) -> float | None:
         """How long to pause before going again as ``retry`` says; None: give up."""

@@ -171,11 +171,9 @@ class AsyncBudgetCluster(aredis.RedisCluster):
 
 
 def refresh_slots(client: redis.RedisCluster) -> None:
-    """Refresh ``client``'s slot map; through its gate if it is a :class:`BudgetCluster`."""
-    if isinstance(client, BudgetCluster):
-        client.refresh_slots()
-    else:
-        client.nodes_manager.initialize()
+    """Refresh ``client``'s slot map; a :class:`BudgetCluster`'s nodes manager goes through
+    its gate."""
+    client.nodes_manager.initialize()
 
 
 async def refresh_slots_async(client: aredis.RedisCluster) -> None:

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from . import _codec, _metrics, keys
 from ._boundary import redis_errors
 from ._redirect import Budget as _Budget
-from ._redirect import Retry, retry_for
+from ._redirect import Retry
 from ._refresh import deadline
 from .cluster_conn import refresh_slots, refresh_slots_async, timeout_of
 from .connection import AsyncClient, SyncClient
@@ -128,7 +128,7 @@ class SessionStore(_Sessions[SyncClient]):
         """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
         retry: Retry | None = None
         budget = _Budget(timeout_of(client))
-        with deadline(budget.started + budget.timeout_s):
+        with deadline(budget.deadline):
             while True:
                 node = _node_for(client, put.key, retry)
                 budget.attempt()
@@ -142,10 +142,7 @@ class SessionStore(_Sessions[SyncClient]):
                     pipe.wait(1, self._replica_timeout_ms)
                     return pipe.execute()[-1]
                 except RedisError as exc:
-                    retry = retry_for(exc)
-                    pause = budget.pause_for(retry)
-                    if retry is None or pause is None:
-                        raise
+                    retry, pause = budget.after(exc)
                     if pause:
                         time.sleep(pause)
                     if retry.refresh:
@@ -194,7 +191,7 @@ class AsyncSessionStore(_Sessions[AsyncClient]):
         """SET and WAIT on one connection to the primary of the key's slot; the WAIT reply."""
         retry: Retry | None = None
         budget = _Budget(timeout_of(client))
-        with deadline(budget.started + budget.timeout_s):
+        with deadline(budget.deadline):
             while True:
                 node = _node_for(client, put.key, retry)
                 commands = [
@@ -214,10 +211,7 @@ class AsyncSessionStore(_Sessions[AsyncClient]):
                         raise failed[0]
                     return commands[-1].result
                 except RedisError as exc:
-                    retry = retry_for(exc)
-                    pause = budget.pause_for(retry)
-                    if retry is None or pause is None:
-                        raise
+                    retry, pause = budget.after(exc)
                     if pause:
                         await asyncio.sleep(pause)
                     if retry.refresh:
