@@ -1,10 +1,12 @@
 """``make bench``'s web row: a minimal ASGI app under uvicorn, without and with the middleware.
 
-Three uvicorn processes serve the same three-line ASGI app: bare; wrapped in
+Four uvicorn processes serve the same three-line ASGI app: bare; wrapped in
 :class:`aragora_redis.asgi.RateLimitMiddleware` (every request checked on the bench's
-redis-server, never denied: the limit is far above the load); and wrapped with an
-in-memory limiter, which splits the cost into the middleware's own and Redis's. This process drives
-both with ``--inflight`` keep-alive HTTP/1.1 connections (a small asyncio client:
+redis-server, never denied: the limit is far above the load); wrapped with an
+in-memory limiter, which splits the cost into the middleware's own and Redis's; and wrapped
+in the floor, a layer that only adds the two header fields every response must carry (what
+any middleware meeting the issue costs at the least). This process drives
+them with ``--inflight`` keep-alive HTTP/1.1 connections (a small asyncio client:
 httpx would spend more CPU than the servers and hide their difference), alternating
 between them over the rounds so a noisy neighbour slows both alike. Overhead is the
 share of the plain app's throughput the middleware costs.
@@ -50,7 +52,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 PORT_VARIABLE = "ARAGORA_BENCH_REDIS_PORT"
 REQUEST = b"GET /items HTTP/1.1\r\nHost: bench\r\n\r\n"
 LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
-SUBJECTS = ("plain app", "with RateLimitMiddleware", "middleware, limiter in memory")
+SUBJECTS = (
+    "plain app",
+    "with RateLimitMiddleware",
+    "middleware, limiter in memory",
+    "floor: the two fields, no limiter",
+)
 #: The most the middleware may cost, as a share of the plain app's throughput.
 MAX_OVERHEAD = 10.0
 #: uvicorn's HTTP parser and event loop, named as the bench prints them. Explicit, so
@@ -105,6 +112,27 @@ class MemoryLimiter:
 
 
 memory_app = RateLimitMiddleware(plain_app, limiter=MemoryLimiter(), default=BENCH_LIMIT)
+
+#: ``RateLimit-Policy`` and ``RateLimit`` as the middleware sends them for ``BENCH_LIMIT``.
+FLOOR_FIELDS = (
+    (b"ratelimit-policy", b'"bench";q=1000000000;w=1'),
+    (b"ratelimit", b'"bench";r=999999999;t=0'),
+)
+
+
+async def floor_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The least any middleware meeting issue 17 costs: one more ASGI layer adding the
+    two fields to every response, with no limiter, caller or route at all."""
+    if scope["type"] != "http":
+        await plain_app(scope, receive, send)
+        return
+
+    async def send_with_fields(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *FLOOR_FIELDS]
+        await send(message)
+
+    await plain_app(scope, receive, send_with_fields)
 
 
 @dataclass
@@ -200,15 +228,18 @@ def measure(
         uvicorn_server("plain_app", redis_port, server) as plain,
         uvicorn_server("limited_app", redis_port, server) as limited,
         uvicorn_server("memory_app", redis_port, server) as memory,
+        uvicorn_server("floor_app", redis_port, server) as floor,
     ):
-        ports = [plain[0], limited[0], memory[0]]
-        pids = [[plain[1]], [limited[1], redis_pid], [memory[1]]]
+        ports = [plain[0], limited[0], memory[0], floor[0]]
+        pids = [[plain[1]], [limited[1], redis_pid], [memory[1]], [floor[1]]]
 
         async def run() -> None:
             for port in ports:  # warm up: connections, the script cache
                 await drive(port, inflight, 0.5, WebRow(""))
             for round_ in range(rounds):
-                order = [0, 1, 2] if round_ % 2 == 0 else [2, 1, 0]
+                order = list(range(len(rows)))
+                if round_ % 2:
+                    order.reverse()
                 for i in order:
                     before = cpu_seconds(pids[i])
                     await drive(ports[i], inflight, seconds / rounds, rows[i])
