@@ -23,7 +23,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 import redis
 import redis.asyncio as aredis
 
-from . import _codec, keys
+from . import _codec, _lua, keys
 from ._boundary import redis_errors
 from ._liveness import DEFAULT_DEAD_AFTER_S, DEFAULT_PING_EVERY_S, Liveness
 from ._moved import at_most_once
@@ -77,6 +77,8 @@ class _Bus(Generic[C]):
         self._subscriber: C = subscriber or client
         self._out = _Outbox(instance_id, max_bytes, stream_maxlen)
         self._liveness = (ping_every_s, dead_after_s)
+        # A cluster's durable publish (its pipelines refuse PUBLISH).
+        self._durable: Any = client.register_script(_lua.source("publish_durable"))
 
     @property
     def instance_id(self) -> str:
@@ -97,9 +99,9 @@ class EventBus(_Bus[SyncClient]):
         with redis_errors(f"publishing {type!r} on {channel}"), at_most_once():
             if not durable:
                 return int(self._client.publish(channel, raw))
-            if isinstance(self._client, redis.RedisCluster):  # cluster pipelines refuse PUBLISH
-                self._client.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen)
-                return int(self._client.publish(channel, raw))
+            if isinstance(self._client, redis.RedisCluster):
+                args = (channel, raw, self._out.maxlen)
+                return int(self._durable(keys=[keys.stream(channel)], args=args))
             pipe = self._client.pipeline(transaction=False)
             pipe.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen, approximate=True)
             pipe.publish(channel, raw)
@@ -136,8 +138,8 @@ class AsyncEventBus(_Bus[AsyncClient]):
             if not durable:
                 return int(await self._client.publish(channel, raw))
             if isinstance(self._client, aredis.RedisCluster):
-                await self._client.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen)
-                return int(await self._client.publish(channel, raw))
+                args = (channel, raw, self._out.maxlen)
+                return int(await self._durable(keys=[keys.stream(channel)], args=args))
             pipe = self._client.pipeline(transaction=False)
             pipe.xadd(keys.stream(channel), {"e": raw}, maxlen=self._out.maxlen, approximate=True)
             pipe.publish(channel, raw)
