@@ -51,8 +51,8 @@ def test_the_wheel_installs_alone_and_runs_a_store(tmp_path: Path, standalone: L
     (wheel,) = dist.glob("*.whl")
     assert wheel.name == f"aragora_redis-{aragora_redis.__version__}-py3-none-any.whl"
     names = set(zipfile.ZipFile(wheel).namelist())
-    scripts = (ROOT / "client/src/aragora_redis/lua").glob("*.lua")
-    assert {"aragora_redis/py.typed", *(f"aragora_redis/lua/{f.name}" for f in scripts)} <= names
+    lua = (ROOT / "client/src/aragora_redis/lua").glob("*.lua")
+    assert {"aragora_redis/py.typed", *(f"aragora_redis/lua/{f.name}" for f in lua)} <= names
     info = f"aragora_redis-{aragora_redis.__version__}.dist-info"
     scripts = zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()
     assert "aragora-redis = aragora_redis.cli:main" in scripts
