@@ -220,7 +220,7 @@ async def drive(port: int, inflight: int, seconds: float, row: WebRow) -> None:
 def measure(
     redis_port: int, inflight: int, seconds: float, rounds: int, server: str
 ) -> list[WebRow]:
-    """The three subjects under ``server``, ``seconds`` each in all, interleaved over ``rounds``."""
+    """Each of :data:`SUBJECTS` under ``server``, ``seconds`` each, interleaved over ``rounds``."""
     rows = [WebRow(s) for s in SUBJECTS]
     with redis.Redis(host=LOOPBACK, port=redis_port) as admin:
         redis_pid = int(admin.info("server")["process_id"])
