@@ -3,18 +3,16 @@ cluster whose client is sent to seed nodes that accept and never answer)."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import Iterator
-from typing import Any, cast
 
 import pytest
 import redis
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.cluster import ClusterNode
 
-from aragora_redis._refresh import STILL_RUNNING, RefreshGate, deadline
+from aragora_redis._refresh import STILL_RUNNING, deadline
 from aragora_redis.cluster_conn import AsyncBudgetCluster, BudgetCluster
 from aragora_redis.connection import build_redis, build_redis_async
 from aragora_redis.local import LocalStack
@@ -109,74 +107,3 @@ async def test_async_refresh_a_command_needs_is_waited_for_when_it_is_quick(
         assert await client.set("refresh:k", "v")
     finally:
         await client.aclose()
-
-
-#: The name the refresh's connections carry, so the nodes can be asked for them.
-NAME = "aragora-redis-refresh-test"
-
-
-def _named(cluster: LocalStack) -> int:
-    """Connections called :data:`NAME` open on the cluster's nodes, once the closes made
-    have reached them (milliseconds), or after 5 s."""
-    stop = time.monotonic() + 5
-    while True:
-        count = 0
-        for node in cluster.data_nodes:
-            admin = cluster.client(node.name)
-            try:
-                count += sum(1 for c in admin.client_list() if c.get("name") == NAME)
-            finally:
-                admin.close()
-        if count == 0 or time.monotonic() > stop:
-            return count
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    """redis-py asks the seeds in the order given (it shuffles them): the silent one first."""
-    monkeypatch.setattr("redis.cluster.random.shuffle", lambda seq: None)
-    monkeypatch.setattr("redis.asyncio.cluster.random.shuffle", lambda seq: None)
-
-
-@pytest.mark.usefixtures("in_order")
-def test_a_refresh_under_way_at_close_leaves_no_connection_open(
-    cluster: LocalStack, silent: list[tuple[str, int]]
-) -> None:
-    client = build_redis(_settings(cluster))
-    assert isinstance(client, BudgetCluster)
-    client.ping()
-    # A silent seed, then a node of the client's own: the refresh connects to it after the
-    # close, and the connection stays with the client's node.
-    real = client.get_default_node()  # type: ignore[no-untyped-call]
-    assert real.redis_connection is not None
-    real.redis_connection.connection_pool.connection_kwargs["client_name"] = NAME
-    seeds = [ClusterNode(*silent[0]), real]
-    client.nodes_manager.startup_nodes = {n.name: n for n in seeds}
-    with deadline(time.monotonic() + WAIT_S), pytest.raises(redis.TimeoutError):
-        client.refresh_slots()
-    client.close()
-    gate: RefreshGate = cast(Any, client.nodes_manager).gate
-    gate.refresh(lambda: None)  # joins the refresh under way, if close did not wait it out
-    assert _named(cluster) == 0, "the refresh left its connection open"
-
-
-@pytest.mark.usefixtures("in_order")
-async def test_async_a_refresh_under_way_at_close_leaves_no_connection_open(
-    cluster: LocalStack, silent: list[tuple[str, int]]
-) -> None:
-    client = build_redis_async(_settings(cluster))
-    assert isinstance(client, AsyncBudgetCluster)
-    await client.initialize()
-    real = client.get_default_node()
-    kwargs = {**client.nodes_manager.connection_kwargs, "client_name": NAME}
-    client.nodes_manager.connection_kwargs = kwargs
-    seeds = [AsyncClusterNode(h, p, **kwargs) for h, p in (silent[0], (real.host, real.port))]
-    client.nodes_manager.startup_nodes = {n.name: n for n in seeds}
-    with deadline(time.monotonic() + WAIT_S), pytest.raises(redis.TimeoutError):
-        await client.refresh_slots()
-    await client.aclose()
-    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    assert not pending, "the refresh outlived the close"
-    await asyncio.sleep(TIMEOUT_S + 0.5)  # past the end the refresh would have had
-    assert _named(cluster) == 0, "the refresh left its connection open"

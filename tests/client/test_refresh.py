@@ -98,19 +98,6 @@ def test_the_refreshs_error_is_the_callers() -> None:
         RefreshGate().refresh(refresh)
 
 
-def test_closing_ends_with_the_refresh_under_way() -> None:
-    gate, ended = RefreshGate(), threading.Event()
-
-    def refresh() -> None:
-        time.sleep(SLOW_S)
-        ended.set()
-
-    with deadline(time.monotonic()), pytest.raises(redis.exceptions.TimeoutError):
-        gate.refresh(refresh)  # the caller leaves, the refresh goes on
-    gate.close()
-    assert ended.is_set(), "close returned with the refresh still running"
-
-
 async def test_async_callers_join_the_refresh_under_way() -> None:
     gate, runs = AsyncRefreshGate(), []
 
@@ -155,19 +142,3 @@ async def test_async_refreshs_error_is_the_callers() -> None:
 
     with pytest.raises(redis.exceptions.RedisClusterException, match="no node answers"):
         await AsyncRefreshGate().refresh(refresh)
-
-
-async def test_async_closing_ends_with_the_refresh_under_way() -> None:
-    gate, cancelled = AsyncRefreshGate(), []
-
-    async def refresh() -> None:
-        try:
-            await asyncio.sleep(SLOW_S * 10)
-        except asyncio.CancelledError:
-            cancelled.append(True)
-            raise
-
-    with deadline(time.monotonic()), pytest.raises(redis.exceptions.TimeoutError):
-        await gate.refresh(refresh)  # the caller leaves, the refresh goes on
-    await gate.aclose()
-    assert cancelled == [True], "aclose returned with the refresh still running"

@@ -95,15 +95,6 @@ class RefreshGate:
         if job.error is not None:
             raise job.error
 
-    def close(self, timeout: float | None = None) -> None:
-        """Wait for the refresh under way, if any, to end, for at most ``timeout`` seconds
-        (None: to its end). A thread cannot be cancelled: the client closing waits, so that
-        what the refresh opened is closed with the rest (the asyncio twin cancels it)."""
-        with self._lock:
-            job = self._running
-        if job is not None:
-            job.done.wait(timeout)
-
     def _run(self, job: _Job, run: Callable[[], object]) -> None:
         try:
             run()
@@ -134,14 +125,6 @@ class AsyncRefreshGate:
             await asyncio.wait_for(asyncio.shield(job), wait_s(_DEADLINE.get(), time.monotonic()))
         except TimeoutError:  # asyncio's (the builtin), not redis-py's
             raise _late() from None
-
-    async def aclose(self) -> None:
-        """Cancel the refresh under way, if any, and wait for it to end: a closed client
-        opens no connection after its close."""
-        job = self._running
-        if job is not None and not job.done():
-            job.cancel()
-            await asyncio.gather(job, return_exceptions=True)
 
     async def _run(self, run: Callable[[], Awaitable[object]]) -> None:
         _DEADLINE.set(math.inf)  # the task's copy of the caller's context: no deadline

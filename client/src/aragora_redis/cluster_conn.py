@@ -37,9 +37,7 @@ sync ``NodesManager`` by name, with no parameter for a subclass, so the sync cli
 manager is given the subclass :class:`_GatedNodes` after it is built; the asyncio client
 overrides ``initialize``, through which redis-py's asyncio client refreshes. Pipelines
 have no deadline: they wait for a refresh to its end, as before (the asyncio client's
-pipelines refresh through redis-py's manager directly, as before too). Closing, the asyncio
-client cancels a refresh under way and the sync one waits for it (at most its timeout), so
-that no refresh goes on past the close.
+pipelines refresh through redis-py's manager directly, as before too).
 """
 
 from __future__ import annotations
@@ -109,14 +107,6 @@ class BudgetCluster(redis.RedisCluster):
         """Refresh the slot map now (or join the refresh under way), within the deadline."""
         self.nodes_manager.initialize()
 
-    def close(self) -> None:
-        """Wait for a refresh under way (at most the client's timeout), then close every
-        connection."""
-        nodes = getattr(self, "nodes_manager", None)  # None: __init__ failed before it
-        if isinstance(nodes, _GatedNodes):
-            nodes.gate.close(self.timeout_s)
-        super().close()
-
 
 class _GatedNodes(NodesManager):
     """redis-py's ``NodesManager`` whose refreshes go through a :class:`RefreshGate`."""
@@ -178,14 +168,6 @@ class AsyncBudgetCluster(aredis.RedisCluster):
     async def refresh_slots(self) -> None:
         """Refresh the slot map now (or join the refresh under way), within the deadline."""
         await self._refreshes.refresh(self.nodes_manager.initialize)
-
-    async def aclose(self) -> None:
-        """Cancel a refresh under way, then close every connection (redis-py's ``aclose``
-        closes none while a refresh is due, as after a connection error)."""
-        await self._refreshes.aclose()
-        await super().aclose()
-        await self.nodes_manager.aclose()
-        await self.nodes_manager.aclose("startup_nodes")
 
 
 def refresh_slots(client: redis.RedisCluster) -> None:
