@@ -37,7 +37,8 @@ sync ``NodesManager`` by name, with no parameter for a subclass, so the sync cli
 manager is given the subclass :class:`_GatedNodes` after it is built; the asyncio client
 overrides ``initialize``, through which redis-py's asyncio client refreshes. Pipelines
 have no deadline: they wait for a refresh to its end, as before (the asyncio client's
-pipelines refresh through redis-py's manager directly, as before too).
+pipelines refresh through the client's ``initialize``, so through the gate; only a cluster
+transaction, which this package does not use, calls redis-py's manager directly).
 """
 
 from __future__ import annotations
