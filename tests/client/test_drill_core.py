@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aragora_redis import ConfigError
-from aragora_redis.drill.faults import NAMES, parse_faults
+from aragora_redis.conf import GUIDE_TIMINGS, LOCAL_TIMINGS
+from aragora_redis.drill.faults import NAMES, parse_faults, promotion_bound_s
 from aragora_redis.drill.observe import Observations, Verified, buckets, fault_figures, longest_gap
 
 
@@ -46,6 +47,12 @@ def test_fault_figures_from_observations() -> None:
     assert got["switch_follow_s"] == 0.5
     assert got["subscriber_recovery_s"] == 0.6
     assert (got["events_published"], got["events_lost"], got["events_unreplicated"]) == (4, 0, 1)
+
+
+def test_the_wait_for_a_promotion_covers_sentinels_retry_after_an_aborted_attempt() -> None:
+    # down-after + 2 x failover-timeout + 1 s desync + 5 s
+    assert promotion_bound_s(LOCAL_TIMINGS) == 1.0 + 20.0 + 1.0 + 5.0
+    assert promotion_bound_s(GUIDE_TIMINGS) == 5.0 + 120.0 + 1.0 + 5.0
 
 
 def test_fault_names_are_checked() -> None:

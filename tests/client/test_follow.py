@@ -61,6 +61,15 @@ def test_the_gate_holds_commands_during_a_promotion() -> None:
     assert state.hint == ("10.0.0.2", 6379)
 
 
+def test_the_gate_opens_when_sentinel_gives_the_promotion_up() -> None:
+    state = FailoverState(NAME, gate_timeout=5.0)
+    state.heard(_event("+selected-slave", f"slave a:1 a 1 @ {NAME} b 2", at=10.0))
+    assert state.hold_for(10.5) == 4.5
+    state.heard(_event("-failover-abort-slave-timeout", f"master {NAME} b 2", at=11.0))
+    assert state.hold_for(11.0) == 0.0
+    assert state.hint is None
+
+
 def test_the_gate_opens_by_itself_after_its_timeout() -> None:
     state = FailoverState(NAME, gate_timeout=2.0)
     state.heard(_event("+selected-slave", f"slave a:1 a 1 @ {NAME} b 2", at=10.0))

@@ -16,7 +16,7 @@ import pytest
 
 from aragora_redis.cli import main
 from aragora_redis.drill import faults as f
-from aragora_redis.drill.record import DrillRecord
+from aragora_redis.drill.record import DrillRecord, FaultResult
 from aragora_redis.drill.run import Drill, DrillOptions
 
 
@@ -26,7 +26,7 @@ def record(sentinel: Any) -> DrillRecord:
     return Drill(sentinel.settings, options, sentinel).run()
 
 
-def _fault(record: DrillRecord, name: str) -> Any:
+def _fault(record: DrillRecord, name: str) -> FaultResult:
     (found,) = [r for r in record.faults if r.name == name]
     return found
 
@@ -54,9 +54,18 @@ def test_kill_of_the_master_loses_no_durable_write(record: DrillRecord) -> None:
     assert kill["events_lost"] == 0
 
 
+def _events(record: DrillRecord, fault: FaultResult) -> list[tuple[float, str]]:
+    """The timeline's Sentinel events within ``fault``'s window."""
+    inside = [m for m in record.markers if fault.start <= m.t <= fault.end]
+    return [(m.t, m.label) for m in inside if m.kind == "sentinel"]
+
+
 def test_subscribers_hear_again_within_two_seconds_of_the_promotion(record: DrillRecord) -> None:
     for name in ("planned", "kill", "freeze", "sentinel-down"):
-        recovery = _fault(record, name).ours["subscriber_recovery_s"]
+        fault = _fault(record, name)
+        recovery = fault.ours.get("subscriber_recovery_s")
+        window = f"{fault.start}-{fault.end} s: {_events(record, fault)}"
+        assert recovery is not None, f"{name}: no promotion within its window {window}"
         assert 0 <= recovery <= 2.0, f"{name}: subscribers deaf for {recovery} s"
 
 
@@ -102,4 +111,6 @@ def test_local_drill_runs_a_url_only_client_when_the_stack_has_haproxy(
         assert result.url_only["acked_writes"] > 0, result.name
         assert result.url_only["switch_follow_s"] >= 0, f"{result.name}: never wrote after it"
     # The planned failover pauses writes until the new master has them all.
-    assert _fault(loaded, "planned").url_only["acked_writes_lost"] == 0
+    planned = _fault(loaded, "planned").url_only
+    assert planned is not None
+    assert planned["acked_writes_lost"] == 0

@@ -123,9 +123,20 @@ CHANNELS = (
     "+failover-end",
     "+failover-end-for-timeout",
     "+convert-to-slave",
+    "-failover-abort-not-elected",
+    "-failover-abort-no-good-slave",
+    "-failover-abort-slave-timeout",
 )
 _GATE_CLOSE = ("+selected-slave", "+failover-state-send-slaveof-noone")
-_GATE_OPEN = ("+promoted-slave", "+switch-master", "+failover-end", "+failover-end-for-timeout")
+#: A promotion that ended, or that Sentinel gave up (the chosen replica never said
+#: "master"): nothing to wait for any more.
+_GATE_OPEN = (
+    "+promoted-slave",
+    "+switch-master",
+    "+failover-end",
+    "+failover-end-for-timeout",
+    "-failover-abort-slave-timeout",
+)
 
 
 @dataclass

@@ -10,8 +10,11 @@ import time
 from collections.abc import Callable
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 
+import redis
 from redis.exceptions import RedisError
 
+from .._follow import parse_role
+from ..conf import SentinelTimings
 from ..errors import ConfigError, LocalStackError
 from ..failover import planned_failover
 from ..local import LocalStack, current_master, restore
@@ -34,8 +37,8 @@ class Fault:
 
 FAULTS = (
     Fault("planned", "planned failover (pause writes, SENTINEL FAILOVER, re-point, resume)"),
-    Fault("kill", "kill -9 of the master"),
-    Fault("freeze", "master frozen (SIGSTOP) for 5 s, then resumed"),
+    Fault("kill", "kill -9 of the master; observed from the promotion on"),
+    Fault("freeze", "master frozen (SIGSTOP) 5 s, longer until a replica is promoted; resumed"),
     Fault("sentinel-down", "one sentinel down, then SENTINEL FAILOVER"),
     Fault("all-down", "every Redis data node down for 5 s, then back"),
     Fault("seed-failover", "the seed's test: a bare SENTINEL FAILOVER, nothing paused"),
@@ -56,6 +59,19 @@ CLUSTER_FAULTS = (
 NETWORK_FAULTS = tuple(Fault(name, text) for name, text in NET_FAULTS.items())
 NAMES = tuple(f.name for f in FAULTS)
 PAUSE_S = 5.0
+#: How often the drill asks the replicas' ROLE while it waits for Sentinel's promotion.
+PROMOTION_POLL_S = 0.05
+
+
+def promotion_bound_s(timings: SentinelTimings) -> float:
+    """How long Sentinel may take to promote a replica after a kill or a freeze.
+
+    A sentinel starts no failover of a master within twice ``failover-timeout`` of
+    one it tried that aborted (``-failover-abort-no-good-slave``, ``-not-elected``)
+    or of a vote it gave in one; the attempt after that is up to 1 s later (its
+    desync), then ``down-after`` before it. 5 s more for the election and SLAVEOF.
+    """
+    return (timings.down_after_ms + 2 * timings.failover_timeout_ms) / 1000 + 1.0 + 5.0
 
 
 def faults_for(topology: str) -> tuple[Fault, ...]:
@@ -122,6 +138,26 @@ class Injector:
                 return node.name
         raise LocalStackError(f"the master {addr.render()} is not a node of this stack")
 
+    def _promoted_away(self, old: str) -> None:
+        """Return once a replica of ``old`` answers ROLE "master" (Sentinel promoted it).
+
+        A fault's window must hold the promotion it is about; Sentinel may put a
+        failover off by 2 x failover-timeout (:func:`promotion_bound_s`).
+        """
+        names = [n.name for n in self.stack.data_nodes if n.name != old]
+        replicas = [self.stack.client(name, timeout=0.2) for name in names]
+        bound = promotion_bound_s(self.stack.options.timings)
+        deadline = time.monotonic() + bound
+        try:
+            while time.monotonic() < deadline:
+                if any(_role(client) == "master" for client in replicas):
+                    return
+                time.sleep(PROMOTION_POLL_S)
+            self.say(f"no replica of {old} was promoted within {bound:.0f} s")
+        finally:
+            for client in replicas:
+                client.close()
+
     def _sentinel_failover(self, skip: str | None = None) -> None:
         name = self.stack.settings.sentinel_master
         for node in self.stack.sentinels:
@@ -160,12 +196,17 @@ class Injector:
         elif fault.name == "planned":
             planned_failover(self.stack.settings, self.say)
         elif fault.name == "kill":
-            stack.kill(self.master_node())
+            node = self.master_node()
+            stack.kill(node)
+            self._promoted_away(node)
         elif fault.name == "freeze":
             node = self.master_node()
             stack.freeze(node)
-            time.sleep(PAUSE_S)
-            stack.thaw(node)
+            try:
+                time.sleep(PAUSE_S)
+                self._promoted_away(node)
+            finally:
+                stack.thaw(node)
         elif fault.name == "sentinel-down":
             down = stack.sentinels[-1].name
             stack.stop(down)
@@ -212,3 +253,10 @@ class Injector:
         touched = restore(self.stack, timeout=timeout)
         if touched:
             self.say(f"restored {', '.join(touched)}")
+
+
+def _role(client: redis.Redis) -> str | None:
+    try:
+        return parse_role(client.role()).role
+    except RedisError:
+        return None

@@ -36,6 +36,9 @@ MARKED = (
     "+selected-slave",
     "+promoted-slave",
     "+switch-master",
+    "-failover-abort-not-elected",
+    "-failover-abort-no-good-slave",
+    "-failover-abort-slave-timeout",
     ENDPOINT_MOVED,
     SHARD_PROMOTED,
 )
