@@ -37,7 +37,7 @@ class Fault:
 
 FAULTS = (
     Fault("planned", "planned failover (pause writes, SENTINEL FAILOVER, re-point, resume)"),
-    Fault("kill", "kill -9 of the master; observed from the promotion on"),
+    Fault("kill", "kill -9 of the master, then a wait for the replica Sentinel promotes"),
     Fault("freeze", "master frozen (SIGSTOP) 5 s, longer until a replica is promoted; resumed"),
     Fault("sentinel-down", "one sentinel down, then SENTINEL FAILOVER"),
     Fault("all-down", "every Redis data node down for 5 s, then back"),
