@@ -108,6 +108,13 @@ class SentinelEvent:
         return None
 
 
+#: Sentinel giving a failover up: not elected, no replica fit to promote, or the chosen
+#: replica never became master.
+ABORTS = (
+    "-failover-abort-not-elected",
+    "-failover-abort-no-good-slave",
+    "-failover-abort-slave-timeout",
+)
 #: The Sentinel channels the watcher listens to.
 CHANNELS = (
     "+sdown",
@@ -123,9 +130,7 @@ CHANNELS = (
     "+failover-end",
     "+failover-end-for-timeout",
     "+convert-to-slave",
-    "-failover-abort-not-elected",
-    "-failover-abort-no-good-slave",
-    "-failover-abort-slave-timeout",
+    *ABORTS,
 )
 _GATE_CLOSE = ("+selected-slave", "+failover-state-send-slaveof-noone")
 #: A promotion that ended, or that Sentinel gave up (the chosen replica never said

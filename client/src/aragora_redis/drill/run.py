@@ -15,6 +15,7 @@ from typing import Any, Literal
 from redis.exceptions import RedisError
 
 from .. import keys
+from .._follow import ABORTS
 from ..errors import ConfigError
 from ..local import LocalStack, netplan
 from ..local.detector import DETECT_S
@@ -36,9 +37,7 @@ MARKED = (
     "+selected-slave",
     "+promoted-slave",
     "+switch-master",
-    "-failover-abort-not-elected",
-    "-failover-abort-no-good-slave",
-    "-failover-abort-slave-timeout",
+    *ABORTS,
     ENDPOINT_MOVED,
     SHARD_PROMOTED,
 )
