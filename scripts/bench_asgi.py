@@ -1,14 +1,17 @@
 """``make bench``'s web row: a minimal ASGI app under uvicorn, without and with the middleware.
 
-Four uvicorn processes serve the same three-line ASGI app: bare; wrapped in
+Five uvicorn processes serve the same three-line ASGI app: bare; wrapped in
 :class:`aragora_redis.asgi.RateLimitMiddleware` (every request checked on the bench's
 redis-server, never denied: the limit is far above the load); wrapped with an
-in-memory limiter, which splits the cost into the middleware's own and Redis's; and wrapped
+in-memory limiter, which splits the cost into the middleware's own and Redis's; wrapped
 in the floor, a layer that only adds the two header fields every response must carry (what
-any middleware meeting the issue costs at the least). This process drives
-them with ``--inflight`` keep-alive HTTP/1.1 connections (a small asyncio client:
-httpx would spend more CPU than the servers and hide their difference), alternating
-between them over the rounds so a noisy neighbour slows both alike. Overhead is the
+any middleware meeting the issue costs at the least); and wrapped in the bound of an
+awaited check, the floor plus one future per request answered by a shared batch a loop
+turn later, with no Redis and no bucket (what any middleware that awaits a shared Redis
+round trip for every request costs at the least, were Redis and the check free). This
+process drives them with ``--inflight`` keep-alive HTTP/1.1 connections (a small asyncio
+client: httpx would spend more CPU than the servers and hide their difference),
+alternating between them over the rounds so a noisy neighbour slows all alike. Overhead is the
 share of the plain app's throughput the middleware costs.
 
 Each server configuration of :data:`SERVERS` is measured on its own: uvicorn's pure-Python
@@ -16,9 +19,8 @@ one (h11, asyncio's loop: ``pip install uvicorn``) and the one ``uvicorn[standar
 (and so ``fastapi[standard]``) installs and uvicorn then picks by itself (httptools,
 uvloop). The faster the server, the larger the middleware's share of a request.
 
-The module is also what uvicorn imports: ``bench_asgi:plain_app``,
-``bench_asgi:limited_app`` (the Redis port in ``ARAGORA_BENCH_REDIS_PORT``) and
-``bench_asgi:memory_app``.
+The module is also what uvicorn imports: the apps of :data:`APPS` (``limited_app`` finds
+the Redis port in ``ARAGORA_BENCH_REDIS_PORT``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,12 +54,17 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 PORT_VARIABLE = "ARAGORA_BENCH_REDIS_PORT"
 REQUEST = b"GET /items HTTP/1.1\r\nHost: bench\r\n\r\n"
 LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
-SUBJECTS = (
-    "plain app",
-    "with RateLimitMiddleware",
-    "middleware, limiter in memory",
-    "floor: the two fields, no limiter",
-)
+#: Each subject's row name, and the app of this module uvicorn serves for it.
+APPS = {
+    "plain app": "plain_app",
+    "with RateLimitMiddleware": "limited_app",
+    "middleware, limiter in memory": "memory_app",
+    "floor: the two fields, no limiter": "floor_app",
+    "bound: the floor and one awaited shared check, Redis free": "awaited_app",
+}
+SUBJECTS = tuple(APPS)
+#: The subjects whose CPU includes the bench's redis-server's.
+ON_REDIS = ("with RateLimitMiddleware",)
 #: The most the middleware may cost, as a share of the plain app's throughput.
 MAX_OVERHEAD = 10.0
 #: uvicorn's HTTP parser and event loop, named as the bench prints them. Explicit, so
@@ -120,19 +127,62 @@ FLOOR_FIELDS = (
 )
 
 
-async def floor_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The least any middleware meeting issue 17 costs: one more ASGI layer adding the
-    two fields to every response, with no limiter, caller or route at all."""
-    if scope["type"] != "http":
-        await plain_app(scope, receive, send)
-        return
+def _with_fields(send: Send) -> Send:
+    """``send``, adding :data:`FLOOR_FIELDS` to the response's start."""
 
     async def send_with_fields(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             message["headers"] = [*message.get("headers", ()), *FLOOR_FIELDS]
         await send(message)
 
-    await plain_app(scope, receive, send_with_fields)
+    return send_with_fields
+
+
+async def floor_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The least any middleware meeting issue 17 costs: one more ASGI layer adding the
+    two fields to every response, with no limiter, caller or route at all."""
+    if scope["type"] != "http":
+        await plain_app(scope, receive, send)
+        return
+    await plain_app(scope, receive, _with_fields(send))
+
+
+class _FreeChecks:
+    """Checks answered together once per loop turn, with no Redis and no bucket at all."""
+
+    def __init__(self) -> None:
+        self._waiting: list[asyncio.Future[bool]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    def check(self) -> asyncio.Future[bool]:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._waiting.append(future)
+        if self._sender is None or self._sender.done():
+            self._sender = loop.create_task(self._send())
+        return future
+
+    async def _send(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(0)  # the round trip, free: one loop turn
+            batch, self._waiting = self._waiting, []
+            for future in batch:
+                if not future.done():
+                    future.set_result(True)
+
+
+_free_checks = _FreeChecks()
+
+
+async def awaited_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The least any middleware costs that awaits one shared Redis round trip per request:
+    the floor, plus one future per request that a batch task answers a loop turn later,
+    as if Redis answered at once and every check were free. No limiter, no caller."""
+    if scope["type"] != "http":
+        await plain_app(scope, receive, send)
+        return
+    await _free_checks.check()
+    await plain_app(scope, receive, _with_fields(send))
 
 
 @dataclass
@@ -224,14 +274,15 @@ def measure(
     rows = [WebRow(s) for s in SUBJECTS]
     with redis.Redis(host=LOOPBACK, port=redis_port) as admin:
         redis_pid = int(admin.info("server")["process_id"])
-    with (
-        uvicorn_server("plain_app", redis_port, server) as plain,
-        uvicorn_server("limited_app", redis_port, server) as limited,
-        uvicorn_server("memory_app", redis_port, server) as memory,
-        uvicorn_server("floor_app", redis_port, server) as floor,
-    ):
-        ports = [plain[0], limited[0], memory[0], floor[0]]
-        pids = [[plain[1]], [limited[1], redis_pid], [memory[1]], [floor[1]]]
+    with ExitStack() as servers:
+        started = [
+            servers.enter_context(uvicorn_server(APPS[s], redis_port, server)) for s in SUBJECTS
+        ]
+        ports = [port for port, _ in started]
+        pids = [
+            [pid, *([redis_pid] if s in ON_REDIS else [])]
+            for (_, pid), s in zip(started, SUBJECTS, strict=True)
+        ]
 
         async def run() -> None:
             for port in ports:  # warm up: connections, the script cache
