@@ -6,8 +6,9 @@ redis-server, never denied: the limit is far above the load); wrapped with an
 in-memory limiter, which splits the cost into the middleware's own and Redis's; wrapped
 in the floor, a layer that only adds the two header fields every response must carry (what
 any middleware meeting the issue costs at the least); and wrapped in the bound of an
-awaited check, the floor plus one future per request answered by a shared batch a loop
-turn later, with no Redis and no bucket (what any middleware that awaits a shared Redis
+awaited check, the floor plus one check per request through the limiter's own coalescer
+(a future, answered by a shared batch a loop turn later) with a Redis that answers at once
+and no bucket (what any middleware that awaits a shared Redis
 round trip for every request costs at the least, were Redis and the check free). This
 process drives them with ``--inflight`` keep-alive HTTP/1.1 connections (a small asyncio
 client: httpx would spend more CPU than the servers and hide their difference),
@@ -32,7 +33,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,8 @@ import redis
 from rich.table import Table
 
 from aragora_redis import RedisSettings
-from aragora_redis._bucket import Decision, MemoryBuckets, prepare
+from aragora_redis._bucket import Decision, MemoryBuckets, Prepared, prepare
+from aragora_redis._coalesce import Coalescer
 from aragora_redis.asgi import Limit, RateLimitMiddleware
 from aragora_redis.local.ports import LOOPBACK, pick_free_ports
 from aragora_redis.ratelimit import AsyncRateLimiter
@@ -147,41 +149,28 @@ async def floor_app(scope: Scope, receive: Receive, send: Send) -> None:
     await plain_app(scope, receive, _with_fields(send))
 
 
-class _FreeChecks:
-    """Checks answered together once per loop turn, with no Redis and no bucket at all."""
-
-    def __init__(self) -> None:
-        self._waiting: list[asyncio.Future[bool]] = []
-        self._sender: asyncio.Task[None] | None = None
-
-    def check(self) -> asyncio.Future[bool]:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._waiting.append(future)
-        if self._sender is None or self._sender.done():
-            self._sender = loop.create_task(self._send())
-        return future
-
-    async def _send(self) -> None:
-        while self._waiting:
-            await asyncio.sleep(0)  # the round trip, free: one loop turn
-            batch, self._waiting = self._waiting, []
-            for future in batch:
-                if not future.done():
-                    future.set_result(True)
+FREE_CHECK = prepare("bench", BENCH_LIMIT.rate, BENCH_LIMIT.burst)
+FREE_DECISION = Decision(True, BENCH_LIMIT.burst, 0.0, "redis")
 
 
-_free_checks = _FreeChecks()
+async def _answer_at_once(ps: Sequence[Prepared]) -> list[Decision]:
+    """A Redis that costs nothing: every check allowed, no round trip."""
+    return [FREE_DECISION] * len(ps)
+
+
+#: The limiter's own coalescer, with a Redis that answers at once.
+_free_checks = Coalescer(_answer_at_once)
 
 
 async def awaited_app(scope: Scope, receive: Receive, send: Send) -> None:
     """The least any middleware costs that awaits one shared Redis round trip per request:
-    the floor, plus one future per request that a batch task answers a loop turn later,
-    as if Redis answered at once and every check were free. No limiter, no caller."""
+    the floor, plus one check per request through the limiter's coalescer (a future, a
+    batch task a loop turn later), with a Redis that answers at once and a check that
+    costs nothing. No limiter, bucket or caller."""
     if scope["type"] != "http":
         await plain_app(scope, receive, send)
         return
-    await _free_checks.check()
+    await _free_checks.hit(FREE_CHECK)
     await plain_app(scope, receive, _with_fields(send))
 
 
