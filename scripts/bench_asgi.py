@@ -1,9 +1,11 @@
 """``make bench``'s web row: a minimal ASGI app under uvicorn, without and with the middleware.
 
-Five uvicorn processes serve the same three-line ASGI app: bare; wrapped in
+Six uvicorn processes serve the same three-line ASGI app: bare; wrapped in
 :class:`aragora_redis.asgi.RateLimitMiddleware` (every request checked on the bench's
 redis-server, never denied: the limit is far above the load); wrapped with an
 in-memory limiter, which splits the cost into the middleware's own and Redis's; wrapped
+with a limiter that allows at once (the middleware's own code alone, the least any
+limiter behind it costs, one handing out tokens taken in advance included); wrapped
 in the floor, a layer that only adds the two header fields every response must carry (what
 any middleware meeting the issue costs at the least); and wrapped in the bound of an
 awaited check, the floor plus one check per request through the limiter's own coalescer
@@ -61,6 +63,7 @@ APPS = {
     "plain app": "plain_app",
     "with RateLimitMiddleware": "limited_app",
     "middleware, limiter in memory": "memory_app",
+    "middleware, a limiter that answers at once": "instant_app",
     "floor: the two fields, no limiter": "floor_app",
     "bound: the floor and one awaited shared check, Redis free": "awaited_app",
 }
@@ -121,6 +124,20 @@ class MemoryLimiter:
 
 
 memory_app = RateLimitMiddleware(plain_app, limiter=MemoryLimiter(), default=BENCH_LIMIT)
+
+
+class InstantLimiter:
+    """A limiter that allows every check at once, with no bucket, wait or Redis: the
+    middleware's own cost (route, caller, fields), the least any limiter behind it adds
+    to, a lease of tokens taken in advance included."""
+
+    async def hit(
+        self, key: str, *, rate: float, burst: float, cost: float = 1, scope: str = "default"
+    ) -> Decision:
+        return FREE_DECISION
+
+
+instant_app = RateLimitMiddleware(plain_app, limiter=InstantLimiter(), default=BENCH_LIMIT)
 
 #: ``RateLimit-Policy`` and ``RateLimit`` as the middleware sends them for ``BENCH_LIMIT``.
 FLOOR_FIELDS = (
