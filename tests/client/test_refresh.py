@@ -142,3 +142,57 @@ async def test_async_refreshs_error_is_the_callers() -> None:
 
     with pytest.raises(redis.exceptions.RedisClusterException, match="no node answers"):
         await AsyncRefreshGate().refresh(refresh)
+
+
+def test_closing_ends_with_the_refresh_under_way() -> None:
+    gate, ended = RefreshGate(), threading.Event()
+
+    def refresh() -> None:
+        time.sleep(SLOW_S)
+        ended.set()
+
+    with deadline(time.monotonic()), pytest.raises(redis.exceptions.TimeoutError):
+        gate.refresh(refresh)  # the caller leaves, the refresh goes on
+    gate.close()
+    assert ended.is_set(), "close returned with the refresh still running"
+
+
+async def test_async_closing_ends_with_the_refresh_under_way() -> None:
+    gate, cancelled = AsyncRefreshGate(), []
+
+    async def refresh() -> None:
+        try:
+            await asyncio.sleep(SLOW_S * 10)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    with deadline(time.monotonic() + 0.05), pytest.raises(redis.exceptions.TimeoutError):
+        await gate.refresh(refresh)  # the caller leaves, the refresh goes on
+    await gate.aclose()
+    assert cancelled == [True], "aclose returned with the refresh still running"
+
+
+async def test_async_a_caller_waiting_at_close_gets_a_connection_error() -> None:
+    gate = AsyncRefreshGate()
+    waiting = asyncio.create_task(gate.refresh(lambda: asyncio.sleep(SLOW_S * 10)))
+    await asyncio.sleep(0.05)  # the refresh runs, the caller waits for it (no deadline)
+    await gate.aclose()
+    with pytest.raises(redis.exceptions.ConnectionError, match=_refresh.CLOSED):
+        await waiting  # not a CancelledError: the caller's own task was not cancelled
+
+
+async def test_async_a_refresh_cancelled_before_it_ran_does_not_stay() -> None:
+    gate, runs = AsyncRefreshGate(), []
+
+    async def refresh() -> None:
+        runs.append(True)
+
+    waiting = asyncio.create_task(gate.refresh(refresh))
+    await asyncio.sleep(0)  # the caller makes the refresh's task, which runs after this one
+    await gate.aclose()  # so it is cancelled before it ran
+    assert runs == []
+    with pytest.raises(redis.exceptions.ConnectionError, match=_refresh.CLOSED):
+        await waiting
+    await gate.refresh(refresh)  # a new refresh, not the cancelled one
+    assert runs == [True]

@@ -23,7 +23,11 @@ def _test_names(path: Path) -> set[str]:
 
 
 def test_every_sync_function_has_an_async_twin() -> None:
-    pairs = [("connect_redis", "connect_redis_async"), ("health", "health_async")]
+    pairs = [
+        ("connect_redis", "connect_redis_async"),
+        ("close_redis", "close_redis_async"),
+        ("health", "health_async"),
+    ]
     for sync_name, async_name in pairs:
         sync_fn = getattr(aragora_redis, sync_name)
         async_fn = getattr(aragora_redis, async_name)

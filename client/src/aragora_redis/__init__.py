@@ -3,7 +3,8 @@
 ``stores = aragora_redis.connect()`` reads the ARAGORA_REDIS_* settings and gives the
 rate limiter, session store, event bus and debate state (``connect_async`` for
 asyncio). :func:`connect_redis` / :func:`connect_redis_async` give a plain redis-py
-client for the same settings.
+client for the same settings (:func:`close_redis` / :func:`close_redis_async` close it
+for good).
 """
 
 from . import keys
@@ -11,7 +12,7 @@ from ._codec import Event
 from ._metrics import use_meter_provider
 from ._parse import HostPort, redact_url
 from ._version import __version__
-from .connection import connect_redis, connect_redis_async
+from .connection import close_redis, close_redis_async, connect_redis, connect_redis_async
 from .errors import (
     AragoraRedisError,
     ConfigError,
@@ -46,6 +47,8 @@ __all__ = [
     "RedisUnavailable",
     "Stores",
     "UpdateConflict",
+    "close_redis",
+    "close_redis_async",
     "connect",
     "connect_async",
     "connect_redis",

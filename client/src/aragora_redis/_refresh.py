@@ -33,6 +33,8 @@ from redis import exceptions
 
 #: The error of a caller whose deadline came before the refresh it waited for ended.
 STILL_RUNNING = "the call's timeout ran out while the cluster's slot map was being refreshed"
+#: The error of a caller whose refresh was cancelled by the client's close.
+CLOSED = "the cluster client was closed while its slot map was being refreshed"
 
 #: When the current thread's or task's call must end (monotonic); inf: no deadline.
 _DEADLINE: ContextVar[float] = ContextVar("aragora_redis_refresh_deadline", default=math.inf)
@@ -95,6 +97,15 @@ class RefreshGate:
         if job.error is not None:
             raise job.error
 
+    def close(self, timeout: float | None = None) -> None:
+        """Wait for the refresh under way, if any, to end, for at most ``timeout`` seconds
+        (None: to its end). A thread cannot be cancelled, so a client closing for good waits
+        for it, and what the refresh opened is closed with the rest."""
+        with self._lock:
+            job = self._running
+        if job is not None:
+            job.done.wait(timeout)
+
     def _run(self, job: _Job, run: Callable[[], object]) -> None:
         try:
             run()
@@ -125,6 +136,22 @@ class AsyncRefreshGate:
             await asyncio.wait_for(asyncio.shield(job), wait_s(_DEADLINE.get(), time.monotonic()))
         except TimeoutError:  # asyncio's (the builtin), not redis-py's
             raise _late() from None
+        except asyncio.CancelledError:
+            # The refresh was cancelled by aclose, not this caller's task: a connection error
+            # of the call, not a cancellation of the caller.
+            if job.cancelled() and not _cancelling():
+                raise exceptions.ConnectionError(CLOSED) from None
+            raise
+
+    async def aclose(self) -> None:
+        """Cancel the refresh under way, if any, and wait for it to end: a client closed for
+        good opens no connection after its close. Its callers get a ``ConnectionError``."""
+        job = self._running
+        if job is not None and not job.done():
+            job.cancel()
+            await asyncio.gather(job, return_exceptions=True)
+        if self._running is job:  # cancelled before it ran, its own cleanup did not
+            self._running = None
 
     async def _run(self, run: Callable[[], Awaitable[object]]) -> None:
         _DEADLINE.set(math.inf)  # the task's copy of the caller's context: no deadline
@@ -132,6 +159,11 @@ class AsyncRefreshGate:
             await run()
         finally:
             self._running = None
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _retrieved(job: asyncio.Task[None]) -> None:

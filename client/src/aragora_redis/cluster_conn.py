@@ -39,6 +39,11 @@ overrides ``initialize``, through which redis-py's asyncio client refreshes. Pip
 have no deadline: they wait for a refresh to its end, as before (the asyncio client's
 pipelines refresh through the client's ``initialize``, so through the gate; only a cluster
 transaction, which this package does not use, calls redis-py's manager directly).
+
+Closing for good (:func:`close_cluster`, which the stores and the limiter use) ends a
+refresh under way first, the asyncio client's by cancelling it, the sync one's by waiting
+for it (at most the client's timeout), then closes every node and seed; redis-py's own
+``close`` / ``aclose`` stay as they are, since redis-py calls them as a reset.
 """
 
 from __future__ import annotations
@@ -108,6 +113,12 @@ class BudgetCluster(redis.RedisCluster):
         """Refresh the slot map now (or join the refresh under way), within the deadline."""
         self.nodes_manager.initialize()
 
+    def close_all(self) -> None:
+        """Close for good: wait for a refresh under way (at most the client's timeout), then
+        close every connection. Not ``close``, which redis-py also calls as a reset."""
+        cast(_GatedNodes, self.nodes_manager).gate.close(self.timeout_s)
+        self.close()
+
 
 class _GatedNodes(NodesManager):
     """redis-py's ``NodesManager`` whose refreshes go through a :class:`RefreshGate`."""
@@ -169,6 +180,32 @@ class AsyncBudgetCluster(aredis.RedisCluster):
     async def refresh_slots(self) -> None:
         """Refresh the slot map now (or join the refresh under way), within the deadline."""
         await self._refreshes.refresh(self.nodes_manager.initialize)
+
+    async def close_all(self) -> None:
+        """Close for good: cancel a refresh under way, then close every node's and seed's
+        connections, also while a refresh is due (redis-py's ``aclose`` then closes none,
+        as after a connection error). Not ``aclose``, which redis-py calls as a reset from
+        its command path, where cancelling would fail the callers waiting for the refresh."""
+        await self._refreshes.aclose()
+        await self.aclose()
+        await self.nodes_manager.aclose()
+        await self.nodes_manager.aclose("startup_nodes")
+
+
+def close_cluster(client: redis.RedisCluster) -> None:
+    """Close ``client`` for good (:meth:`BudgetCluster.close_all`; a plain client: ``close``)."""
+    if isinstance(client, BudgetCluster):
+        client.close_all()
+    else:
+        client.close()
+
+
+async def close_cluster_async(client: aredis.RedisCluster) -> None:
+    """The asyncio twin of :func:`close_cluster`."""
+    if isinstance(client, AsyncBudgetCluster):
+        await client.close_all()
+    else:
+        await client.aclose()
 
 
 def refresh_slots(client: redis.RedisCluster) -> None:

@@ -27,7 +27,13 @@ from . import _options as o
 from ._discovery import AsyncBoundedSentinel, BoundedSentinel, discovery_kwargs
 from ._follow import FailoverState
 from ._retry import AsyncBudgetRetry, BudgetRetry
-from .cluster_conn import INNER_RETRIES, AsyncBudgetCluster, BudgetCluster
+from .cluster_conn import (
+    INNER_RETRIES,
+    AsyncBudgetCluster,
+    BudgetCluster,
+    close_cluster,
+    close_cluster_async,
+)
 from .endpoint_conn import follow_endpoint, follow_endpoint_async
 from .errors import RedisUnavailable
 from .sentinel_conn import (
@@ -174,13 +180,34 @@ async def connect_redis_async(settings: RedisSettings, *, check: bool = True) ->
     return await checked_async(client, settings) if check else client
 
 
+def close_redis(client: SyncClient) -> None:
+    """Close every connection of ``client``, for good.
+
+    For a client of :func:`connect_redis` on a cluster, use this rather than ``close()``:
+    it also ends a slot-map refresh under way, and closes the nodes' connections while a
+    refresh is due, when redis-py's ``aclose()`` closes none (after a connection error).
+    """
+    if isinstance(client, redis.RedisCluster):
+        close_cluster(client)
+    else:
+        client.close()
+
+
+async def close_redis_async(client: AsyncClient) -> None:
+    """The asyncio twin of :func:`close_redis`."""
+    if isinstance(client, aredis.RedisCluster):
+        await close_cluster_async(client)
+    else:
+        await client.aclose()
+
+
 def checked(client: SyncClient, settings: RedisSettings) -> SyncClient:
     """``client`` once it has answered PING; else it is closed and :class:`RedisUnavailable`
     raised (redis-py's error as ``__cause__``)."""
     try:
         client.ping()
     except RedisError as exc:
-        client.close()
+        close_redis(client)
         raise _unreachable(settings, exc) from exc
     return client
 
@@ -192,7 +219,7 @@ async def checked_async(client: AsyncClient, settings: RedisSettings) -> AsyncCl
             await client.initialize()  # see build_redis_async
         await client.ping()
     except RedisError as exc:
-        await client.aclose()
+        await close_redis_async(client)
         raise _unreachable(settings, exc) from exc
     return client
 

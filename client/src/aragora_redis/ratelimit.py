@@ -42,7 +42,14 @@ from ._coalesce import Coalescer
 from ._follow import FailoverState
 from ._script import Replies
 from ._transport import async_transport, transport
-from .connection import AsyncClient, SyncClient, build_redis, build_redis_async
+from .connection import (
+    AsyncClient,
+    SyncClient,
+    build_redis,
+    build_redis_async,
+    close_redis,
+    close_redis_async,
+)
 from .settings import RedisSettings
 
 __all__ = ["AsyncRateLimiter", "Check", "Decision", "RateLimiter"]
@@ -123,7 +130,7 @@ class RateLimiter(_Limiter):
     def close(self) -> None:
         """Close the limiter's connections."""
         self._transport.close()
-        self._client.close()
+        close_redis(self._client)
 
     def _decide(self, ps: Sequence[Prepared]) -> list[Decision]:
         started = _metrics.start()
@@ -191,7 +198,7 @@ class AsyncRateLimiter(_Limiter):
         """Close the limiter's connections."""
         await self._batcher.drain()
         await self._transport.close()
-        await self._client.aclose()
+        await close_redis_async(self._client)
 
     async def _decide(self, ps: Sequence[Prepared]) -> list[Decision]:
         started = _metrics.start()

@@ -23,6 +23,8 @@ from .connection import (
     build_redis_async,
     checked,
     checked_async,
+    close_redis,
+    close_redis_async,
 )
 from .events import AsyncEventBus, EventBus
 from .ratelimit import AsyncRateLimiter, RateLimiter
@@ -50,8 +52,8 @@ class Stores:
         if self.watcher is not None:
             self.watcher.stop()
         self.rate_limiter.close()
-        self.client.close()
-        self.subscriber.close()
+        close_redis(self.client)
+        close_redis(self.subscriber)
 
     def __enter__(self) -> Stores:
         return self
@@ -78,8 +80,8 @@ class AsyncStores:
         if self.watcher is not None:
             await self.watcher.stop()
         await self.rate_limiter.aclose()
-        await self.client.aclose()
-        await self.subscriber.aclose()
+        await close_redis_async(self.client)
+        await close_redis_async(self.subscriber)
 
     async def __aenter__(self) -> AsyncStores:
         return self
