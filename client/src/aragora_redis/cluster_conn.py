@@ -40,10 +40,11 @@ have no deadline: they wait for a refresh to its end, as before (the asyncio cli
 pipelines refresh through the client's ``initialize``, so through the gate; only a cluster
 transaction, which this package does not use, calls redis-py's manager directly).
 
-Closing for good (:func:`close_cluster`, which the stores and the limiter use) ends a
-refresh under way first, the asyncio client's by cancelling it, the sync one's by waiting
-for it (at most the client's timeout), then closes every node and seed; redis-py's own
-``close`` / ``aclose`` stay as they are, since redis-py calls them as a reset.
+Closing for good (``close_all``, through :func:`aragora_redis.close_redis`, which the stores
+and the limiter use) ends a refresh under way first, the asyncio client's by cancelling it,
+the sync one's by waiting for it (at most the client's timeout), then closes every node and
+seed; redis-py's own ``close`` / ``aclose`` stay as they are, since redis-py calls them as a
+reset.
 """
 
 from __future__ import annotations
@@ -190,22 +191,6 @@ class AsyncBudgetCluster(aredis.RedisCluster):
         await self.aclose()
         await self.nodes_manager.aclose()
         await self.nodes_manager.aclose("startup_nodes")
-
-
-def close_cluster(client: redis.RedisCluster) -> None:
-    """Close ``client`` for good (:meth:`BudgetCluster.close_all`; a plain client: ``close``)."""
-    if isinstance(client, BudgetCluster):
-        client.close_all()
-    else:
-        client.close()
-
-
-async def close_cluster_async(client: aredis.RedisCluster) -> None:
-    """The asyncio twin of :func:`close_cluster`."""
-    if isinstance(client, AsyncBudgetCluster):
-        await client.close_all()
-    else:
-        await client.aclose()
 
 
 def refresh_slots(client: redis.RedisCluster) -> None:

@@ -27,13 +27,7 @@ from . import _options as o
 from ._discovery import AsyncBoundedSentinel, BoundedSentinel, discovery_kwargs
 from ._follow import FailoverState
 from ._retry import AsyncBudgetRetry, BudgetRetry
-from .cluster_conn import (
-    INNER_RETRIES,
-    AsyncBudgetCluster,
-    BudgetCluster,
-    close_cluster,
-    close_cluster_async,
-)
+from .cluster_conn import INNER_RETRIES, AsyncBudgetCluster, BudgetCluster
 from .endpoint_conn import follow_endpoint, follow_endpoint_async
 from .errors import RedisUnavailable
 from .sentinel_conn import (
@@ -187,16 +181,16 @@ def close_redis(client: SyncClient) -> None:
     it also ends a slot-map refresh under way, and closes the nodes' connections while a
     refresh is due, when redis-py's ``aclose()`` closes none (after a connection error).
     """
-    if isinstance(client, redis.RedisCluster):
-        close_cluster(client)
+    if isinstance(client, BudgetCluster):
+        client.close_all()
     else:
         client.close()
 
 
 async def close_redis_async(client: AsyncClient) -> None:
     """The asyncio twin of :func:`close_redis`."""
-    if isinstance(client, aredis.RedisCluster):
-        await close_cluster_async(client)
+    if isinstance(client, AsyncBudgetCluster):
+        await client.close_all()
     else:
         await client.aclose()
 
