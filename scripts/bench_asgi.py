@@ -126,6 +126,10 @@ class MemoryLimiter:
 memory_app = RateLimitMiddleware(plain_app, limiter=MemoryLimiter(), default=BENCH_LIMIT)
 
 
+FREE_CHECK = prepare("bench", BENCH_LIMIT.rate, BENCH_LIMIT.burst)
+FREE_DECISION = Decision(True, BENCH_LIMIT.burst, 0.0, "redis")
+
+
 class InstantLimiter:
     """A limiter that allows every check at once, with no bucket, wait or Redis: the
     middleware's own cost (route, caller, fields), the least any limiter behind it adds
@@ -164,10 +168,6 @@ async def floor_app(scope: Scope, receive: Receive, send: Send) -> None:
         await plain_app(scope, receive, send)
         return
     await plain_app(scope, receive, _with_fields(send))
-
-
-FREE_CHECK = prepare("bench", BENCH_LIMIT.rate, BENCH_LIMIT.burst)
-FREE_DECISION = Decision(True, BENCH_LIMIT.burst, 0.0, "redis")
 
 
 async def _answer_at_once(ps: Sequence[Prepared]) -> list[Decision]:

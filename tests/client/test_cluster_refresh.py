@@ -20,6 +20,7 @@ from aragora_redis.cluster_conn import AsyncBudgetCluster, BudgetCluster
 from aragora_redis.connection import build_redis, build_redis_async
 from aragora_redis.local import LocalStack
 from aragora_redis.settings import RedisSettings
+from tests.endpoint_support import wait_for
 
 #: Each silent seed costs a refresh this long (its read timeout); there are three.
 TIMEOUT_S = 0.5
@@ -137,13 +138,10 @@ def _kill_named(cluster: LocalStack, name: str) -> None:
     assert _connections(cluster, name, kill=True) == 1
 
 
-def _named(cluster: LocalStack) -> int:
-    """Connections called :data:`NAME` open on the cluster's nodes, once the closes made
-    have reached the nodes (milliseconds), or after 5 s."""
-    stop = time.monotonic() + 5
-    while (count := _connections(cluster, NAME, kill=False)) and time.monotonic() < stop:
-        time.sleep(0.05)
-    return count
+def _all_closed(cluster: LocalStack) -> None:
+    """Wait (5 s at most) until no connection called :data:`NAME` is open on the nodes: a
+    close reaches them within milliseconds."""
+    wait_for(lambda: _connections(cluster, NAME, kill=False) == 0, "the close to end them", 5)
 
 
 @pytest.fixture
@@ -171,7 +169,7 @@ def test_closing_for_good_waits_for_the_refresh_under_way(
     close_redis(client)
     gate: RefreshGate = cast(Any, client.nodes_manager).gate
     gate.refresh(lambda: None)  # joins a refresh still under way, if any
-    assert _named(cluster) == 0, "the refresh left its connection open"
+    _all_closed(cluster)  # the refresh's connection too
 
 
 @pytest.mark.usefixtures("in_order")
@@ -198,7 +196,7 @@ async def test_async_closing_for_good_after_a_connection_error_leaves_nothing_op
     pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not pending, "the refresh outlived the close"
     await asyncio.sleep(3 * TIMEOUT_S + 0.5)  # past the end the refresh would have had
-    assert _named(cluster) == 0, "the close left a connection open"
+    _all_closed(cluster)
 
 
 def test_closing_for_good_after_a_failed_call_leaves_nothing_open(cluster: LocalStack) -> None:
@@ -213,7 +211,7 @@ def test_closing_for_good_after_a_failed_call_leaves_nothing_open(cluster: Local
     nodes = client.get_nodes()  # type: ignore[no-untyped-call]
     client.execute_command("CLIENT SETNAME", NAME, target_nodes=nodes)
     close_redis(client)
-    assert _named(cluster) == 0, "the close left a connection open"
+    _all_closed(cluster)
 
 
 async def test_async_closing_for_good_after_a_failed_call_leaves_nothing_open(
@@ -231,6 +229,6 @@ async def test_async_closing_for_good_after_a_failed_call_leaves_nothing_open(
     with pytest.raises(redis.ConnectionError):  # a call to one node is not tried again
         await client.execute_command("GET", "close:k", target_nodes=node)
     assert client._initialize, "no refresh due: redis-py's aclose would have closed all"
-    assert _named(cluster) == len(client.get_nodes()) - 1
+    assert _connections(cluster, NAME, kill=False) == len(client.get_nodes()) - 1
     await close_redis_async(client)
-    assert _named(cluster) == 0, "the close left a connection open"
+    _all_closed(cluster)
