@@ -22,7 +22,8 @@ from aragora_redis.cli import main
 from aragora_redis.commands.envfile import read_env_file
 from aragora_redis.local.outputs import write_outputs
 from tests.infra.gcp_mocks import CA_CERTS, run_gcp
-from tests.infra.harness import run_program, stack_file
+from tests.infra.harness import run_program
+from tests.infra.stack_config import stack_file
 
 PEM = "".join(CA_CERTS)
 

@@ -217,7 +217,7 @@ async def test_fail_open_decides_from_memory_and_returns_to_redis(own_redis: Loc
     own_redis.kill("redis-0")
     assert [await source() for _ in range(3)] == ["fallback"] * 3
     assert limiter.breaker_state == "open"
-    # Open: decided from memory without asking Redis (the rule: tests/client/test_bucket.py);
+    # Open: decided from memory without asking Redis (the rule: tests/client/test_limiter.py);
     # how fast that is, is make bench's business, not a test's.
     assert {await source() for _ in range(200)} == {"fallback"}
     await asyncio.to_thread(own_redis.start, "redis-0")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pulumi
 
-from . import harness
+from . import harness, stack_config
 from .harness import Run
 
 INSTANCE = "gcp:redis/instance:Instance"
@@ -165,7 +165,8 @@ INSTANCE_ONLY = (
 def cluster_stack(changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """prod-gcp turned into a Redis Cluster stack (3 shards, 1 replica each), then ``changes``.
 
-    Dotted keys as for :func:`harness.changed`; ``gcp.cluster.<key>`` changes the cluster section.
+    Dotted keys as for :func:`stack_config.changed`; ``gcp.cluster.<key>`` changes the
+    cluster section.
     """
     cluster = {
         "engine": "redis",
@@ -180,4 +181,4 @@ def cluster_stack(changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "gcp.secretId": "aragora-prod-redis-cluster-env",
         "gcp.cluster": cluster,
     }
-    return harness.changed("prod-gcp", {**base, **(changes or {})})
+    return stack_config.changed("prod-gcp", {**base, **(changes or {})})

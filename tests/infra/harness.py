@@ -11,9 +11,7 @@ random password).
 from __future__ import annotations
 
 import asyncio
-import copy
 import importlib
-import json
 import logging
 import runpy
 import sys
@@ -21,21 +19,18 @@ import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
-from ruamel.yaml import YAML
+
+from .stack_config import PROJECT, ROOT, as_pulumi_config, default_subnets
 
 if TYPE_CHECKING:
     from aragora_redis import RedisSettings
 
-ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "infra"
-STACKS = ROOT / "stacks"
-PROJECT = "aragora-redis"
 #: What the mocked RandomPassword returns: every special ElastiCache allows, so
 #: the URL round trip is tested with the hardest characters.
 FAKE_PASSWORD_CHARS = "Aa0!&#$^<>-"
@@ -151,13 +146,6 @@ def evaluated(run: R, label: str = "") -> R:
     return run
 
 
-def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The ``aragora-redis:<name>`` section of a stack's config."""
-    found = config[f"aragora-redis:{name}"]
-    assert isinstance(found, dict)
-    return found
-
-
 def client_view(run: Run, *others: str) -> tuple[dict[str, str], RedisSettings]:
     """The env map output and the client's :class:`~aragora_redis.RedisSettings` read from it.
 
@@ -174,73 +162,6 @@ def client_view(run: Run, *others: str) -> tuple[dict[str, str], RedisSettings]:
     settings = RedisSettings.from_env(env)
     assert settings.to_env() == env
     return env, settings
-
-
-def project_defaults() -> dict[str, Any]:
-    """The defaults ``Pulumi.yaml`` gives every stack (``config:`` values and ``default``s)."""
-    data = YAML(typ="safe").load((ROOT / "Pulumi.yaml").read_text())
-    out: dict[str, Any] = {}
-    for key, declared in (data.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if not isinstance(declared, dict):
-            out[full] = declared
-        elif "value" in declared or "default" in declared:
-            out[full] = declared.get("value", declared.get("default"))
-    return out
-
-
-def stack_file(stack: str) -> dict[str, Any]:
-    """The config of ``stacks/Pulumi.<stack>.yaml`` over the project's defaults, as the CLI
-    hands it to the program."""
-    data = YAML(typ="safe").load((STACKS / f"Pulumi.{stack}.yaml").read_text())
-    config: dict[str, Any] = {**project_defaults(), **data["config"]}
-    return config
-
-
-def aws(**changes: Any) -> dict[str, Any]:
-    """Changes to keys of the ``aragora-redis:aws`` section (``None`` deletes)."""
-    return {f"aws.{k}": v for k, v in changes.items()}
-
-
-def changed(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """The stack file's config with ``changes`` (dotted paths under aragora-redis; None deletes)."""
-    config = copy.deepcopy(stack_file(stack))
-    for path, value in changes.items():
-        *parents, last = path.split(".")
-        node = config
-        for i, part in enumerate(parents):
-            key = f"aragora-redis:{part}" if i == 0 else part
-            node = node.setdefault(key, {})
-        key = last if parents else f"aragora-redis:{last}"
-        if value is None:
-            node.pop(key, None)
-        else:
-            node[key] = value
-    return config
-
-
-def as_pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:
-    """Config values as Pulumi hands them to a program: objects and lists as JSON."""
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, str):
-            out[key] = value
-        else:
-            out[key] = json.dumps(value)
-    return out
-
-
-def default_subnets(config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """Subnet id -> (AZ, VPC) for the aws section: each subnet in its own AZ of the VPC."""
-    aws = config.get("aragora-redis:aws")
-    if not isinstance(aws, dict):
-        return {}
-    region = config.get("aws:region", "us-east-1")
-    return {
-        subnet: (f"{region}{'abcdef'[i % 6]}", aws.get("vpcId", ""))
-        for i, subnet in enumerate(aws.get("subnetIds", []))
-        if isinstance(subnet, str)
-    }
 
 
 class Mocks(pulumi.runtime.Mocks):

@@ -17,8 +17,9 @@ from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOp
 
 from infra.policy.evaluate import Violation, evaluate, output_violations
 
-from . import harness
-from .harness import Run, Secret, stack_file
+from . import stack_config
+from .harness import Run, Secret
+from .stack_config import stack_file
 
 Runner = Callable[[Mapping[str, Any], str], Run]
 #: The function running a stack of each backend under its mocks, as ``module:function``
@@ -47,7 +48,7 @@ def stack_names() -> list[str]:
     """Every stack with a file in ``stacks/``, sorted."""
     return sorted(
         p.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        for p in harness.STACKS.glob("Pulumi.*.yaml")
+        for p in stack_config.STACKS.glob("Pulumi.*.yaml")
     )
 
 

@@ -14,7 +14,8 @@ from infra.backends import BACKENDS
 from infra.settings import BackendName, StackConfigError
 
 from .harness import ErrorCase as Case
-from .harness import aws, case_ids, changed, run_program, stack_file
+from .harness import case_ids, run_program
+from .stack_config import aws, changed, stack_file
 
 #: The stack a case changes unless it names another.
 STAGING = "staging-aws"

@@ -21,10 +21,11 @@ from ruamel.yaml import YAML
 
 from scripts import plan
 
-from . import harness
+from . import stack_config
 from .azure_mocks import FAKE_PRIMARY_KEY
 from .gcp_mocks import FAKE_AUTH_STRING
-from .harness import FAKE_PASSWORD_CHARS, ROOT, changed
+from .harness import FAKE_PASSWORD_CHARS
+from .stack_config import ROOT, changed
 
 SCRIPT = ROOT / "scripts" / "plan.py"
 
@@ -58,9 +59,9 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 @pytest.fixture
 def stacks_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of stacks/ that a test may change, used by the plan instead of stacks/."""
-    for path in harness.STACKS.glob("Pulumi.*.yaml"):
+    for path in stack_config.STACKS.glob("Pulumi.*.yaml"):
         shutil.copy(path, tmp_path / path.name)
-    monkeypatch.setattr(harness, "STACKS", tmp_path)
+    monkeypatch.setattr(stack_config, "STACKS", tmp_path)
     return tmp_path
 
 

@@ -18,7 +18,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from infra.policy import aws, rules
 
-from .harness import ROOT
+from .stack_config import ROOT
 from .test_policy_inputs import COMPLIANT
 
 PACK = ROOT / "infra" / "policy"

@@ -14,7 +14,7 @@ import pytest
 from infra.policy import rules
 from infra.policy.evaluate import Violation, mandatory
 
-from .harness import changed
+from .stack_config import changed
 from .stacks import StackRun, check_run, run_stack, stack_names
 
 

@@ -33,7 +33,7 @@ from scripts.preview_guard import (
     urn_type,
 )
 
-from .harness import ROOT
+from .stack_config import ROOT
 from .stacks import run_stack, stack_names
 
 GUARD = ROOT / "scripts" / "preview_guard.py"

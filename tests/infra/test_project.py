@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from .harness import PROJECT, ROOT, STACKS, project_defaults, stack_file
+from .stack_config import PROJECT, ROOT, STACKS, project_defaults, stack_file
 
 TYPES = {"string": str, "boolean": bool, "integer": int}
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from .harness import Declared, changed, stack_file
+from .harness import Declared
+from .stack_config import changed, stack_file
 from .stacks import StackRun, run_stack, stack_names
 
 Identity = tuple[str, ...]

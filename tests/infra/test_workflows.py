@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from .harness import ROOT, stack_file
+from .stack_config import ROOT, stack_file
 from .stacks import stack_names
 
 WORKFLOWS = ROOT / ".github" / "workflows"

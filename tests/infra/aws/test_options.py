@@ -10,7 +10,8 @@ from infra.backends.aws.auth import APP_ACCESS_STRING, ID_LIMIT
 from infra.outputs import ENV_MAP_OUTPUT
 from infra.settings import StackConfigError
 
-from ..harness import Run, Secret, aws, changed, evaluated, run_program
+from ..harness import Run, Secret, evaluated, run_program
+from ..stack_config import aws, changed
 
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"
 PASSWORD = "random:index/randomPassword:RandomPassword"

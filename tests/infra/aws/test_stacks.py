@@ -12,17 +12,8 @@ from infra.backends.aws.values import windows_overlap
 from infra.outputs import ENV_MAP_OUTPUT
 from infra.settings import Environment
 
-from ..harness import (
-    Declared,
-    Run,
-    Secret,
-    client_view,
-    evaluated,
-    misflagged_outputs,
-    run_program,
-    section,
-    stack_file,
-)
+from ..harness import Declared, Run, Secret, client_view, evaluated, misflagged_outputs, run_program
+from ..stack_config import section, stack_file
 
 AWS_STACKS = ("staging-aws", "prod-aws")
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"

@@ -18,17 +18,9 @@ from ..azure_mocks import (
     key_in_clear,
     run_azure,
 )
-from ..harness import (
-    Declared,
-    Run,
-    Secret,
-    case_ids,
-    changed,
-    evaluated,
-    misflagged_outputs,
-    stack_file,
-)
+from ..harness import Declared, Run, Secret, case_ids, evaluated, misflagged_outputs
 from ..harness import ErrorCase as Case
+from ..stack_config import changed, stack_file
 
 STACK = "prod-azure"
 COMPONENT = "aragora-redis:azure:AzureCacheRedis"

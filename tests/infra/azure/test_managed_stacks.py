@@ -19,16 +19,9 @@ from ..azure_mocks import (
     key_in_clear,
     run_azure,
 )
-from ..harness import (
-    Declared,
-    Run,
-    Secret,
-    case_ids,
-    changed,
-    evaluated,
-    stack_file,
-)
+from ..harness import Declared, Run, Secret, case_ids, evaluated
 from ..harness import ErrorCase as Case
+from ..stack_config import changed, stack_file
 
 STACK = "prod-azure-managed"
 COMPONENT = "aragora-redis:azure-managed:AzureManagedRedis"

@@ -23,7 +23,8 @@ from ..gcp_mocks import (
     cluster_stack,
     run_gcp,
 )
-from ..harness import Declared, Run, Secret, evaluated, misflagged_outputs, section, stack_file
+from ..harness import Declared, Run, Secret, evaluated, misflagged_outputs
+from ..stack_config import section, stack_file
 from ..stacks import check_run, run_stack, stack_names
 
 STACK = "prod-gcp-cluster"

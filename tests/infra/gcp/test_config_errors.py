@@ -9,7 +9,8 @@ import pytest
 
 from ..gcp_mocks import gcp, run_gcp
 from ..harness import ErrorCase as Case
-from ..harness import case_ids, changed
+from ..harness import case_ids
+from ..stack_config import changed
 
 STAGING = {"environment": "staging", **gcp(customerManagedKey=None)}
 DEV = {"environment": "dev"}

@@ -7,7 +7,7 @@ import pytest
 from infra.settings import StackConfigError
 
 from ..gcp_mocks import PROJECT_NUMBER, cluster_stack, run_gcp
-from ..harness import changed, stack_file
+from ..stack_config import changed, stack_file
 
 BINDING = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
 ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"

@@ -8,7 +8,8 @@ from aragora_redis import RedisSettings
 from infra.outputs import ENV_MAP_OUTPUT
 
 from ..gcp_mocks import INSTANCE, gcp, run_gcp
-from ..harness import Run, changed, evaluated
+from ..harness import Run, evaluated
+from ..stack_config import changed
 
 ADDRESS = "gcp:compute/globalAddress:GlobalAddress"
 CONNECTION = "gcp:servicenetworking/connection:Connection"

@@ -12,16 +12,8 @@ from aragora_redis import RedisSettings
 from infra.outputs import CA_PEM_OUTPUT, ENV_MAP_OUTPUT
 
 from ..gcp_mocks import CA_CERTS, FAKE_AUTH_STRING, HOST, INSTANCE, TLS_PORT, run_gcp
-from ..harness import (
-    Declared,
-    Run,
-    Secret,
-    client_view,
-    evaluated,
-    misflagged_outputs,
-    section,
-    stack_file,
-)
+from ..harness import Declared, Run, Secret, client_view, evaluated, misflagged_outputs
+from ..stack_config import section, stack_file
 
 GCP_STACKS = ("prod-gcp",)
 COMPONENT = "aragora-redis:gcp:GcpRedis"

@@ -34,8 +34,8 @@ from aragora_redis.haproxy import HaproxySpec, render_haproxy_cfg
 from aragora_redis.local.engine import server_binary
 from tests.support import wait_answering
 
-from ..harness import changed, stack_file
 from ..k8s_mocks import K8sRun, passwords, run_k8s, sentinel_k8s
+from ..stack_config import changed, stack_file
 
 STACK = "dev-sentinel"
 BASE = "aragora-dev"

@@ -12,8 +12,9 @@ import pytest
 from infra.settings import StackConfigError
 
 from ..harness import ErrorCase as Case
-from ..harness import case_ids, changed
+from ..harness import case_ids
 from ..k8s_mocks import run_k8s, sentinel_k8s
+from ..stack_config import changed
 
 STACK = "dev-sentinel"
 SECTION = "aragora-redis:sentinel-k8s"

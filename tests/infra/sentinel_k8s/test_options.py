@@ -11,8 +11,9 @@ import pytest
 from aragora_redis import RedisSettings
 from infra.outputs import CA_PEM_OUTPUT, ENV_MAP_OUTPUT
 
-from ..harness import changed, evaluated
+from ..harness import evaluated
 from ..k8s_mocks import FAKE_CA, K8sRun, run_k8s, sentinel_k8s, validate
+from ..stack_config import changed
 
 STACK = "dev-sentinel"
 BASE = "aragora-dev"

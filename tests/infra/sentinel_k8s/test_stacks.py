@@ -11,7 +11,7 @@ import pytest
 from aragora_redis import HostPort, RedisSettings
 from infra.outputs import CA_PEM_OUTPUT, CREDENTIAL_VARIABLES, ENV_MAP_OUTPUT
 
-from ..harness import Declared, Secret, client_view, evaluated, section, stack_file
+from ..harness import Declared, Secret, client_view, evaluated
 from ..k8s_mocks import (
     COMPONENT,
     FAKE_CA,
@@ -23,6 +23,7 @@ from ..k8s_mocks import (
     run_k8s,
     validate,
 )
+from ..stack_config import section, stack_file
 
 STACK = "dev-sentinel"
 BASE = "aragora-dev"
