@@ -10,9 +10,9 @@ PING in the same mode, then the targets; ``--json PATH`` also writes them.
 
 Then the web row (:mod:`bench_asgi`): a minimal ASGI app under uvicorn without
 and with :class:`aragora_redis.asgi.RateLimitMiddleware` (also over a limiter in memory and
-one that allows at once, and two bounds: the floor, a layer that only adds its two header
-fields, and the floor plus one awaited shared check with Redis and the check free),
-``--inflight`` concurrent
+one that allows at once, and three bounds: the floor, a layer that only adds its two header
+fields; the floor plus one awaited shared check with Redis and the check free; and that
+with the round trip made, a PING for each batch), ``--inflight`` concurrent
 requests, on the same redis-server (``--web-only`` runs just that), under each of
 uvicorn's server configurations (``--web-server`` picks one).
 """

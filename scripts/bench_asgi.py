@@ -1,6 +1,6 @@
 """``make bench``'s web row: a minimal ASGI app under uvicorn, without and with the middleware.
 
-Six uvicorn processes serve the same three-line ASGI app: bare; wrapped in
+Seven uvicorn processes serve the same three-line ASGI app: bare; wrapped in
 :class:`aragora_redis.asgi.RateLimitMiddleware` (every request checked on the bench's
 redis-server, never denied: the limit is far above the load); wrapped with an
 in-memory limiter, which splits the cost into the middleware's own and Redis's; wrapped
@@ -11,7 +11,10 @@ any middleware meeting the issue costs at the least); and wrapped in the bound o
 awaited check, the floor plus one check per request through the limiter's own coalescer
 (a future, answered by a shared batch a loop turn later) with a Redis that answers at once
 and no bucket (what any middleware that awaits a shared Redis
-round trip for every request costs at the least, were Redis and the check free). This
+round trip for every request costs at the least, were Redis and the check free); and wrapped
+in the bound of a round trip, that bound with the round trip made: one PING on the bench's
+redis-server for each batch (what any middleware that asks Redis for every request costs
+at the least). This
 process drives them with ``--inflight`` keep-alive HTTP/1.1 connections (a small asyncio
 client: httpx would spend more CPU than the servers and hide their difference),
 alternating between them over the rounds so a noisy neighbour slows all alike. Overhead is the
@@ -42,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.asyncio.connection import Connection
 from rich.table import Table
 
 from aragora_redis import RedisSettings
@@ -58,18 +62,21 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 PORT_VARIABLE = "ARAGORA_BENCH_REDIS_PORT"
 REQUEST = b"GET /items HTTP/1.1\r\nHost: bench\r\n\r\n"
 LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+LIMITED = "with RateLimitMiddleware"
+ROUND_TRIP = "bound of a round trip: the floor and one awaited shared PING"
 #: Each subject's row name, and the app of this module uvicorn serves for it.
 APPS = {
     "plain app": "plain_app",
-    "with RateLimitMiddleware": "limited_app",
+    LIMITED: "limited_app",
     "middleware, limiter in memory": "memory_app",
     "middleware, a limiter that answers at once": "instant_app",
     "floor: the two fields, no limiter": "floor_app",
     "bound: the floor and one awaited shared check, Redis free": "awaited_app",
+    ROUND_TRIP: "pinged_app",
 }
 SUBJECTS = tuple(APPS)
 #: The subjects whose CPU includes the bench's redis-server's.
-ON_REDIS = ("with RateLimitMiddleware",)
+ON_REDIS = (LIMITED, ROUND_TRIP)
 #: The most the middleware may cost, as a share of the plain app's throughput.
 MAX_OVERHEAD = 10.0
 #: uvicorn's HTTP parser and event loop, named as the bench prints them. Explicit, so
@@ -188,6 +195,37 @@ async def awaited_app(scope: Scope, receive: Receive, send: Send) -> None:
         await plain_app(scope, receive, send)
         return
     await _free_checks.hit(FREE_CHECK)
+    await plain_app(scope, receive, _with_fields(send))
+
+
+PING = b"*1\r\n$4\r\nPING\r\n"
+_ping_connection: list[Connection] = []
+
+
+async def _ping_for_all(ps: Sequence[Prepared]) -> list[Decision]:
+    """One PING on the bench's redis-server for a whole batch, every check allowed."""
+    if not _ping_connection:  # made on the first batch, in uvicorn's event loop
+        connection = Connection(host=LOOPBACK, port=int(os.environ[PORT_VARIABLE]))
+        await connection.connect()
+        _ping_connection.append(connection)
+    connection = _ping_connection[0]
+    await connection.send_packed_command(PING, check_health=False)
+    await connection.read_response()
+    return [FREE_DECISION] * len(ps)
+
+
+#: The limiter's own coalescer, with a round trip to Redis that decides nothing.
+_pinged_checks = Coalescer(_ping_for_all)
+
+
+async def pinged_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The least any middleware costs that asks Redis for every request: the bound of an
+    awaited check with the round trip made, one PING (on one connection, redis-py's reply
+    reader) for each batch of checks. No script, bucket, caller or route."""
+    if scope["type"] != "http":
+        await plain_app(scope, receive, send)
+        return
+    await _pinged_checks.hit(FREE_CHECK)
     await plain_app(scope, receive, _with_fields(send))
 
 
