@@ -12,7 +12,8 @@ Then the web row (:mod:`bench_asgi`): a minimal ASGI app under uvicorn without
 and with :class:`aragora_redis.asgi.RateLimitMiddleware` (also over a limiter in memory and
 one that allows at once, and three bounds: the floor, a layer that only adds its two header
 fields; the floor plus one awaited shared check with Redis and the check free; and that
-with the round trip made, a PING for each batch), ``--inflight`` concurrent
+with the round trip made, a PING for each batch; and the plain app in a second process, the
+run's noise), ``--inflight`` concurrent
 requests, on the same redis-server (``--web-only`` runs just that), under each of
 uvicorn's server configurations (``--web-server`` picks one).
 """

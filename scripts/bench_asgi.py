@@ -1,6 +1,6 @@
 """``make bench``'s web row: a minimal ASGI app under uvicorn, without and with the middleware.
 
-Seven uvicorn processes serve the same three-line ASGI app: bare; wrapped in
+Eight uvicorn processes serve the same three-line ASGI app: bare; wrapped in
 :class:`aragora_redis.asgi.RateLimitMiddleware` (every request checked on the bench's
 redis-server, never denied: the limit is far above the load); wrapped with an
 in-memory limiter, which splits the cost into the middleware's own and Redis's; wrapped
@@ -14,7 +14,8 @@ and no bucket (what any middleware that awaits a shared Redis
 round trip for every request costs at the least, were Redis and the check free); and wrapped
 in the bound of a round trip, that bound with the round trip made: one PING on the bench's
 redis-server for each batch (what any middleware that asks Redis for every request costs
-at the least). This
+at the least); and bare again, in a process of its own (the same app in two processes can
+differ by several per cent, so that row's "overhead" is the run's own noise). This
 process drives them with ``--inflight`` keep-alive HTTP/1.1 connections (a small asyncio
 client: httpx would spend more CPU than the servers and hide their difference),
 alternating between them over the rounds so a noisy neighbour slows all alike. Overhead is the
@@ -64,6 +65,8 @@ REQUEST = b"GET /items HTTP/1.1\r\nHost: bench\r\n\r\n"
 LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 LIMITED = "with RateLimitMiddleware"
 ROUND_TRIP = "bound of a round trip: the floor and one awaited shared PING"
+#: The plain app again, in a process of its own: its "overhead" is the run's own noise.
+NOISE = "plain app, a second process: this run's noise"
 #: Each subject's row name, and the app of this module uvicorn serves for it.
 APPS = {
     "plain app": "plain_app",
@@ -73,6 +76,7 @@ APPS = {
     "floor: the two fields, no limiter": "floor_app",
     "bound: the floor and one awaited shared check, Redis free": "awaited_app",
     ROUND_TRIP: "pinged_app",
+    NOISE: "plain_app",
 }
 SUBJECTS = tuple(APPS)
 #: The subjects whose CPU includes the bench's redis-server's.
