@@ -59,6 +59,7 @@ from aragora_redis.ratelimit import AsyncRateLimiter
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PORT_VARIABLE = "ARAGORA_BENCH_REDIS_PORT"
 REQUEST = b"GET /items HTTP/1.1\r\nHost: bench\r\n\r\n"
@@ -186,21 +187,24 @@ async def _answer_at_once(ps: Sequence[Prepared]) -> list[Decision]:
     return [FREE_DECISION] * len(ps)
 
 
-#: The limiter's own coalescer, with a Redis that answers at once.
-_free_checks = Coalescer(_answer_at_once)
+def _awaiting(checks: Coalescer) -> ASGIApp:
+    """The floor, plus one check per request through ``checks``, the limiter's coalescer (a
+    future, a batch task a loop turn later) deciding with a check that costs nothing. No
+    limiter, bucket, caller or route."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await plain_app(scope, receive, send)
+            return
+        await checks.hit(FREE_CHECK)
+        await plain_app(scope, receive, _with_fields(send))
+
+    return app
 
 
-async def awaited_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The least any middleware costs that awaits one shared Redis round trip per request:
-    the floor, plus one check per request through the limiter's coalescer (a future, a
-    batch task a loop turn later), with a Redis that answers at once and a check that
-    costs nothing. No limiter, bucket or caller."""
-    if scope["type"] != "http":
-        await plain_app(scope, receive, send)
-        return
-    await _free_checks.hit(FREE_CHECK)
-    await plain_app(scope, receive, _with_fields(send))
-
+#: The least any middleware costs that awaits one shared Redis round trip per request:
+#: :func:`_awaiting` with a Redis that answers at once.
+awaited_app = _awaiting(Coalescer(_answer_at_once))
 
 PING = b"*1\r\n$4\r\nPING\r\n"
 _ping_connection: list[Connection] = []
@@ -218,19 +222,10 @@ async def _ping_for_all(ps: Sequence[Prepared]) -> list[Decision]:
     return [FREE_DECISION] * len(ps)
 
 
-#: The limiter's own coalescer, with a round trip to Redis that decides nothing.
-_pinged_checks = Coalescer(_ping_for_all)
-
-
-async def pinged_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The least any middleware costs that asks Redis for every request: the bound of an
-    awaited check with the round trip made, one PING (on one connection, redis-py's reply
-    reader) for each batch of checks. No script, bucket, caller or route."""
-    if scope["type"] != "http":
-        await plain_app(scope, receive, send)
-        return
-    await _pinged_checks.hit(FREE_CHECK)
-    await plain_app(scope, receive, _with_fields(send))
+#: The least any middleware costs that asks Redis for every request: :func:`_awaiting`
+#: with the round trip made, one PING (one connection, redis-py's reply reader) for each
+#: batch of checks. No script, bucket, caller or route.
+pinged_app = _awaiting(Coalescer(_ping_for_all))
 
 
 @dataclass
