@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from aragora_redis import HostPort
@@ -149,8 +149,15 @@ def test_haproxy_reads_the_password_from_the_secret(deployed: tuple[bool, K8sRun
 PASSWORDS = st.text(min_size=1, max_size=40)
 
 
+#: A password no config template holds by chance (a generated "0000" is in "10000").
+MARKED = "pw-marker-7f3a9c"
+
+
 @given(PASSWORDS, PASSWORDS)
+@example("0000", "0")  # once failed: "0000" is in the template's "10000"
 def test_the_public_part_holds_no_password_and_does_not_depend_on_it(a: str, b: str) -> None:
+    assume(a != b)  # then equal public parts mean nothing of the password is in them
+
     def node(password: str) -> RedisNodeSpec:
         users = (AclUser("repl", password + "r"),)
         return RedisNodeSpec(6379, "/data", password, users=users, replication_user="repl")
@@ -171,8 +178,8 @@ def test_the_public_part_holds_no_password_and_does_not_depend_on_it(a: str, b: 
         assert parts_a.public == parts_b.public
         assert parts_a.full == full
         assert parts_a.secret.endswith("\n")
-        if len(a) > 3 and a.isalnum():
-            assert a not in parts_a.public
+    assert MARKED not in redis_conf_parts(node(MARKED)).public
+    assert MARKED not in sentinel_conf_parts(sentinel(MARKED)).public
 
 
 @pytest.mark.parametrize("engine", ENGINES)
